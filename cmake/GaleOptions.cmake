@@ -1,0 +1,9 @@
+# Build options; the defaults depend on whether gale is the top-level project.
+option(GALE_BUILD_TESTS "Build gale's unit and integration tests" ${PROJECT_IS_TOP_LEVEL})
+option(GALE_BUILD_BENCHMARKS "Build gale's micro-benchmarks" ${PROJECT_IS_TOP_LEVEL})
+option(GALE_BUILD_FUZZERS "Build the fuzz targets (libFuzzer under clang, corpus replay under g++)" ${PROJECT_IS_TOP_LEVEL})
+option(GALE_BUILD_EXAMPLES "Build the example services" ${PROJECT_IS_TOP_LEVEL})
+option(GALE_INSTALL "Generate the install target" ${PROJECT_IS_TOP_LEVEL})
+option(GALE_WERROR "Treat warnings as errors" OFF)
+set(GALE_SANITIZE "" CACHE STRING "Sanitizers to enable, e.g. address,undefined")
+option(GALE_LIBFUZZER "Link fuzz targets with -fsanitize=fuzzer (clang only)" OFF)

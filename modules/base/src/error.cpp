@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+#include <gale/base/error.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include <gale/base/check.hpp>
+
+namespace gale {
+
+std::string_view ToString(ErrorCode code) noexcept {
+    switch (code) {
+        case ErrorCode::kInvalidArgument: return "invalid_argument";
+        case ErrorCode::kNotFound: return "not_found";
+        case ErrorCode::kAlreadyExists: return "already_exists";
+        case ErrorCode::kUnavailable: return "unavailable";
+        case ErrorCode::kTimeout: return "timeout";
+        case ErrorCode::kIo: return "io";
+        case ErrorCode::kInternal: return "internal";
+        case ErrorCode::kCancelled: return "cancelled";
+    }
+    return "unknown";
+}
+
+std::string Error::ToString() const {
+    std::string out = message_;
+    for (const Error* c = cause(); c != nullptr; c = c->cause()) {
+        out += ": ";
+        out += c->message();
+    }
+    return out;
+}
+
+namespace detail {
+void CheckFailed(const char* expr, const char* file, int line) noexcept {
+    std::fprintf(stderr, "gale: check failed: %s at %s:%d\n", expr, file, line);
+    std::abort();
+}
+}  // namespace detail
+
+}  // namespace gale

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+#include <gale/base/strings.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace gale {
+
+Result<std::int64_t> ParseInt(std::string_view what, std::string_view text, std::int64_t min, std::int64_t max) {
+    std::int64_t value = 0;
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec == std::errc::invalid_argument || ptr != end) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is not an integer", what, text));
+    }
+    if (ec == std::errc::result_out_of_range || value < min || value > max) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: {} is out of range [{}, {}]", what, text, min, max));
+    }
+    return value;
+}
+
+Result<std::uint64_t> ParseSize(std::string_view what, std::string_view text) {
+    std::uint64_t value = 0;
+    const char* begin = text.data();
+    const char* end = begin + text.size();
+    auto [ptr, ec] = std::from_chars(begin, end, value);
+    if (text.empty() || ec == std::errc::invalid_argument) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is not a size (e.g. 1048576, 10M)", what, text));
+    }
+    std::string suffix = ToLower(std::string_view(ptr, static_cast<std::size_t>(end - ptr)));
+    std::uint64_t mult = 1;
+    if (suffix.empty() || suffix == "b") {
+        mult = 1;
+    } else if (suffix == "k" || suffix == "kb" || suffix == "kib") {
+        mult = 1ULL << 10;
+    } else if (suffix == "m" || suffix == "mb" || suffix == "mib") {
+        mult = 1ULL << 20;
+    } else if (suffix == "g" || suffix == "gb" || suffix == "gib") {
+        mult = 1ULL << 30;
+    } else {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: '{}' has an unknown size suffix (use K, M or G)", what, text));
+    }
+    if (ec == std::errc::result_out_of_range || value > std::numeric_limits<std::uint64_t>::max() / mult) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is too large", what, text));
+    }
+    return value * mult;
+}
+
+Result<std::chrono::milliseconds> ParseDuration(std::string_view what, std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) != 0 || text[i] == '.')) ++i;
+    std::string_view number = text.substr(0, i);
+    std::string_view unit = text.substr(i);
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+    if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() || !std::isfinite(value)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: '{}' is not a duration (e.g. 500ms, 30s, 2m)", what, text));
+    }
+    double ms = 0;
+    if (unit.empty() || unit == "s") {
+        ms = value * 1000;
+    } else if (unit == "ms") {
+        ms = value;
+    } else if (unit == "m") {
+        ms = value * 60'000;
+    } else if (unit == "h") {
+        ms = value * 3'600'000;
+    } else {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: '{}' has an unknown unit (use ms, s, m or h)", what, text));
+    }
+    if (ms > 1e15) return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is too long", what, text));
+    return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(ms)));
+}
+
+Result<bool> ParseBool(std::string_view what, std::string_view text) {
+    std::string v = ToLower(text);
+    if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+    if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: '{}' is not a boolean (use true/false, 1/0, yes/no, on/off)", what, text));
+}
+
+std::vector<std::string> SplitWhitespace(std::string_view text) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) != 0) ++i;
+        std::size_t start = i;
+        while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i])) == 0) ++i;
+        if (i > start) out.emplace_back(text.substr(start, i - start));
+    }
+    return out;
+}
+
+std::string ToLower(std::string_view text) {
+    std::string out(text);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    }
+    return true;
+}
+
+void AppendJsonEscaped(std::string& out, std::string_view text) {
+    for (char ch : text) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += fmt::format("\\u{:04x}", c);
+                } else {
+                    out += ch;
+                }
+        }
+    }
+}
+
+}  // namespace gale

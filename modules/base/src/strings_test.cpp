@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+#include <gale/base/strings.hpp>
+
+#include <gtest/gtest.h>
+
+namespace gale {
+namespace {
+
+TEST(ParseInt, AcceptsWholeNumbersInRange) {
+    EXPECT_EQ(ParseInt("--port", "8000", 0, 65535).value(), 8000);
+    EXPECT_EQ(ParseInt("--port", "0", 0, 65535).value(), 0);
+}
+
+TEST(ParseInt, RejectsGarbageAndNamesTheOption) {
+    auto r = ParseInt("--port", "abc", 0, 65535);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(), "--port: 'abc' is not an integer");
+    EXPECT_FALSE(ParseInt("--port", "80x", 0, 65535));
+    EXPECT_FALSE(ParseInt("--port", "", 0, 65535));
+    auto range = ParseInt("--port", "70000", 0, 65535);
+    ASSERT_FALSE(range);
+    EXPECT_NE(range.error().message().find("out of range"), std::string::npos);
+    EXPECT_FALSE(ParseInt("--workers", "-1", 1, 1024));
+}
+
+TEST(ParseSize, UnderstandsSuffixes) {
+    EXPECT_EQ(ParseSize("s", "1024").value(), 1024U);
+    EXPECT_EQ(ParseSize("s", "8K").value(), 8192U);
+    EXPECT_EQ(ParseSize("s", "10M").value(), 10U << 20);
+    EXPECT_EQ(ParseSize("s", "1GiB").value(), 1ULL << 30);
+    EXPECT_FALSE(ParseSize("s", "-5"));
+    EXPECT_FALSE(ParseSize("s", "10X"));
+    EXPECT_FALSE(ParseSize("s", "99999999999999999999"));
+}
+
+TEST(ParseDuration, UnderstandsUnits) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(ParseDuration("d", "5").value(), milliseconds(5000));
+    EXPECT_EQ(ParseDuration("d", "250ms").value(), milliseconds(250));
+    EXPECT_EQ(ParseDuration("d", "1.5s").value(), milliseconds(1500));
+    EXPECT_EQ(ParseDuration("d", "2m").value(), milliseconds(120000));
+    EXPECT_FALSE(ParseDuration("d", "-1s"));
+    EXPECT_FALSE(ParseDuration("d", "soon"));
+    EXPECT_FALSE(ParseDuration("d", "5 days"));
+}
+
+TEST(ParseBool, IsStrictNotTruthy) {
+    EXPECT_TRUE(ParseBool("b", "true").value());
+    EXPECT_TRUE(ParseBool("b", "YES").value());
+    EXPECT_FALSE(ParseBool("b", "false").value());
+    EXPECT_FALSE(ParseBool("b", "0").value());
+    EXPECT_FALSE(ParseBool("b", "maybe"));
+}
+
+TEST(Strings, SplitAndEscape) {
+    EXPECT_EQ(SplitWhitespace("  migrate  --noinput\t"), (std::vector<std::string>{"migrate", "--noinput"}));
+    std::string out;
+    AppendJsonEscaped(out, "a\"b\\c\n\x01");
+    EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
+}
+
+}  // namespace
+}  // namespace gale

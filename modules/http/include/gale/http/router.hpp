@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/// @file gale/http/router.hpp
+/// @brief Routes (method + path pattern) to handlers; 404 and 405-with-Allow when nothing matches.
+///
+/// Patterns are '/'-separated segments; a segment is literal text, `{name}` (one segment) or, last only,
+/// `{name...}` (the rest of the path, possibly empty). Literal routes are found by hash lookup; patterns are tried
+/// in the order they were added. Routes are added before serving starts; after that the router is read-only and
+/// safe to use from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <gale/base/error.hpp>
+#include <gale/http/message.hpp>
+
+namespace gale::http {
+
+using Handler = std::function<Response(Request&)>;
+
+struct RouteOptions {
+    /// True if the handler never blocks (no I/O, no locks held long): it then runs on the event loop, skipping the
+    /// worker pool. Default false: handlers run on the bounded worker pool.
+    bool inline_handler = false;
+};
+
+struct Route {
+    Method method;
+    std::string pattern;
+    Handler handler;
+    RouteOptions options;
+    std::size_t index = 0;
+};
+
+struct RouteMatch {
+    enum class Kind { kFound, kNotFound, kMethodNotAllowed };
+    Kind kind = Kind::kNotFound;
+    const Route* route = nullptr;
+    std::string allow;  ///< for kMethodNotAllowed: "GET, HEAD, POST"
+};
+
+class Router {
+public:
+    /// Adds a route. Errors: malformed pattern (must start with '/', braces balanced, `...` only last), duplicate
+    /// method + pattern.
+    [[nodiscard]] Result<const Route*> Add(Method method, std::string pattern, Handler handler,
+                                           RouteOptions options = {});
+
+    /// Matches a raw (percent-encoded) path. On kFound, path parameters are decoded into `request` (if given) and
+    /// request->SetRoute() is called. HEAD matches GET routes. A parameter with a malformed escape does not match.
+    RouteMatch Match(Method method, std::string_view path, Request* request) const;
+
+    const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_; }
+
+private:
+    struct Segment {
+        std::string text;
+        bool param = false;
+        bool rest = false;
+    };
+    struct Pattern {
+        const Route* route;
+        std::vector<Segment> segments;
+    };
+    bool MatchPattern(const Pattern& p, std::string_view path, Request* request) const;
+
+    std::vector<std::unique_ptr<Route>> routes_;
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::vector<const Route*>, StringHash, std::equal_to<>> literal_;
+    std::vector<Pattern> patterns_;
+};
+
+}  // namespace gale::http

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+#include <gale/http/server.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include <gale/http/testing/raw_client.hpp>
+#include <gale/log/log.hpp>
+
+namespace gale::http {
+namespace {
+
+using testing::Fetch;
+using testing::RawClient;
+
+class ServerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        log::SetLevel(log::Level::kError);
+        ASSERT_TRUE(router_.Add(Method::kGet, "/", [](Request&) { return Response::Text(200, "hello\n"); },
+                                {.inline_handler = true}));
+        ASSERT_TRUE(router_.Add(Method::kPost, "/echo", [](Request& r) {
+            return Response::Text(200, r.body(), "application/octet-stream");
+        }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/items/{id}", [](Request& r) {
+            return Response::Text(200, std::string(r.param("id")));
+        }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/sleep", [this](Request&) {
+            ++sleeping_;
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            --sleeping_;
+            return Response::Text(200, "slept");
+        }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/throw", [](Request&) -> Response {
+            throw std::runtime_error("boom");
+        }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/teapot", [](Request&) -> Response {
+            throw HttpError(418, "short and stout");
+        }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/chunks", [](Request&) {
+            Response r = Response::Text(200, "");
+            r.mutable_body() = std::string(100000, 'z');
+            return r;
+        }));
+    }
+    void StartServer(ServerOptions o = {}) {
+        o.bind = "127.0.0.1";
+        o.port = 0;
+        if (o.loops == 0) o.loops = 2;
+        if (o.workers == 0) o.workers = 2;
+        o.access_log = false;
+        server_ = std::make_unique<Server>(o, router_, [this](const RequestRecord& rec) {
+            observed_.fetch_add(1);
+            last_status_.store(rec.status);
+        });
+        ASSERT_TRUE(server_->Listen());
+        server_->Start();
+    }
+    void TearDown() override {
+        if (server_) server_->Stop();
+    }
+    std::uint16_t port() const { return server_->port(); }
+
+    Router router_;
+    std::unique_ptr<Server> server_;
+    std::atomic<int> sleeping_{0};
+    std::atomic<int> observed_{0};
+    std::atomic<int> last_status_{0};
+};
+
+TEST_F(ServerTest, AnswersGetWithDateAndLength) {
+    StartServer();
+    auto r = Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello\n");
+    EXPECT_EQ(r->header("content-length"), "6");
+    EXPECT_FALSE(r->header("date").empty());
+    EXPECT_EQ(r->header("server"), "gale");
+    EXPECT_FALSE(r->header("x-request-id").empty());
+}
+
+TEST_F(ServerTest, KeepAliveAndPipelining) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\nGET /items/8 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto a = c.ReadResponse();
+    auto b = c.ReadResponse();
+    auto s = c.ReadResponse();
+    auto d = c.ReadResponse();
+    ASSERT_TRUE(a && b && s && d);
+    EXPECT_EQ(a->body, "hello\n");
+    EXPECT_EQ(b->body, "7");
+    EXPECT_EQ(s->body, "slept");
+    EXPECT_EQ(d->body, "8");  // order kept although /sleep ran on the pool
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(c.ReadResponse());
+}
+
+TEST_F(ServerTest, Http10ClosesUnlessKeepAlive) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.0\r\n\r\n"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->head.substr(0, 8), "HTTP/1.0");
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(ServerTest, HeadHasLengthButNoBody) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto h = c.ReadResponse(true);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->status, 200);
+    EXPECT_EQ(h->header("content-length"), "6");
+    auto g = c.ReadResponse();
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->body, "hello\n");  // proves no body bytes followed the HEAD response
+}
+
+TEST_F(ServerTest, ContentLengthAndChunkedBodies) {
+    StartServer();
+    auto r = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "hello");
+    auto c = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nT: 1\r\n\r\n");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->body, "abcdefg");
+}
+
+TEST_F(ServerTest, ExpectContinue) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+    auto cont = c.ReadResponse();
+    ASSERT_TRUE(cont);
+    EXPECT_EQ(cont->status, 100);
+    ASSERT_TRUE(c.Send("data"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "data");
+}
+
+TEST_F(ServerTest, LimitsGiveTheRightStatus) {
+    ServerOptions o;
+    o.max_body_size = 16;
+    o.max_header_bytes = 1024;
+    o.max_uri_bytes = 512;
+    StartServer(o);
+    auto big = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n");
+    ASSERT_TRUE(big);
+    EXPECT_EQ(big->status, 413);
+    auto chunked = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 "20\r\n" + std::string(32, 'a') + "\r\n0\r\n\r\n");
+    ASSERT_TRUE(chunked);
+    EXPECT_EQ(chunked->status, 413);
+    auto uri = Fetch(port(), "GET /" + std::string(600, 'u') + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(uri);
+    EXPECT_EQ(uri->status, 414);
+    auto hdr = Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\nX: " + std::string(2000, 'h') + "\r\n\r\n");
+    ASSERT_TRUE(hdr);
+    EXPECT_EQ(hdr->status, 431);
+}
+
+TEST_F(ServerTest, MalformedRequestsGet400AndClose) {
+    StartServer();
+    for (std::string bad : {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            "GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", "BAD\x01 / HTTP/1.1\r\n\r\n",
+                            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+        RawClient c(port());
+        ASSERT_TRUE(c.Send(bad));
+        auto r = c.ReadResponse();
+        ASSERT_TRUE(r) << bad;
+        EXPECT_EQ(r->status, 400) << bad;
+        EXPECT_EQ(r->header("connection"), "close");
+        EXPECT_TRUE(c.WaitForClose()) << bad;
+    }
+}
+
+TEST_F(ServerTest, NotFoundAndMethodNotAllowedWithAllow) {
+    StartServer();
+    auto nf = Fetch(port(), "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(nf);
+    EXPECT_EQ(nf->status, 404);
+    auto na = Fetch(port(), "DELETE /items/1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(na);
+    EXPECT_EQ(na->status, 405);
+    EXPECT_EQ(na->header("allow"), "GET, HEAD");
+}
+
+TEST_F(ServerTest, HandlerExceptionsAre500AndTheWorkerSurvives) {
+    ServerOptions o;
+    o.workers = 1;
+    StartServer(o);
+    for (int i = 0; i < 3; ++i) {
+        auto r = Fetch(port(), "GET /throw HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 500);
+    }
+    auto t = Fetch(port(), "GET /teapot HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->status, 418);
+    EXPECT_EQ(t->body, "short and stout\n");
+    auto ok = Fetch(port(), "GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc-123\r\n\r\n");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(ok->header("x-request-id"), "abc-123");
+}
+
+TEST_F(ServerTest, BlockingHandlersDoNotStallOtherConnections) {
+    ServerOptions o;
+    o.loops = 1;
+    o.workers = 2;
+    StartServer(o);
+    std::thread slow([&] { Fetch(port(), "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n"); });
+    while (sleeping_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    auto start = std::chrono::steady_clock::now();
+    auto r = Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto took = std::chrono::steady_clock::now() - start;
+    slow.join();
+    ASSERT_TRUE(r);
+    EXPECT_LT(took, std::chrono::milliseconds(200));
+}
+
+TEST_F(ServerTest, QueueLengthCountsRequestsWaitingForAWorker) {
+    ServerOptions o;
+    o.workers = 1;
+    StartServer(o);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < 4; ++i) {
+        clients.emplace_back([&] { Fetch(port(), "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n"); });
+    }
+    bool saw_queue = false;
+    for (int i = 0; i < 200 && !saw_queue; ++i) {
+        if (server_->queue_length() >= 2) saw_queue = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_TRUE(saw_queue);
+    EXPECT_EQ(server_->queue_length(), 0U);
+}
+
+TEST_F(ServerTest, SlowHeadersTimeOutWith408) {
+    ServerOptions o;
+    o.header_timeout = std::chrono::milliseconds(300);
+    StartServer(o);
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finishes the head
+    auto start = std::chrono::steady_clock::now();
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408);
+    EXPECT_TRUE(c.WaitForClose());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionsAreClosed) {
+    ServerOptions o;
+    o.keep_alive_timeout = std::chrono::milliseconds(200);
+    StartServer(o);
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(c.ReadResponse());
+    EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(ServerTest, LargeBodiesAndManyConnections) {
+    StartServer();
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            RawClient c(port());
+            for (int i = 0; i < 20; ++i) {
+                if (!c.Send("GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n")) return;
+                auto r = c.ReadResponse();
+                if (r && r->body.size() == 100000) ++ok;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 160);
+    EXPECT_GE(observed_.load(), 160);
+}
+
+TEST_F(ServerTest, DrainingClosesKeepAliveAndStopAcceptingRefusesNewConnections) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(c.ReadResponse());
+    RawClient idle(port());
+    ASSERT_TRUE(idle.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(idle.ReadResponse());
+    server_->SetDraining();
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_TRUE(c.WaitForClose());
+    server_->StopAccepting();
+    EXPECT_TRUE(idle.WaitForClose());  // idle keep-alive connections are closed
+    EXPECT_TRUE(server_->WaitForIdle(std::chrono::milliseconds(2000)));
+    RawClient late(port());
+    EXPECT_FALSE(late.connected() && late.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") && late.ReadResponse());
+}
+
+TEST_F(ServerTest, ListenErrorNamesTheAddress) {
+    StartServer();
+    ServerOptions o;
+    o.bind = "127.0.0.1";
+    o.port = port();
+    o.loops = 1;
+    Server other(o, router_);
+    // SO_REUSEPORT lets the same user bind twice, so use an invalid address to see the error path.
+    ServerOptions bad = o;
+    bad.bind = "not-an-ip";
+    Server invalid(bad, router_);
+    auto r = invalid.Listen();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("not-an-ip"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gale::http

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+#include <gale/log/log.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include <fmt/format.h>
+
+#include <gale/base/clock.hpp>
+#include <gale/base/strings.hpp>
+
+namespace gale::log {
+namespace {
+
+std::atomic<Level> g_level{Level::kInfo};
+std::atomic<Format> g_format{Format::kJson};
+std::atomic<int> g_fd{2};
+
+void AppendValue(std::string& out, const Field::Value& value, bool json) {
+    std::visit(
+        [&](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::string_view>) {
+                if (json) {
+                    out += '"';
+                    AppendJsonEscaped(out, v);
+                    out += '"';
+                } else {
+                    out += v;
+                }
+            } else if constexpr (std::is_same_v<T, bool>) {
+                out += v ? "true" : "false";
+            } else if constexpr (std::is_same_v<T, double>) {
+                out += fmt::format("{:.3f}", v);
+            } else {
+                out += fmt::format("{}", v);
+            }
+        },
+        value);
+}
+
+}  // namespace
+
+Result<Level> ParseLevel(std::string_view text) {
+    std::string v = ToLower(text);
+    if (v == "debug") return Level::kDebug;
+    if (v == "info") return Level::kInfo;
+    if (v == "warning" || v == "warn") return Level::kWarning;
+    if (v == "error") return Level::kError;
+    if (v == "off") return Level::kOff;
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("log level '{}' is not one of debug, info, warning, error, off", text));
+}
+
+std::string_view ToString(Level level) noexcept {
+    switch (level) {
+        case Level::kDebug: return "debug";
+        case Level::kInfo: return "info";
+        case Level::kWarning: return "warning";
+        case Level::kError: return "error";
+        case Level::kOff: return "off";
+    }
+    return "info";
+}
+
+void SetLevel(Level level) noexcept { g_level.store(level, std::memory_order_relaxed); }
+Level GetLevel() noexcept { return g_level.load(std::memory_order_relaxed); }
+void SetFormat(Format format) noexcept { g_format.store(format, std::memory_order_relaxed); }
+void SetOutputFd(int fd) noexcept { g_fd.store(fd, std::memory_order_relaxed); }
+Format GetFormat() noexcept { return g_format.load(std::memory_order_relaxed); }
+
+std::string FormatRecord(Format format, Level level, std::string_view logger, std::string_view message,
+                         std::initializer_list<Field> fields) {
+    std::string out;
+    out.reserve(160);
+    std::string time = FormatRfc3339(SystemClock::now());
+    if (format == Format::kJson) {
+        out += R"({"time":")";
+        out += time;
+        out += R"(","level":")";
+        out += ToString(level);
+        out += R"(","logger":")";
+        AppendJsonEscaped(out, logger);
+        out += R"(","message":")";
+        AppendJsonEscaped(out, message);
+        out += '"';
+        for (const Field& f : fields) {
+            out += ",\"";
+            out += f.key;
+            out += "\":";
+            AppendValue(out, f.value, true);
+        }
+        out += "}\n";
+    } else {
+        out += fmt::format("{} {:<7} {:<14} {}", time, ToString(level), logger, message);
+        for (const Field& f : fields) {
+            out += ' ';
+            out += f.key;
+            out += '=';
+            AppendValue(out, f.value, false);
+        }
+        out += '\n';
+    }
+    return out;
+}
+
+void Write(Level level, std::string_view logger, std::string_view message, std::initializer_list<Field> fields) {
+    if (!Enabled(level)) return;
+    WriteRaw(FormatRecord(g_format.load(std::memory_order_relaxed), level, logger, message, fields));
+}
+
+void WriteRaw(std::string_view line) {
+    int fd = g_fd.load(std::memory_order_relaxed);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return;  // nowhere to report a failing log sink
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+}  // namespace gale::log
