@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: MIT
+/// @file gale/app/app.hpp
+/// @brief The service declaration: routes, health checks, commands and migrations, and the command line that
+///        runs the one binary as `serve`, `check` or any registered command.
+///
+/// A service's main is a few lines:
+/// @code
+///   gale::app::App app("hello", "1.0.0");
+///   app.Get("/", [](gale::http::Request&) { return gale::http::Response::Text(200, "Hello, world!\n"); },
+///           {.inline_handler = true});
+///   app.Check("database", [&] { ... }, {.tags = gale::health::kReadiness});
+///   app.Command("migrate", "apply database migrations", [&](const gale::app::Args& args) { ...; return 0; });
+///   return app.Run(argc, argv);
+/// @endcode
+/// Ownership: App owns everything registered with it. Thread-safety: register before Run; Run blocks until the
+/// process should exit and returns its exit code. Handlers and checks run on gale's threads.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gale/base/error.hpp>
+#include <gale/health/checks.hpp>
+#include <gale/http/message.hpp>
+#include <gale/http/router.hpp>
+
+namespace gale::metrics {
+class Registry;
+}  // namespace gale::metrics
+
+namespace gale::app {
+
+using Args = std::vector<std::string>;
+/// A management command: returns the process exit code (0 = success). May throw; that is exit code 1.
+using CommandFn = std::function<int(const Args& args)>;
+/// Reports the migrations not yet applied (their names), or an error if the database can't be reached.
+using MigrationStatusFn = std::function<Result<std::vector<std::string>>()>;
+
+class App {
+public:
+    explicit App(std::string name, std::string version = "0.0.0");
+    ~App();
+    App(const App&) = delete;
+    App& operator=(const App&) = delete;
+
+    /// Registers a route. An invalid or duplicate pattern is reported by Run (exit 2), not thrown here.
+    App& Route(http::Method method, std::string pattern, http::Handler handler, http::RouteOptions options = {});
+    App& Get(std::string pattern, http::Handler h, http::RouteOptions o = {});
+    App& Post(std::string pattern, http::Handler h, http::RouteOptions o = {});
+    App& Put(std::string pattern, http::Handler h, http::RouteOptions o = {});
+    App& Delete(std::string pattern, http::Handler h, http::RouteOptions o = {});
+
+    /// Registers a health check (see gale/health/checks.hpp for tags and levels).
+    App& Check(std::string name, health::CheckFn fn, health::CheckOptions options = {});
+    /// Registers a management command, runnable as `<binary> NAME [ARGS…]` and by `serve --command`.
+    App& Command(std::string name, std::string help, CommandFn fn);
+    /// Tells `serve --check-migrations` how to find pending migrations.
+    App& Migrations(MigrationStatusFn fn);
+
+    /// The service's metrics registry (exposed on the probe port's metrics path); add your own metrics here.
+    metrics::Registry& metrics();
+    const std::string& name() const noexcept;
+    const std::string& version() const noexcept;
+
+    /// Parses the command line and runs the chosen sub-command. Returns the process exit code.
+    int Run(int argc, char** argv);
+
+    struct State;  // internal; defined in src/
+
+private:
+    std::unique_ptr<State> state_;
+};
+
+}  // namespace gale::app

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+#include <gale/app/app.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <exception>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <gale/log/log.hpp>
+#include <gale/metrics/registry.hpp>
+
+#include "serve.hpp"
+#include "serve_options.hpp"
+#include "state.hpp"
+
+namespace gale::app {
+namespace {
+
+constexpr const char* kLogger = "gale.app";
+
+/// Logging from the environment: GALE_LOG_LEVEL (debug, info, warning, error, off), GALE_LOG_FORMAT (json, text).
+Result<void> ConfigureLogging(bool debug) {
+    auto env = GaleEnvironment();
+    log::SetFormat(debug ? log::Format::kText : log::Format::kJson);
+    log::SetLevel(debug ? log::Level::kDebug : log::Level::kInfo);
+    if (auto it = env.find("GALE_LOG_FORMAT"); it != env.end()) {
+        if (it->second == "json") {
+            log::SetFormat(log::Format::kJson);
+        } else if (it->second == "text") {
+            log::SetFormat(log::Format::kText);
+        } else {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             fmt::format("GALE_LOG_FORMAT: '{}' is not one of json, text", it->second));
+        }
+    }
+    if (auto it = env.find("GALE_LOG_LEVEL"); it != env.end()) {
+        auto level = log::ParseLevel(it->second);
+        if (!level) return MakeError(ErrorCode::kInvalidArgument, "GALE_LOG_LEVEL: " + level.error().message());
+        log::SetLevel(*level);
+    }
+    return {};
+}
+
+int RunChecks(App::State& state, bool json) {
+    auto outcomes = state.checks.Run(0, /*use_cache=*/false);
+    bool failed = !state.registration_errors.empty();
+    if (json) {
+        nlohmann::ordered_json j = nlohmann::ordered_json::array();
+        for (const auto& e : state.registration_errors) j.push_back({{"name", "declaration"}, {"status", "error"}, {"message", e}});
+        for (const auto& o : outcomes) {
+            j.push_back({{"name", o.name}, {"status", health::ToString(o.status)}, {"message", o.message},
+                         {"duration_ms", o.duration_ms}});
+            failed = failed || o.failing;
+        }
+        std::puts(j.dump(2).c_str());
+    } else {
+        for (const auto& e : state.registration_errors) std::printf("%-24s %-8s %s\n", "declaration", "ERROR", e.c_str());
+        for (const auto& o : outcomes) {
+            std::string status(health::ToString(o.status));
+            for (char& c : status) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            std::printf("%-24s %-8s %8.1f ms  %s\n", o.name.c_str(), status.c_str(), o.duration_ms, o.message.c_str());
+            failed = failed || o.failing;
+        }
+        std::printf("%zu checks, %s\n", outcomes.size(), failed ? "FAILED" : "all passed");
+    }
+    return failed ? 1 : 0;
+}
+
+}  // namespace
+
+int RunCommand(const CommandEntry& command, const Args& args) {
+    auto start = std::chrono::steady_clock::now();
+    log::Info(kLogger, "command started", {{"command", command.name}, {"args", fmt::format("{}", args.size())}});
+    int code = 0;
+    try {
+        code = command.fn(args);
+    } catch (const std::exception& e) {
+        log::Error(kLogger, "command threw", {{"command", command.name}, {"error", e.what()}});
+        code = 1;
+    } catch (...) {
+        log::Error(kLogger, "command threw a non-standard exception", {{"command", command.name}});
+        code = 1;
+    }
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    log::Write(code == 0 ? log::Level::kInfo : log::Level::kError, kLogger, "command finished",
+               {{"command", command.name}, {"exit_code", code}, {"duration_ms", ms}});
+    return code;
+}
+
+App::App(std::string name, std::string version) : state_(std::make_unique<State>()) {
+    state_->name = std::move(name);
+    state_->version = std::move(version);
+}
+
+App::~App() = default;
+
+App& App::Route(http::Method method, std::string pattern, http::Handler handler, http::RouteOptions options) {
+    auto r = state_->router.Add(method, std::move(pattern), std::move(handler), options);
+    if (!r) state_->registration_errors.push_back(r.error().message());
+    return *this;
+}
+App& App::Get(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kGet, std::move(p), std::move(h), o); }
+App& App::Post(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kPost, std::move(p), std::move(h), o); }
+App& App::Put(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kPut, std::move(p), std::move(h), o); }
+App& App::Delete(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kDelete, std::move(p), std::move(h), o); }
+
+App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions options) {
+    auto r = state_->checks.Add(std::move(name), std::move(fn), options);
+    if (!r) state_->registration_errors.push_back(r.error().message());
+    return *this;
+}
+
+App& App::Command(std::string name, std::string help, CommandFn fn) {
+    static const std::vector<std::string> kReserved = {"serve", "check", "help"};
+    if (name.empty() || name.front() == '-' || std::find(kReserved.begin(), kReserved.end(), name) != kReserved.end()) {
+        state_->registration_errors.push_back(fmt::format("command name '{}' is empty, reserved or starts with '-'", name));
+    } else if (state_->FindCommand(name) != nullptr) {
+        state_->registration_errors.push_back(fmt::format("command '{}' is already registered", name));
+    } else {
+        state_->commands.push_back({std::move(name), std::move(help), std::move(fn)});
+    }
+    return *this;
+}
+
+App& App::Migrations(MigrationStatusFn fn) {
+    state_->migrations = std::move(fn);
+    return *this;
+}
+
+metrics::Registry& App::metrics() { return state_->registry; }
+const std::string& App::name() const noexcept { return state_->name; }
+const std::string& App::version() const noexcept { return state_->version; }
+
+int App::Run(int argc, char** argv) {
+    State& s = *state_;
+    CLI::App cli(fmt::format("{} {} — built with gale", s.name, s.version), s.name);
+    cli.set_version_flag("--version", s.version);
+    cli.require_subcommand(0, 1);
+    cli.footer("With no sub-command, runs `serve`. Every serve option is also read from GALE_<OPTION> (e.g. "
+               "GALE_PORT); the command line wins over the environment.");
+
+    CLI::App* serve = cli.add_subcommand("serve", "run the HTTP app server with probes and metrics");
+    ServeOptionParser serve_parser(*serve);
+
+    CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
+    bool check_json = false;
+    check->add_flag("--json", check_json, "print the results as JSON");
+
+    std::vector<std::pair<CLI::App*, const CommandEntry*>> command_subs;
+    for (const CommandEntry& c : s.commands) {
+        CLI::App* sub = cli.add_subcommand(c.name, c.help);
+        sub->prefix_command();
+        command_subs.emplace_back(sub, &c);
+    }
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int code = cli.exit(e);
+        return code == 0 ? 0 : 2;
+    }
+
+    for (auto& [sub, entry] : command_subs) {
+        if (sub->parsed()) {
+            if (auto r = ConfigureLogging(false); !r) {
+                std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+                return 2;
+            }
+            if (!s.registration_errors.empty()) {
+                for (const auto& e : s.registration_errors) std::fprintf(stderr, "%s: %s\n", s.name.c_str(), e.c_str());
+                return 2;
+            }
+            return RunCommand(*entry, sub->remaining());
+        }
+    }
+    if (check->parsed()) {
+        if (auto r = ConfigureLogging(false); !r) {
+            std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+            return 2;
+        }
+        log::SetLevel(log::Level::kWarning);
+        return RunChecks(s, check_json);
+    }
+
+    // serve, explicitly or by default
+    auto options = serve_parser.Resolve(GaleEnvironment());
+    if (!options) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), options.error().message().c_str());
+        return 2;
+    }
+    if (auto r = ConfigureLogging(options->debug); !r) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+        return 2;
+    }
+    return Serve(s, *options, argv);
+}
+
+}  // namespace gale::app

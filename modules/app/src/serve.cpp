@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+//
+// Start-up order (each step logged as one JSON line):
+//   1. probe server listens at once (so /startup answers 503 while the next steps run)
+//   2. --command steps, in order; a failure sends the startup/failed webhook and exits with the command's code
+//   3. --check-migrations: re-checked every second until nothing is pending
+//   4. the app server listens; /startup passes; startup/succeeded webhook
+// Shutdown on SIGTERM/SIGINT: readiness fails at once, the app keeps serving (responses carry Connection: close)
+// for --drain-delay, then stops accepting and waits up to --graceful-timeout for in-flight requests; exit 0.
+// A second signal exits at once (ShutdownController).
+#include "serve.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <condition_variable>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <gale/base/clock.hpp>
+#include <gale/health/probes.hpp>
+#include <gale/http/server.hpp>
+#include <gale/http/static_files.hpp>
+#include <gale/lifecycle/autoreload.hpp>
+#include <gale/lifecycle/shutdown.hpp>
+#include <gale/lifecycle/webhooks.hpp>
+#include <gale/log/log.hpp>
+#include <gale/metrics/exposition.hpp>
+#include <gale/metrics/process_collector.hpp>
+
+#include "http_metrics.hpp"
+
+namespace gale::app {
+namespace {
+
+constexpr const char* kLogger = "gale.serve";
+
+std::vector<lifecycle::FailingCheck> FailingChecks(const health::ProbeReport& report) {
+    std::vector<lifecycle::FailingCheck> out;
+    for (const auto& c : report.checks) {
+        if (c.failing) out.push_back({c.name, std::string(health::ToString(c.status)), c.message});
+    }
+    if (out.empty() && !report.pass) out.push_back({"probe", "error", report.reason});
+    return out;
+}
+
+/// Adds the probe and metrics routes to `router`.
+Result<void> AddProbeRoutes(http::Router& router, const ServeOptions& o, health::ProbeState& probes,
+                            metrics::Registry& registry) {
+    auto probe_route = [&](const std::string& path, health::Probe probe) -> Result<void> {
+        auto r = router.Add(http::Method::kGet, path, [&probes, probe](http::Request&) {
+            health::ProbeReport report = probes.Evaluate(probe);
+            http::Response res = http::Response::Json(report.http_status, std::move(report.body));
+            res.AddHeader("Cache-Control", "no-store");
+            return res;
+        });
+        if (!r) return tl::unexpected(r.error());
+        return {};
+    };
+    GALE_RETURN_IF_ERROR(probe_route(o.startup_probe, health::Probe::kStartup));
+    GALE_RETURN_IF_ERROR(probe_route(o.readiness_probe, health::Probe::kReadiness));
+    GALE_RETURN_IF_ERROR(probe_route(o.liveness_probe, health::Probe::kLiveness));
+    if (!o.no_metrics) {
+        auto r = router.Add(http::Method::kGet, o.metrics_path, [&registry](http::Request& req) {
+            auto format = metrics::NegotiateFormat(req.header("accept").value_or(""));
+            http::Response res = http::Response::Text(200, registry.Render(format), metrics::ContentType(format));
+            res.AddHeader("Cache-Control", "no-store");
+            return res;
+        });
+        if (!r) return tl::unexpected(r.error());
+    }
+    return {};
+}
+
+Result<void> MountFiles(http::Router& router, const Mount& mount, std::vector<std::unique_ptr<http::StaticFiles>>& keep) {
+    auto files = http::StaticFiles::Create({.root = mount.dir, .url_prefix = mount.url});
+    if (!files) return tl::unexpected(files.error());
+    keep.push_back(std::make_unique<http::StaticFiles>(std::move(*files)));
+    http::StaticFiles* f = keep.back().get();
+    auto r = router.Add(http::Method::kGet, mount.url + "{path...}", [f](http::Request& req) { return f->Serve(req); });
+    if (!r) return tl::unexpected(r.error());
+    log::Info(kLogger, "serving files", {{"url", mount.url}, {"root", f->root()}});
+    return {};
+}
+
+/// Evaluates readiness and liveness every second after start-up; on a change, sends a webhook and updates gauges.
+class Monitor {
+public:
+    Monitor(health::ProbeState& probes, lifecycle::WebhookSender* webhooks, metrics::Family<metrics::Gauge>* probe_gauge)
+        : probes_(probes), webhooks_(webhooks), probe_gauge_(probe_gauge), thread_([this] { Run(); }) {}
+    ~Monitor() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+
+private:
+    void Run() {
+        std::optional<bool> ready;
+        std::optional<bool> alive;
+        std::unique_lock lock(mu_);
+        while (!stop_) {
+            lock.unlock();
+            Observe(health::Probe::kReadiness, lifecycle::WebhookEvent::kReadiness, ready);
+            Observe(health::Probe::kLiveness, lifecycle::WebhookEvent::kLiveness, alive);
+            lock.lock();
+            cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+        }
+    }
+    void Observe(health::Probe probe, lifecycle::WebhookEvent event, std::optional<bool>& last) {
+        health::ProbeReport r = probes_.Evaluate(probe);
+        if (probe_gauge_ != nullptr) probe_gauge_->WithLabels({health::ToString(probe)}).Set(r.pass ? 1 : 0);
+        if (last.has_value() && *last == r.pass) return;
+        bool first = !last.has_value();
+        last = r.pass;
+        if (first && r.pass) return;  // the startup webhook already said we are up
+        log::Write(r.pass ? log::Level::kInfo : log::Level::kWarning, kLogger, "probe state changed",
+                   {{"probe", health::ToString(probe)}, {"pass", r.pass}, {"reason", r.reason}});
+        if (webhooks_ != nullptr) webhooks_->Send(event, r.pass ? "succeeded" : "failed", FailingChecks(r));
+    }
+
+    health::ProbeState& probes_;
+    lifecycle::WebhookSender* webhooks_;
+    metrics::Family<metrics::Gauge>* probe_gauge_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
+int Serve(App::State& state, const ServeOptions& o, char** argv) {
+    auto t0 = std::chrono::steady_clock::now();
+    lifecycle::ShutdownController shutdown;  // before any thread starts: blocks SIGTERM/SIGINT for all of them
+
+    for (const auto& err : state.registration_errors) log::Error(kLogger, "invalid declaration", {{"error", err}});
+    if (!state.registration_errors.empty()) return 2;
+
+    // --- servers (not yet listening) ---
+    http::ServerOptions app_opts;
+    app_opts.name = "app";
+    app_opts.bind = o.bind;
+    app_opts.port = o.port;
+    app_opts.loops = o.loops;
+    app_opts.workers = o.workers;
+    app_opts.max_body_size = o.max_body_size;
+    app_opts.header_timeout = o.header_timeout;
+    app_opts.keep_alive_timeout = o.keep_alive_timeout;
+    app_opts.access_log = o.access_log;
+
+    std::vector<std::unique_ptr<http::StaticFiles>> file_mounts;
+    for (const auto* m : {&o.static_mount, &o.media_mount}) {
+        if (!m->has_value()) continue;
+        if (auto r = MountFiles(state.router, **m, file_mounts); !r) {
+            log::Error(kLogger, "cannot serve files", {{"error", r.error().ToString()}});
+            return 2;
+        }
+    }
+
+    std::unique_ptr<HttpMetrics> http_metrics;
+    http::Server::Observer observer;
+    std::size_t loops = o.loops != 0 ? o.loops : std::max(1U, std::thread::hardware_concurrency());
+    app_opts.loops = loops;
+    if (!o.no_metrics) {
+        http_metrics = std::make_unique<HttpMetrics>(state.registry, loops);
+        observer = [m = http_metrics.get()](const http::RequestRecord& r) { m->Observe(r); };
+    }
+    http::Server app_server(app_opts, state.router, observer);
+
+    health::ProbeState probes(state.checks,
+                              {.req_queue_len = o.req_queue_len,
+                               .max_lifetime = o.max_lifetime,
+                               .watchdog_timeout = o.watchdog_timeout},
+                              {[&] { return app_server.queue_length(); }, [&] { return app_server.max_loop_stall_ms(); },
+                               [&] { return app_server.requests_served(); }});
+
+    metrics::Family<metrics::Gauge>* probe_gauge = nullptr;
+    if (!o.no_metrics) {
+        metrics::Registry& reg = state.registry;
+        (void)reg.AddCallbackGauge("gale_http_requests_in_flight", "Requests being handled.",
+                                   [&] { return static_cast<double>(app_server.in_flight()); });
+        (void)reg.AddCallbackGauge("gale_http_request_queue_length", "Requests waiting for a worker thread.",
+                                   [&] { return static_cast<double>(app_server.queue_length()); });
+        (void)reg.AddCallbackGauge("gale_http_open_connections", "Open client connections on the app port.",
+                                   [&] { return static_cast<double>(app_server.open_connections()); });
+        (void)reg.AddInfo("gale_build_info", "Service and gale version.",
+                          {{"service", state.name}, {"version", state.version}, {"gale_version", "0.1.0"}});
+        if (auto g = reg.AddGauge("gale_probe_status", "1 when the probe passes, 0 when it fails.", {"probe"})) {
+            probe_gauge = *g;
+        }
+        metrics::AddProcessCollector(reg);
+    }
+
+    std::unique_ptr<lifecycle::WebhookSender> webhooks;
+    if (!o.webhook_urls.empty()) {
+        webhooks = std::make_unique<lifecycle::WebhookSender>(
+            lifecycle::WebhookOptions{.urls = o.webhook_urls, .service = state.name, .version = state.version});
+    }
+    auto fail_startup = [&](int code, const std::string& what, const std::string& error) {
+        log::Error(kLogger, "start-up failed", {{"step", what}, {"error", error}, {"exit_code", code}});
+        if (webhooks) {
+            webhooks->Send(lifecycle::WebhookEvent::kStartup, "failed", {{what, "error", error}});
+            (void)webhooks->Flush(std::chrono::seconds(5));
+        }
+        return code;
+    };
+
+    // --- probe server ---
+    bool integrated = !o.no_probe && o.probe_port == o.port && o.port != 0;
+    http::Router probe_router;
+    std::unique_ptr<http::Server> probe_server;
+    if (!o.no_probe) {
+        http::Router& target = integrated ? state.router : probe_router;
+        if (auto r = AddProbeRoutes(target, o, probes, state.registry); !r) {
+            return fail_startup(2, "probe routes", r.error().ToString());
+        }
+    }
+    if (!o.no_probe && !integrated) {
+        http::ServerOptions po;
+        po.name = "probe";
+        po.bind = o.bind;
+        po.port = o.probe_port;
+        po.loops = 1;
+        po.workers = 2;
+        po.access_log = false;
+        probe_server = std::make_unique<http::Server>(po, probe_router);
+        if (auto r = probe_server->Listen(); !r) return fail_startup(1, "probe server", r.error().ToString());
+        probe_server->Start();
+        log::Info(kLogger, "probe server listening",
+                  {{"port", probe_server->port()}, {"startup", o.startup_probe}, {"readiness", o.readiness_probe},
+                   {"liveness", o.liveness_probe}, {"metrics", o.no_metrics ? std::string("off") : o.metrics_path}});
+    } else if (o.no_probe) {
+        log::Info(kLogger, "no probe server (--no-probe); metrics off");
+    }
+
+    // --- start-up steps ---
+    for (const auto& cmd : o.commands) {
+        if (shutdown.requested()) return 0;
+        const CommandEntry* entry = state.FindCommand(cmd.front());
+        if (entry == nullptr) return fail_startup(2, "--command " + cmd.front(), "unknown command '" + cmd.front() + "'");
+        int code = RunCommand(*entry, Args(cmd.begin() + 1, cmd.end()));
+        if (code != 0) {
+            return fail_startup(code, "--command " + cmd.front(), fmt::format("exited with code {}", code));
+        }
+    }
+    if (o.check_migrations) {
+        if (!state.migrations) {
+            return fail_startup(2, "--check-migrations", "the service declared no migrations (App::Migrations)");
+        }
+        while (!shutdown.requested()) {
+            auto pending = state.migrations();
+            if (pending && pending->empty()) {
+                log::Info(kLogger, "migrations are applied");
+                break;
+            }
+            if (pending) {
+                log::Warning(kLogger, "migrations pending; re-checking in 1s",
+                             {{"pending", fmt::format("{}", fmt::join(*pending, ","))}});
+            } else {
+                log::Warning(kLogger, "cannot check migrations; re-checking in 1s", {{"error", pending.error().ToString()}});
+            }
+            shutdown.WaitFor(std::chrono::seconds(1));
+        }
+        if (shutdown.requested()) return 0;
+    }
+
+    // --- app server ---
+    if (auto r = app_server.Listen(); !r) return fail_startup(1, "app server", r.error().ToString());
+    app_server.Start();
+    probes.SetStarted();
+    double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.no_metrics) {
+        (void)state.registry.AddCallbackGauge("gale_startup_duration_seconds", "Time from exec to the app port open.",
+                                              [startup_s] { return startup_s; });
+    }
+    log::Info(kLogger, "app server listening",
+              {{"service", state.name}, {"version", state.version}, {"port", app_server.port()},
+               {"loops", app_server.options().loops}, {"workers", app_server.options().workers},
+               {"startup_ms", startup_s * 1000}, {"probes", integrated ? "integrated" : "separate"}});
+    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kStartup, "succeeded");
+
+    std::unique_ptr<lifecycle::AutoReloader> reloader;
+    if (o.autoreload) {
+        std::vector<std::string> paths = o.watch;
+        paths.push_back(lifecycle::AutoReloader::SelfExecutable());
+        reloader = std::make_unique<lifecycle::AutoReloader>(paths, [&shutdown](const std::string& changed) {
+            log::Info(kLogger, "autoreload: change detected; restarting", {{"path", changed}});
+            shutdown.Request(lifecycle::StopReason::kReload, changed);
+        });
+    }
+    auto monitor = std::make_unique<Monitor>(probes, webhooks.get(), probe_gauge);
+
+    // --- run until asked to stop ---
+    lifecycle::StopReason reason = shutdown.Wait();
+    bool reload = reason == lifecycle::StopReason::kReload;
+    probes.SetDraining();
+    app_server.SetDraining();
+    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kShutdown, "started");
+    log::Info(kLogger, "shutdown started",
+              {{"reason", shutdown.why()}, {"drain_delay_ms", reload ? 0 : o.drain_delay.count()},
+               {"in_flight", app_server.in_flight()}});
+    if (!reload) shutdown.SleepUnlessForced(o.drain_delay);
+    app_server.StopAccepting();
+    bool clean = app_server.WaitForIdle(o.graceful_timeout);
+    if (!clean) {
+        log::Warning(kLogger, "graceful timeout: closing remaining connections",
+                     {{"open_connections", app_server.open_connections()}, {"in_flight", app_server.in_flight()}});
+    }
+    monitor.reset();
+    reloader.reset();
+    app_server.Stop();
+    if (probe_server) probe_server->Stop();
+    log::Info(kLogger, "shutdown finished", {{"clean", clean}, {"requests_served", app_server.requests_served()}});
+    if (webhooks) {
+        webhooks->Send(lifecycle::WebhookEvent::kShutdown, "finished");
+        (void)webhooks->Flush(std::chrono::seconds(5));
+    }
+    if (reload) {
+        std::string self = lifecycle::AutoReloader::SelfExecutable();
+        webhooks.reset();
+        ::execv(self.c_str(), argv);
+        log::Error(kLogger, "autoreload: exec failed", {{"path", self}, {"error", std::strerror(errno)}});
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace gale::app

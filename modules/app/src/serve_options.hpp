@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+/// @file serve_options.hpp (private)
+/// @brief The options of `serve`: one table of flag, environment variable, default and help; resolution with the
+///        precedence command line > environment > default; typed validation that names the option and value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include <gale/base/error.hpp>
+
+namespace gale::app {
+
+struct Mount {
+    std::string dir;
+    std::string url;  ///< ends with '/'
+};
+
+struct ServeOptions {
+    std::string bind = "0.0.0.0";
+    std::uint16_t port = 8000;
+    std::uint16_t probe_port = 0;  ///< resolved: port + 1 unless given
+    bool no_probe = false;
+    bool no_metrics = false;
+    std::size_t req_queue_len = 10;
+    std::string startup_probe = "/startup";
+    std::string readiness_probe = "/ready";
+    std::string liveness_probe = "/alive";
+    std::string metrics_path = "/metrics";
+    std::vector<std::vector<std::string>> commands;
+    bool check_migrations = false;
+    std::vector<std::string> webhook_urls;
+    std::optional<Mount> static_mount;
+    std::optional<Mount> media_mount;
+    std::size_t workers = 0;
+    std::size_t loops = 0;
+    std::uint64_t max_body_size = 10ULL << 20;
+    std::uint64_t max_lifetime = 0;
+    std::chrono::milliseconds drain_delay{5000};
+    std::chrono::milliseconds graceful_timeout{30000};
+    std::chrono::milliseconds header_timeout{10000};
+    std::chrono::milliseconds keep_alive_timeout{75000};
+    std::chrono::milliseconds watchdog_timeout{10000};
+    bool autoreload = false;
+    std::vector<std::string> watch;
+    bool debug = false;
+    bool access_log = true;
+};
+
+/// One row of the option table.
+struct OptionSpec {
+    const char* flag;  ///< "--port"
+    const char* help;
+    const char* default_text;  ///< as shown in --help; "" for none
+    enum class Kind { kValue, kFlag, kList } kind;
+};
+
+/// The option table (also rendered into the README's table).
+const std::vector<OptionSpec>& ServeOptionSpecs();
+
+/// The environment variable of a flag: GALE_ + upper-case name with '-' as '_' ("--max-body-size" →
+/// "GALE_MAX_BODY_SIZE").
+std::string EnvName(const std::string& flag);
+
+/// Binds the option table to a CLI11 sub-command; Resolve() then reads the parsed values.
+class ServeOptionParser {
+public:
+    explicit ServeOptionParser(CLI::App& sub);
+    /// Applies precedence and converts. Errors list every bad value, each naming its flag or variable.
+    [[nodiscard]] Result<ServeOptions> Resolve(const std::map<std::string, std::string>& env) const;
+
+private:
+    CLI::App& sub_;
+    std::map<std::string, std::vector<std::string>> raw_;  // flag → values given on the command line
+    std::map<std::string, bool> flags_;
+};
+
+/// Reads the process environment into a map (only GALE_* variables).
+std::map<std::string, std::string> GaleEnvironment();
+
+}  // namespace gale::app

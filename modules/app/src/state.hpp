@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/// @file state.hpp (private)
+/// @brief What an App holds: everything the service declared.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gale/app/app.hpp>
+#include <gale/health/checks.hpp>
+#include <gale/http/router.hpp>
+#include <gale/metrics/registry.hpp>
+
+namespace gale::app {
+
+struct CommandEntry {
+    std::string name;
+    std::string help;
+    CommandFn fn;
+};
+
+struct App::State {
+    std::string name;
+    std::string version;
+    http::Router router;
+    health::CheckRegistry checks;
+    std::vector<CommandEntry> commands;
+    MigrationStatusFn migrations;
+    metrics::Registry registry;
+    std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
+
+    const CommandEntry* FindCommand(const std::string& n) const {
+        for (const auto& c : commands) {
+            if (c.name == n) return &c;
+        }
+        return nullptr;
+    }
+};
+
+/// Runs a registered command, catching exceptions; logs start, end and duration. Returns its exit code.
+int RunCommand(const CommandEntry& command, const Args& args);
+
+}  // namespace gale::app

@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <gale/base/strings.hpp>
+#include <gale/http/client.hpp>
+
+namespace gale::http {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Everything here talks to 127.0.0.1; keep a proxy named in the environment out of the way. Runs during static
+// initialisation, before any thread exists.
+[[maybe_unused]] const int kNoProxyForLoopback = setenv("no_proxy", "127.0.0.1", 1);
+
+// A TCP socket bound to 127.0.0.1 on an ephemeral port; listening with `backlog` if it is positive. A bound socket
+// that does not listen refuses connections, and one that listens but never accepts lets clients connect and then
+// never answers them.
+int BindLoopback(int backlog, int* port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    socklen_t len = sizeof(addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || (backlog > 0 && listen(fd, backlog) != 0) ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+struct ReceivedRequest {
+    std::string method;
+    std::string target;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+
+    std::optional<std::string> Header(std::string_view name) const {
+        for (const auto& [n, v] : headers) {
+            if (EqualsIgnoreCase(n, name)) return v;
+        }
+        return std::nullopt;
+    }
+};
+
+struct CannedResponse {
+    int status = 200;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// A tiny HTTP/1.1 server on 127.0.0.1: one thread, blocking accept, one request per connection, then close.
+// Records every request; answers with whatever the handler returns.
+class TestServer {
+public:
+    using Handler = std::function<CannedResponse(const ReceivedRequest&)>;
+
+    explicit TestServer(Handler handler = nullptr) : handler_(std::move(handler)) {
+        listen_fd_ = BindLoopback(16, &port_);
+        if (listen_fd_ >= 0) thread_ = std::thread([this] { Run(); });
+    }
+    ~TestServer() {
+        stopping_ = true;
+        shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
+        if (thread_.joinable()) thread_.join();
+        close(listen_fd_);
+    }
+    TestServer(const TestServer&) = delete;
+    TestServer& operator=(const TestServer&) = delete;
+
+    bool ok() const { return listen_fd_ >= 0; }
+    std::string Url(std::string_view target) const {
+        return "http://127.0.0.1:" + std::to_string(port_) + std::string(target);
+    }
+    std::vector<ReceivedRequest> requests() const {
+        std::lock_guard lock(mu_);
+        return requests_;
+    }
+
+private:
+    void Run() {
+        while (!stopping_) {
+            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                return;
+            }
+            timeval tv{5, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            if (auto request = ReadRequest(fd)) {
+                {
+                    std::lock_guard lock(mu_);
+                    requests_.push_back(*request);
+                }
+                CannedResponse response = handler_ ? handler_(*request) : CannedResponse{};
+                std::string out = "HTTP/1.1 " + std::to_string(response.status) + " Canned\r\n";
+                for (const auto& [n, v] : response.headers) out += n + ": " + v + "\r\n";
+                out += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
+                out += response.body;
+                for (std::size_t sent = 0; sent < out.size();) {
+                    ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+                    if (n <= 0) break;
+                    sent += static_cast<std::size_t>(n);
+                }
+            }
+            close(fd);
+        }
+    }
+
+    static std::optional<ReceivedRequest> ReadRequest(int fd) {
+        std::string data;
+        char buf[4096];
+        std::size_t head_end;
+        while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) return std::nullopt;
+            data.append(buf, static_cast<std::size_t>(n));
+        }
+        ReceivedRequest request;
+        std::string_view head(data.data(), head_end);
+        std::size_t line_end = head.find("\r\n");
+        std::string_view line = head.substr(0, line_end);
+        std::size_t sp1 = line.find(' ');
+        std::size_t sp2 = line.rfind(' ');
+        request.method = line.substr(0, sp1);
+        request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+        while (line_end != std::string_view::npos) {
+            head.remove_prefix(line_end + 2);
+            line_end = head.find("\r\n");
+            line = head.substr(0, line_end);
+            std::size_t colon = line.find(':');
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            request.headers.emplace_back(line.substr(0, colon), value);
+        }
+        std::size_t length = 0;
+        if (auto cl = request.Header("Content-Length")) length = std::stoul(*cl);
+        request.body = data.substr(head_end + 4);
+        while (request.body.size() < length) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) return std::nullopt;
+            request.body.append(buf, static_cast<std::size_t>(n));
+        }
+        return request;
+    }
+
+    Handler handler_;
+    int listen_fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+    mutable std::mutex mu_;
+    std::vector<ReceivedRequest> requests_;
+};
+
+std::optional<std::string> FindHeader(const ClientResponse& response, std::string_view name) {
+    for (const auto& [n, v] : response.headers) {
+        if (EqualsIgnoreCase(n, name)) return v;
+    }
+    return std::nullopt;
+}
+
+TEST(Client, GetReturnsStatusHeadersAndBody) {
+    TestServer server([](const ReceivedRequest&) { return CannedResponse{200, "hello", {{"X-Test", "yes"}}}; });
+    ASSERT_TRUE(server.ok());
+    Client client;
+    auto response = client.Send({.url = server.Url("/path?q=1")});
+    ASSERT_TRUE(response) << response.error().ToString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "hello");
+    EXPECT_EQ(FindHeader(*response, "x-test"), "yes");
+    EXPECT_EQ(FindHeader(*response, "Content-Length"), "5");
+
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].method, "GET");
+    EXPECT_EQ(requests[0].target, "/path?q=1");
+    EXPECT_TRUE(requests[0].body.empty());
+}
+
+TEST(Client, PostSendsBodyAndHeaders) {
+    TestServer server([](const ReceivedRequest&) { return CannedResponse{201, "created", {}}; });
+    ASSERT_TRUE(server.ok());
+    Client client;
+    auto response =
+        client.Send({.method = "POST",
+                     .url = server.Url("/items"),
+                     .headers = {{"Content-Type", "application/json"}, {"X-Custom", "v 1"}, {"X-Empty", ""}},
+                     .body = R"({"a":1})"});
+    ASSERT_TRUE(response) << response.error().ToString();
+    EXPECT_EQ(response->status, 201);
+    EXPECT_EQ(response->body, "created");
+
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].method, "POST");
+    EXPECT_EQ(requests[0].target, "/items");
+    EXPECT_EQ(requests[0].body, R"({"a":1})");
+    EXPECT_EQ(requests[0].Header("Content-Type"), "application/json");
+    EXPECT_EQ(requests[0].Header("X-Custom"), "v 1");
+    EXPECT_EQ(requests[0].Header("X-Empty"), "");
+    EXPECT_EQ(requests[0].Header("Content-Length"), "7");
+}
+
+TEST(Client, LargePostWithoutContentTypeSendsNeitherDefaultContentTypeNorExpect) {
+    TestServer server;
+    ASSERT_TRUE(server.ok());
+    Client client;
+    std::string body(100000, 'x');
+    auto started = std::chrono::steady_clock::now();
+    auto response = client.Send({.method = "POST", .url = server.Url("/big"), .body = body});
+    ASSERT_TRUE(response) << response.error().ToString();
+    // With Expect: 100-continue curl would wait a second for an interim response this server never sends.
+    EXPECT_LT(std::chrono::steady_clock::now() - started, milliseconds(900));
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    EXPECT_EQ(requests[0].body, body);
+    EXPECT_FALSE(requests[0].Header("Content-Type"));
+    EXPECT_FALSE(requests[0].Header("Expect"));
+}
+
+TEST(Client, OtherMethodsCarryTheirBody) {
+    TestServer server;
+    ASSERT_TRUE(server.ok());
+    Client client;
+    ASSERT_TRUE(client.Send({.method = "PUT", .url = server.Url("/p"), .body = "put-body"}));
+    ASSERT_TRUE(client.Send({.method = "DELETE", .url = server.Url("/d")}));
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_EQ(requests[0].method, "PUT");
+    EXPECT_EQ(requests[0].body, "put-body");
+    EXPECT_EQ(requests[1].method, "DELETE");
+    EXPECT_TRUE(requests[1].body.empty());
+}
+
+TEST(Client, ErrorStatusIsAValueNotAnError) {
+    TestServer server([](const ReceivedRequest& r) {
+        return r.target == "/missing" ? CannedResponse{404, "no such thing", {}} : CannedResponse{503, "busy", {}};
+    });
+    ASSERT_TRUE(server.ok());
+    Client client;
+    auto missing = client.Send({.url = server.Url("/missing")});
+    ASSERT_TRUE(missing) << missing.error().ToString();
+    EXPECT_EQ(missing->status, 404);
+    EXPECT_EQ(missing->body, "no such thing");
+    auto busy = client.Send({.method = "POST", .url = server.Url("/x"), .body = "b"});
+    ASSERT_TRUE(busy) << busy.error().ToString();
+    EXPECT_EQ(busy->status, 503);
+    EXPECT_EQ(busy->body, "busy");
+}
+
+TEST(Client, ConnectionRefusedIsUnavailable) {
+    int port = 0;
+    int fd = BindLoopback(0, &port);  // bound, not listening: connections are refused
+    ASSERT_GE(fd, 0);
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+    Client client;
+    auto response = client.Send({.url = url});
+    close(fd);
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code(), ErrorCode::kUnavailable);
+    EXPECT_NE(response.error().message().find("GET " + url + ": "), std::string::npos) << response.error().message();
+}
+
+TEST(Client, SilentServerTimesOutWithinTheTimeout) {
+    int port = 0;
+    int fd = BindLoopback(4, &port);  // listening but never accepting: connects, then silence
+    ASSERT_GE(fd, 0);
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/slow";
+    Client client;
+    auto started = std::chrono::steady_clock::now();
+    auto response = client.Send({.url = url, .timeout = milliseconds(300)});
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    close(fd);
+    ASSERT_FALSE(response);
+    EXPECT_EQ(response.error().code(), ErrorCode::kTimeout) << response.error().message();
+    EXPECT_NE(response.error().message().find(url), std::string::npos) << response.error().message();
+    EXPECT_GE(elapsed, milliseconds(250));
+    EXPECT_LT(elapsed, milliseconds(2000));
+}
+
+TEST(Client, BadRequestsAreInvalidArgument) {
+    Client client;
+    for (const char* url : {"", "not a url", "http://[::1", "ftp://127.0.0.1/file", "file:///etc/passwd"}) {
+        auto response = client.Send({.url = url});
+        ASSERT_FALSE(response) << url;
+        EXPECT_EQ(response.error().code(), ErrorCode::kInvalidArgument) << url << ": " << response.error().message();
+    }
+    auto bad_method = client.Send({.method = "GE T", .url = "http://127.0.0.1:1/"});
+    ASSERT_FALSE(bad_method);
+    EXPECT_EQ(bad_method.error().code(), ErrorCode::kInvalidArgument);
+    auto injected = client.Send({.url = "http://127.0.0.1:1/", .headers = {{"X-A", "1\r\nX-Injected: 1"}}});
+    ASSERT_FALSE(injected);
+    EXPECT_EQ(injected.error().code(), ErrorCode::kInvalidArgument);
+    auto bad_name = client.Send({.url = "http://127.0.0.1:1/", .headers = {{"X A", "1"}}});
+    ASSERT_FALSE(bad_name);
+    EXPECT_EQ(bad_name.error().code(), ErrorCode::kInvalidArgument);
+    auto no_timeout = client.Send({.url = "http://127.0.0.1:1/", .timeout = milliseconds(0)});
+    ASSERT_FALSE(no_timeout);
+    EXPECT_EQ(no_timeout.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(Client, HandleIsReusableAfterSuccessAndFailure) {
+    TestServer server([](const ReceivedRequest& r) { return CannedResponse{200, r.target, {}}; });
+    ASSERT_TRUE(server.ok());
+    Client client;
+    for (int i = 0; i < 3; ++i) {
+        auto response = client.Send({.url = server.Url("/n" + std::to_string(i))});
+        ASSERT_TRUE(response) << response.error().ToString();
+        EXPECT_EQ(response->body, "/n" + std::to_string(i));
+    }
+    ASSERT_FALSE(client.Send({.url = "ftp://127.0.0.1/"}));
+    // A POST body and custom header from one request must not leak into the next.
+    ASSERT_TRUE(client.Send({.method = "POST", .url = server.Url("/post"), .headers = {{"X-Once", "1"}}, .body = "b"}));
+    auto last = client.Send({.url = server.Url("/after")});
+    ASSERT_TRUE(last) << last.error().ToString();
+    EXPECT_EQ(last->body, "/after");
+    auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 5U);
+    EXPECT_EQ(requests[4].method, "GET");
+    EXPECT_TRUE(requests[4].body.empty());
+    EXPECT_FALSE(requests[4].Header("X-Once"));
+}
+
+TEST(Client, MovedClientKeepsWorking) {
+    TestServer server;
+    ASSERT_TRUE(server.ok());
+    Client first;
+    Client second(std::move(first));
+    auto response = second.Send({.url = server.Url("/")});
+    ASSERT_TRUE(response) << response.error().ToString();
+    EXPECT_EQ(response->status, 200);
+}
+
+TEST(RedactUrl, RemovesUserInfoQueryAndFragment) {
+    EXPECT_EQ(RedactUrl("https://user:secret@hooks.example:8443/a/b?token=x#frag"),
+              "https://hooks.example:8443/a/b?<redacted>");
+    EXPECT_EQ(RedactUrl("http://127.0.0.1:8080/hook"), "http://127.0.0.1:8080/hook");
+    EXPECT_EQ(RedactUrl("http://h/p#f"), "http://h/p");
+    EXPECT_EQ(RedactUrl("http://h?q=a@b"), "http://h?<redacted>");
+    EXPECT_EQ(RedactUrl("http://u@h/p@q"), "http://h/p@q");
+    EXPECT_EQ(RedactUrl(""), "");
+}
+
+}  // namespace
+}  // namespace gale::http

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+#include <gale/lifecycle/autoreload.hpp>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <system_error>
+
+namespace gale::lifecycle {
+
+AutoReloader::AutoReloader(std::vector<std::string> paths, std::function<void(const std::string&)> on_change,
+                           std::chrono::milliseconds interval)
+    : paths_(std::move(paths)), on_change_(std::move(on_change)), interval_(interval) {
+    thread_ = std::thread([this] { Run(); });
+}
+
+AutoReloader::~AutoReloader() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::string AutoReloader::SelfExecutable() {
+    std::error_code ec;
+    auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string() : p.string();
+}
+
+std::map<std::string, AutoReloader::Stamp> AutoReloader::Snapshot() const {
+    std::map<std::string, Stamp> out;
+    auto add = [&](const std::string& path) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            out[path] = Stamp{-1, -1, 0};  // missing is a state too: appearing counts as a change
+            return;
+        }
+        out[path] = Stamp{static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec,
+                          static_cast<long long>(st.st_size), static_cast<unsigned long long>(st.st_ino)};
+    };
+    for (const std::string& p : paths_) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(p, ec)) {
+            for (auto it = std::filesystem::recursive_directory_iterator(
+                     p, std::filesystem::directory_options::skip_permission_denied, ec);
+                 !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+                if (it->is_regular_file(ec)) add(it->path().string());
+            }
+            add(p);
+        } else {
+            add(p);
+        }
+    }
+    return out;
+}
+
+void AutoReloader::Run() {
+    auto before = Snapshot();
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stop_; })) {
+        lock.unlock();
+        auto now = Snapshot();
+        std::string changed;
+        for (const auto& [path, stamp] : now) {
+            auto it = before.find(path);
+            if (it == before.end() || !(it->second == stamp)) {
+                changed = path;
+                break;
+            }
+        }
+        if (changed.empty() && now.size() != before.size()) changed = "(a file was removed)";
+        lock.lock();
+        if (!changed.empty()) {
+            lock.unlock();
+            on_change_(changed);
+            return;  // one change is enough: the process is about to restart
+        }
+    }
+}
+
+}  // namespace gale::lifecycle

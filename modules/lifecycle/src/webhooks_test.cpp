@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: MIT
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <gale/base/clock.hpp>
+#include <gale/base/strings.hpp>
+#include <gale/lifecycle/webhooks.hpp>
+#include <gale/log/log.hpp>
+
+namespace gale::lifecycle {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Everything here talks to 127.0.0.1; keep a proxy named in the environment out of the way. Runs during static
+// initialisation, before any thread exists.
+[[maybe_unused]] const int kNoProxyForLoopback = setenv("no_proxy", "127.0.0.1", 1);
+
+// A TCP socket bound to 127.0.0.1 on an ephemeral port, listening with `backlog` if it is positive. A bound socket
+// that does not listen refuses connections: a dead receiver whose port no one else can take meanwhile.
+int BindLoopback(int backlog, int* port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = 0;
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    socklen_t len = sizeof(addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || (backlog > 0 && listen(fd, backlog) != 0) ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *port = ntohs(addr.sin_port);
+    return fd;
+}
+
+struct ReceivedRequest {
+    std::string method;
+    std::string target;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    Clock::time_point received_at;
+
+    std::optional<std::string> Header(std::string_view name) const {
+        for (const auto& [n, v] : headers) {
+            if (EqualsIgnoreCase(n, name)) return v;
+        }
+        return std::nullopt;
+    }
+};
+
+// A tiny HTTP/1.1 receiver on 127.0.0.1: one thread, blocking accept, one request per connection, then close.
+// Records every request; answers with the status the handler returns for the n-th request (0-based), 200 without
+// a handler.
+class Receiver {
+public:
+    using Handler = std::function<int(std::size_t index, const ReceivedRequest&)>;
+
+    explicit Receiver(Handler handler = nullptr) : handler_(std::move(handler)) {
+        listen_fd_ = BindLoopback(16, &port_);
+        if (listen_fd_ >= 0) thread_ = std::thread([this] { Run(); });
+    }
+    ~Receiver() {
+        stopping_ = true;
+        shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
+        if (thread_.joinable()) thread_.join();
+        close(listen_fd_);
+    }
+    Receiver(const Receiver&) = delete;
+    Receiver& operator=(const Receiver&) = delete;
+
+    bool ok() const { return listen_fd_ >= 0; }
+    std::string Url(std::string_view target = "/hook") const {
+        return "http://127.0.0.1:" + std::to_string(port_) + std::string(target);
+    }
+    std::vector<ReceivedRequest> requests() const {
+        std::lock_guard lock(mu_);
+        return requests_;
+    }
+    bool WaitForRequests(std::size_t n, milliseconds timeout) const {
+        std::unique_lock lock(mu_);
+        return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
+    }
+
+private:
+    void Run() {
+        while (!stopping_) {
+            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) {
+                if (errno == EINTR || errno == ECONNABORTED) continue;
+                return;
+            }
+            timeval tv{5, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            if (auto request = ReadRequest(fd)) {
+                std::size_t index = 0;
+                {
+                    std::lock_guard lock(mu_);
+                    index = requests_.size();
+                    requests_.push_back(*request);
+                }
+                cv_.notify_all();
+                int status = handler_ ? handler_(index, *request) : 200;
+                std::string out = "HTTP/1.1 " + std::to_string(status) +
+                                  " Canned\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+                for (std::size_t sent = 0; sent < out.size();) {
+                    ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+                    if (n <= 0) break;
+                    sent += static_cast<std::size_t>(n);
+                }
+            }
+            close(fd);
+        }
+    }
+
+    static std::optional<ReceivedRequest> ReadRequest(int fd) {
+        std::string data;
+        char buf[4096];
+        std::size_t head_end;
+        while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) return std::nullopt;
+            data.append(buf, static_cast<std::size_t>(n));
+        }
+        ReceivedRequest request;
+        request.received_at = Clock::now();
+        std::string_view head(data.data(), head_end);
+        std::size_t line_end = head.find("\r\n");
+        std::string_view line = head.substr(0, line_end);
+        std::size_t sp1 = line.find(' ');
+        std::size_t sp2 = line.rfind(' ');
+        request.method = line.substr(0, sp1);
+        request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+        while (line_end != std::string_view::npos) {
+            head.remove_prefix(line_end + 2);
+            line_end = head.find("\r\n");
+            line = head.substr(0, line_end);
+            std::size_t colon = line.find(':');
+            std::string_view value = line.substr(colon + 1);
+            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+            request.headers.emplace_back(line.substr(0, colon), value);
+        }
+        std::size_t length = 0;
+        if (auto cl = request.Header("Content-Length")) length = std::stoul(*cl);
+        request.body = data.substr(head_end + 4);
+        while (request.body.size() < length) {
+            ssize_t n = recv(fd, buf, sizeof(buf), 0);
+            if (n <= 0) return std::nullopt;
+            request.body.append(buf, static_cast<std::size_t>(n));
+        }
+        return request;
+    }
+
+    Handler handler_;
+    int listen_fd_ = -1;
+    int port_ = 0;
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    std::vector<ReceivedRequest> requests_;
+};
+
+// Sends the log to a temporary file for the lifetime of the object; Lines() returns what was written so far.
+class CapturedLog {
+public:
+    CapturedLog() : file_(std::tmpfile()) { log::SetOutputFd(fileno(file_)); }
+    ~CapturedLog() {
+        log::SetOutputFd(2);
+        std::fclose(file_);
+    }
+    CapturedLog(const CapturedLog&) = delete;
+    CapturedLog& operator=(const CapturedLog&) = delete;
+
+    std::vector<nlohmann::json> Lines() const {
+        // pread leaves the shared file offset alone, so records written later still append.
+        std::string text;
+        char buf[8192];
+        for (ssize_t n; (n = pread(fileno(file_), buf, sizeof(buf), static_cast<off_t>(text.size()))) > 0;) {
+            text.append(buf, static_cast<std::size_t>(n));
+        }
+        std::vector<nlohmann::json> lines;
+        for (std::size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+            lines.push_back(nlohmann::json::parse(text.substr(start, end - start)));
+        }
+        return lines;
+    }
+
+private:
+    std::FILE* file_;
+};
+
+WebhookOptions Options(std::vector<std::string> urls) {
+    WebhookOptions options;
+    options.urls = std::move(urls);
+    options.service = "orders";
+    options.version = "1.2.3";
+    options.pod_name = "orders-7d9f";
+    options.initial_backoff = milliseconds(20);
+    options.max_backoff = milliseconds(100);
+    options.timeout = milliseconds(2000);
+    return options;
+}
+
+TEST(WebhookSender, PostsPayloadsInOrder) {
+    Receiver receiver;
+    ASSERT_TRUE(receiver.ok());
+    WebhookSender sender(Options({receiver.Url("/hooks/lifecycle")}));
+    auto before = std::chrono::system_clock::now();
+    sender.Send(WebhookEvent::kStartup, "succeeded");
+    sender.Send(WebhookEvent::kReadiness, "failed",
+                {{"db", "failed", "connection refused"}, {"queue", "degraded", "depth \"12\"\n"}});
+    sender.Send(WebhookEvent::kLiveness, "succeeded");
+    sender.Send(WebhookEvent::kShutdown, "started");
+    sender.Send(WebhookEvent::kShutdown, "finished");
+    ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    auto after = std::chrono::system_clock::now();
+
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 5U);
+    const std::vector<std::pair<std::string, std::string>> expected = {{"startup", "succeeded"},
+                                                                       {"readiness", "failed"},
+                                                                       {"liveness", "succeeded"},
+                                                                       {"shutdown", "started"},
+                                                                       {"shutdown", "finished"}};
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+        const auto& r = requests[i];
+        SCOPED_TRACE(r.body);
+        EXPECT_EQ(r.method, "POST");
+        EXPECT_EQ(r.target, "/hooks/lifecycle");
+        EXPECT_EQ(r.Header("Content-Type"), "application/json");
+        EXPECT_EQ(r.Header("User-Agent"), "gale/1.2.3");
+        EXPECT_EQ(r.Header("X-Gale-Event"), expected[i].first);
+
+        auto doc = nlohmann::ordered_json::parse(r.body);
+        std::vector<std::string> keys;
+        for (const auto& item : doc.items()) keys.push_back(item.key());
+        EXPECT_EQ(keys, (std::vector<std::string>{"service", "version", "event", "status", "timestamp",
+                                                  "timestamp_unix", "pod", "failing_checks"}));
+        EXPECT_EQ(doc["service"], "orders");
+        EXPECT_EQ(doc["version"], "1.2.3");
+        EXPECT_EQ(doc["event"], expected[i].first);
+        EXPECT_EQ(doc["status"], expected[i].second);
+        EXPECT_EQ(doc["pod"], "orders-7d9f");
+
+        auto unix_seconds = doc["timestamp_unix"].get<std::int64_t>();
+        EXPECT_GE(unix_seconds, std::chrono::duration_cast<std::chrono::seconds>(before.time_since_epoch()).count());
+        EXPECT_LE(unix_seconds, std::chrono::duration_cast<std::chrono::seconds>(after.time_since_epoch()).count());
+        auto timestamp = doc["timestamp"].get<std::string>();
+        ASSERT_EQ(timestamp.size(), 24U);
+        EXPECT_EQ(timestamp.back(), 'Z');
+        // Same second as timestamp_unix: compare "YYYY-MM-DDTHH:MM:SS".
+        std::chrono::system_clock::time_point at{std::chrono::seconds(unix_seconds)};
+        EXPECT_EQ(timestamp.substr(0, 19), FormatRfc3339(at).substr(0, 19));
+
+        ASSERT_TRUE(doc["failing_checks"].is_array());
+        if (i != 1) {
+            EXPECT_TRUE(doc["failing_checks"].empty());
+        }
+    }
+    auto checks = nlohmann::json::parse(requests[1].body)["failing_checks"];
+    ASSERT_EQ(checks.size(), 2U);
+    EXPECT_EQ(checks[0], (nlohmann::json{{"name", "db"}, {"status", "failed"}, {"message", "connection refused"}}));
+    EXPECT_EQ(checks[1]["message"], "depth \"12\"\n");
+}
+
+TEST(WebhookSender, InvalidUtf8InCheckMessagesIsReplacedNotThrown) {
+    Receiver receiver;
+    ASSERT_TRUE(receiver.ok());
+    WebhookSender sender(Options({receiver.Url()}));
+    sender.Send(WebhookEvent::kReadiness, "failed", {{"disk", "failed", "bad \xff byte"}});
+    ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 1U);
+    auto doc = nlohmann::json::parse(requests[0].body);
+    EXPECT_EQ(doc["failing_checks"][0]["message"], "bad \xEF\xBF\xBD byte");
+}
+
+TEST(WebhookSender, PodNameDefaultsToHostname) {
+    auto options = Options({});
+    options.pod_name.clear();
+    WebhookSender sender(options);
+    std::string expected;
+    if (const char* env = std::getenv("HOSTNAME"); env != nullptr && *env != '\0') {
+        expected = env;
+    } else {
+        char name[256] = {};
+        ASSERT_EQ(gethostname(name, sizeof(name) - 1), 0);
+        expected = name;
+    }
+    EXPECT_EQ(sender.pod_name(), expected);
+    EXPECT_FALSE(sender.pod_name().empty());
+}
+
+TEST(WebhookSender, RetriesServerErrorsWithBackoffThenSucceeds) {
+    Receiver receiver([](std::size_t index, const ReceivedRequest&) {
+        return index == 0 ? 503 : index == 1 ? 429 : 200;
+    });
+    ASSERT_TRUE(receiver.ok());
+    CapturedLog captured;
+    {
+        WebhookSender sender(Options({receiver.Url()}));
+        sender.Send(WebhookEvent::kStartup, "succeeded");
+        ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    }
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 3U);
+    EXPECT_EQ(requests[1].body, requests[0].body);
+    EXPECT_EQ(requests[2].body, requests[0].body);
+    // Waits of 20ms then 40ms, each drawn from its upper half.
+    EXPECT_GE(requests[1].received_at - requests[0].received_at, milliseconds(10));
+    EXPECT_GE(requests[2].received_at - requests[1].received_at, milliseconds(20));
+
+    std::vector<nlohmann::json> failures;
+    for (auto& line : captured.Lines()) {
+        if (line["logger"] == "gale.webhooks") failures.push_back(line);
+    }
+    ASSERT_EQ(failures.size(), 2U);
+    EXPECT_EQ(failures[0]["level"], "warning");
+    EXPECT_EQ(failures[0]["url"], receiver.Url());
+    EXPECT_EQ(failures[0]["event"], "startup");
+    EXPECT_EQ(failures[0]["attempt"], 1);
+    EXPECT_EQ(failures[0]["error"], "HTTP 503");
+    EXPECT_EQ(failures[1]["attempt"], 2);
+    EXPECT_EQ(failures[1]["error"], "HTTP 429");
+}
+
+TEST(WebhookSender, GivesUpAfterMaxAttempts) {
+    Receiver receiver([](std::size_t, const ReceivedRequest&) { return 500; });
+    ASSERT_TRUE(receiver.ok());
+    auto options = Options({receiver.Url()});
+    options.max_attempts = 3;
+    options.initial_backoff = milliseconds(5);
+    WebhookSender sender(options);
+    sender.Send(WebhookEvent::kStartup, "succeeded");
+    sender.Send(WebhookEvent::kReadiness, "succeeded");
+    ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 6U);
+    for (std::size_t i = 0; i < 6; ++i) EXPECT_EQ(requests[i].Header("X-Gale-Event"), i < 3 ? "startup" : "readiness");
+}
+
+TEST(WebhookSender, ClientErrorIsNotRetried) {
+    Receiver receiver([](std::size_t, const ReceivedRequest&) { return 400; });
+    ASSERT_TRUE(receiver.ok());
+    CapturedLog captured;
+    {
+        WebhookSender sender(Options({receiver.Url()}));
+        sender.Send(WebhookEvent::kStartup, "succeeded");
+        sender.Send(WebhookEvent::kReadiness, "succeeded");
+        ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    }
+    // Delivery is in order, so a retry of the first event would have come before the second.
+    auto requests = receiver.requests();
+    ASSERT_EQ(requests.size(), 2U);
+    EXPECT_EQ(requests[0].Header("X-Gale-Event"), "startup");
+    EXPECT_EQ(requests[1].Header("X-Gale-Event"), "readiness");
+    std::size_t logged = 0;
+    for (auto& line : captured.Lines()) {
+        if (line["logger"] != "gale.webhooks") continue;
+        ++logged;
+        EXPECT_EQ(line["message"], "webhook delivery failed; not retrying");
+        EXPECT_EQ(line["error"], "HTTP 400");
+    }
+    EXPECT_EQ(logged, 2U);
+}
+
+TEST(WebhookSender, DeadReceiverNeverBlocksTheCaller) {
+    int port = 0;
+    int fd = BindLoopback(0, &port);  // bound, not listening: every connection is refused
+    ASSERT_GE(fd, 0);
+    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook"});
+    options.initial_backoff = milliseconds(200);
+    options.max_backoff = milliseconds(5000);
+    log::SetLevel(log::Level::kError);  // the expected warnings are noise here
+    auto sender = std::make_unique<WebhookSender>(options);
+    for (int i = 0; i < 20; ++i) {
+        auto started = Clock::now();
+        sender->Send(WebhookEvent::kLiveness, i % 2 == 0 ? "failed" : "succeeded");
+        EXPECT_LT(Clock::now() - started, milliseconds(5));
+    }
+    auto started = Clock::now();
+    EXPECT_FALSE(sender->Flush(milliseconds(200)));
+    auto waited = Clock::now() - started;
+    EXPECT_GE(waited, milliseconds(200));
+    EXPECT_LT(waited, milliseconds(1000));
+
+    started = Clock::now();
+    sender.reset();  // abandons the pending retries
+    EXPECT_LT(Clock::now() - started, milliseconds(1000));
+    log::SetLevel(log::Level::kInfo);
+    close(fd);
+}
+
+TEST(WebhookSender, DeadReceiverDoesNotDelayALiveOne) {
+    int port = 0;
+    int fd = BindLoopback(0, &port);
+    ASSERT_GE(fd, 0);
+    Receiver live;
+    ASSERT_TRUE(live.ok());
+    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook", live.Url()});
+    options.initial_backoff = milliseconds(1000);
+    log::SetLevel(log::Level::kError);
+    {
+        WebhookSender sender(options);
+        sender.Send(WebhookEvent::kStartup, "succeeded");
+        sender.Send(WebhookEvent::kReadiness, "succeeded");
+        sender.Send(WebhookEvent::kLiveness, "succeeded");
+        EXPECT_TRUE(live.WaitForRequests(3, milliseconds(800)));
+    }
+    log::SetLevel(log::Level::kInfo);
+    close(fd);
+    auto requests = live.requests();
+    ASSERT_EQ(requests.size(), 3U);
+    EXPECT_EQ(requests[2].Header("X-Gale-Event"), "liveness");
+}
+
+TEST(WebhookSender, EveryUrlReceivesEveryEvent) {
+    Receiver first;
+    Receiver second;
+    ASSERT_TRUE(first.ok() && second.ok());
+    WebhookSender sender(Options({first.Url("/a"), second.Url("/b")}));
+    sender.Send(WebhookEvent::kStartup, "succeeded");
+    sender.Send(WebhookEvent::kShutdown, "started");
+    ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    auto a = first.requests();
+    auto b = second.requests();
+    ASSERT_EQ(a.size(), 2U);
+    ASSERT_EQ(b.size(), 2U);
+    EXPECT_EQ(a[0].target, "/a");
+    EXPECT_EQ(b[0].target, "/b");
+    for (std::size_t i = 0; i < 2; ++i) EXPECT_EQ(a[i].body, b[i].body);
+    EXPECT_EQ(a[1].Header("X-Gale-Event"), "shutdown");
+}
+
+TEST(WebhookSender, FullQueueDropsTheOldest) {
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    Receiver receiver([released](std::size_t index, const ReceivedRequest&) {
+        if (index == 0) released.wait_for(std::chrono::seconds(5));  // hold the first delivery in flight
+        return 200;
+    });
+    ASSERT_TRUE(receiver.ok());
+    auto options = Options({receiver.Url()});
+    options.max_queue = 2;
+    CapturedLog captured;
+    {
+        WebhookSender sender(options);
+        sender.Send(WebhookEvent::kLiveness, "s0");
+        bool in_flight = receiver.WaitForRequests(1, milliseconds(5000));
+        if (in_flight) {
+            for (const char* status : {"s1", "s2", "s3", "s4"}) sender.Send(WebhookEvent::kLiveness, status);
+        }
+        release.set_value();
+        ASSERT_TRUE(in_flight);
+        ASSERT_TRUE(sender.Flush(milliseconds(5000)));
+    }
+    // s0 was in flight when it was dropped (its answer is ignored), then s1 and s2 were dropped from the queue.
+    std::vector<std::string> statuses;
+    for (const auto& r : receiver.requests()) statuses.push_back(nlohmann::json::parse(r.body)["status"]);
+    EXPECT_EQ(statuses, (std::vector<std::string>{"s0", "s3", "s4"}));
+    std::size_t drops = 0;
+    for (auto& line : captured.Lines()) {
+        if (line["message"] == "webhook queue full; dropping the oldest event") ++drops;
+    }
+    EXPECT_EQ(drops, 3U);
+}
+
+TEST(WebhookSender, WithoutUrlsSendDoesNothing) {
+    WebhookSender sender(Options({}));
+    sender.Send(WebhookEvent::kStartup, "succeeded");
+    EXPECT_TRUE(sender.Flush(milliseconds(0)));
+}
+
+TEST(WebhookEvent, WireNames) {
+    EXPECT_EQ(ToString(WebhookEvent::kStartup), "startup");
+    EXPECT_EQ(ToString(WebhookEvent::kReadiness), "readiness");
+    EXPECT_EQ(ToString(WebhookEvent::kLiveness), "liveness");
+    EXPECT_EQ(ToString(WebhookEvent::kShutdown), "shutdown");
+}
+
+}  // namespace
+}  // namespace gale::lifecycle
