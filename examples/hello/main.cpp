@@ -18,8 +18,9 @@ std::string DatabasePath() {
 }
 
 const std::vector<gale::db::Migration> kMigrations = {
-    {"0001_create_visits", "CREATE TABLE visits (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                           "at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"},
+    {"0001_create_visits",
+     "CREATE TABLE visits (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+     "at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"},
 };
 
 }  // namespace
@@ -59,17 +60,19 @@ int main(int argc, char** argv) {
         auto rows = d->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {std::string(req.param("name"))});
         if (!rows) return Response::Text(500, rows.error().message() + "\n");
         auto n = std::get<std::int64_t>((*rows)[0][0]);
-        return Response::Json(200, "{\"name\":\"" + std::string(req.param("name")) + "\",\"visits\":" +
-                                       std::to_string(n) + "}\n");
+        return Response::Json(
+            200, "{\"name\":\"" + std::string(req.param("name")) + "\",\"visits\":" + std::to_string(n) + "}\n");
     });
 
-    app.Check("database", [&] {
-        auto d = database();
-        if (!d) return health::CheckResult::Error(d.error().message());
-        auto r = d->Query("SELECT COUNT(*) FROM visits");
-        if (!r) return health::CheckResult::Error(r.error().message());
-        return health::CheckResult::Ok("visits table readable");
-    }, {.tags = health::kReadiness | health::kStartup});
+    app.Check("database",
+              [&] {
+                  auto d = database();
+                  if (!d) return health::CheckResult::Error(d.error().message());
+                  auto r = d->Query("SELECT COUNT(*) FROM visits");
+                  if (!r) return health::CheckResult::Error(r.error().message());
+                  return health::CheckResult::Ok("visits table readable");
+              },
+              {.tags = health::kReadiness | health::kStartup});
 
     app.Check("disk", [] { return health::CheckResult::Ok(); }, {.tags = health::kLiveness});
 

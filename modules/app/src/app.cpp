@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <gale/app/app.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -9,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <gale/app/app.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
@@ -49,15 +48,19 @@ int RunChecks(App::State& state, bool json) {
     bool failed = !state.registration_errors.empty();
     if (json) {
         nlohmann::ordered_json j = nlohmann::ordered_json::array();
-        for (const auto& e : state.registration_errors) j.push_back({{"name", "declaration"}, {"status", "error"}, {"message", e}});
+        for (const auto& e : state.registration_errors)
+            j.push_back({{"name", "declaration"}, {"status", "error"}, {"message", e}});
         for (const auto& o : outcomes) {
-            j.push_back({{"name", o.name}, {"status", health::ToString(o.status)}, {"message", o.message},
+            j.push_back({{"name", o.name},
+                         {"status", health::ToString(o.status)},
+                         {"message", o.message},
                          {"duration_ms", o.duration_ms}});
             failed = failed || o.failing;
         }
         std::puts(j.dump(2).c_str());
     } else {
-        for (const auto& e : state.registration_errors) std::printf("%-24s %-8s %s\n", "declaration", "ERROR", e.c_str());
+        for (const auto& e : state.registration_errors)
+            std::printf("%-24s %-8s %s\n", "declaration", "ERROR", e.c_str());
         for (const auto& o : outcomes) {
             std::string status(health::ToString(o.status));
             for (char& c : status) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -102,10 +105,18 @@ App& App::Route(http::Method method, std::string pattern, http::Handler handler,
     if (!r) state_->registration_errors.push_back(r.error().message());
     return *this;
 }
-App& App::Get(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kGet, std::move(p), std::move(h), o); }
-App& App::Post(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kPost, std::move(p), std::move(h), o); }
-App& App::Put(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kPut, std::move(p), std::move(h), o); }
-App& App::Delete(std::string p, http::Handler h, http::RouteOptions o) { return Route(http::Method::kDelete, std::move(p), std::move(h), o); }
+App& App::Get(std::string p, http::Handler h, http::RouteOptions o) {
+    return Route(http::Method::kGet, std::move(p), std::move(h), o);
+}
+App& App::Post(std::string p, http::Handler h, http::RouteOptions o) {
+    return Route(http::Method::kPost, std::move(p), std::move(h), o);
+}
+App& App::Put(std::string p, http::Handler h, http::RouteOptions o) {
+    return Route(http::Method::kPut, std::move(p), std::move(h), o);
+}
+App& App::Delete(std::string p, http::Handler h, http::RouteOptions o) {
+    return Route(http::Method::kDelete, std::move(p), std::move(h), o);
+}
 
 App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions options) {
     auto r = state_->checks.Add(std::move(name), std::move(fn), options);
@@ -116,7 +127,8 @@ App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions optio
 App& App::Command(std::string name, std::string help, CommandFn fn) {
     static const std::vector<std::string> kReserved = {"serve", "check", "help"};
     if (name.empty() || name.front() == '-' || std::find(kReserved.begin(), kReserved.end(), name) != kReserved.end()) {
-        state_->registration_errors.push_back(fmt::format("command name '{}' is empty, reserved or starts with '-'", name));
+        state_->registration_errors.push_back(
+            fmt::format("command name '{}' is empty, reserved or starts with '-'", name));
     } else if (state_->FindCommand(name) != nullptr) {
         state_->registration_errors.push_back(fmt::format("command '{}' is already registered", name));
     } else {
@@ -139,8 +151,9 @@ int App::Run(int argc, char** argv) {
     CLI::App cli(fmt::format("{} {} — built with gale", s.name, s.version), s.name);
     cli.set_version_flag("--version", s.version);
     cli.require_subcommand(0, 1);
-    cli.footer("With no sub-command, runs `serve`. Every serve option is also read from GALE_<OPTION> (e.g. "
-               "GALE_PORT); the command line wins over the environment.");
+    cli.footer(
+        "With no sub-command, runs `serve`. Every serve option is also read from GALE_<OPTION> (e.g. "
+        "GALE_PORT); the command line wins over the environment.");
 
     CLI::App* serve = cli.add_subcommand("serve", "run the HTTP app server with probes and metrics");
     ServeOptionParser serve_parser(*serve);

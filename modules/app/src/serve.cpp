@@ -14,8 +14,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -77,7 +77,8 @@ Result<void> AddProbeRoutes(http::Router& router, const ServeOptions& o, health:
     return {};
 }
 
-Result<void> MountFiles(http::Router& router, const Mount& mount, std::vector<std::unique_ptr<http::StaticFiles>>& keep) {
+Result<void> MountFiles(http::Router& router, const Mount& mount,
+                        std::vector<std::unique_ptr<http::StaticFiles>>& keep) {
     auto files = http::StaticFiles::Create({.root = mount.dir, .url_prefix = mount.url});
     if (!files) return tl::unexpected(files.error());
     keep.push_back(std::make_unique<http::StaticFiles>(std::move(*files)));
@@ -91,7 +92,8 @@ Result<void> MountFiles(http::Router& router, const Mount& mount, std::vector<st
 /// Evaluates readiness and liveness every second after start-up; on a change, sends a webhook and updates gauges.
 class Monitor {
 public:
-    Monitor(health::ProbeState& probes, lifecycle::WebhookSender* webhooks, metrics::Family<metrics::Gauge>* probe_gauge)
+    Monitor(health::ProbeState& probes, lifecycle::WebhookSender* webhooks,
+            metrics::Family<metrics::Gauge>* probe_gauge)
         : probes_(probes), webhooks_(webhooks), probe_gauge_(probe_gauge), thread_([this] { Run(); }) {}
     ~Monitor() {
         {
@@ -176,12 +178,11 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     }
     http::Server app_server(app_opts, state.router, observer);
 
-    health::ProbeState probes(state.checks,
-                              {.req_queue_len = o.req_queue_len,
-                               .max_lifetime = o.max_lifetime,
-                               .watchdog_timeout = o.watchdog_timeout},
-                              {[&] { return app_server.queue_length(); }, [&] { return app_server.max_loop_stall_ms(); },
-                               [&] { return app_server.requests_served(); }});
+    health::ProbeState probes(
+        state.checks,
+        {.req_queue_len = o.req_queue_len, .max_lifetime = o.max_lifetime, .watchdog_timeout = o.watchdog_timeout},
+        {[&] { return app_server.queue_length(); }, [&] { return app_server.max_loop_stall_ms(); },
+         [&] { return app_server.requests_served(); }});
 
     metrics::Family<metrics::Gauge>* probe_gauge = nullptr;
     if (!o.no_metrics) {
@@ -236,8 +237,11 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
         if (auto r = probe_server->Listen(); !r) return fail_startup(1, "probe server", r.error().ToString());
         probe_server->Start();
         log::Info(kLogger, "probe server listening",
-                  {{"port", probe_server->port()}, {"startup", o.startup_probe}, {"readiness", o.readiness_probe},
-                   {"liveness", o.liveness_probe}, {"metrics", o.no_metrics ? std::string("off") : o.metrics_path}});
+                  {{"port", probe_server->port()},
+                   {"startup", o.startup_probe},
+                   {"readiness", o.readiness_probe},
+                   {"liveness", o.liveness_probe},
+                   {"metrics", o.no_metrics ? std::string("off") : o.metrics_path}});
     } else if (o.no_probe) {
         log::Info(kLogger, "no probe server (--no-probe); metrics off");
     }
@@ -246,7 +250,8 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     for (const auto& cmd : o.commands) {
         if (shutdown.requested()) return 0;
         const CommandEntry* entry = state.FindCommand(cmd.front());
-        if (entry == nullptr) return fail_startup(2, "--command " + cmd.front(), "unknown command '" + cmd.front() + "'");
+        if (entry == nullptr)
+            return fail_startup(2, "--command " + cmd.front(), "unknown command '" + cmd.front() + "'");
         int code = RunCommand(*entry, Args(cmd.begin() + 1, cmd.end()));
         if (code != 0) {
             return fail_startup(code, "--command " + cmd.front(), fmt::format("exited with code {}", code));
@@ -266,7 +271,8 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
                 log::Warning(kLogger, "migrations pending; re-checking in 1s",
                              {{"pending", fmt::format("{}", fmt::join(*pending, ","))}});
             } else {
-                log::Warning(kLogger, "cannot check migrations; re-checking in 1s", {{"error", pending.error().ToString()}});
+                log::Warning(kLogger, "cannot check migrations; re-checking in 1s",
+                             {{"error", pending.error().ToString()}});
             }
             shutdown.WaitFor(std::chrono::seconds(1));
         }
@@ -283,9 +289,13 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
                                               [startup_s] { return startup_s; });
     }
     log::Info(kLogger, "app server listening",
-              {{"service", state.name}, {"version", state.version}, {"port", app_server.port()},
-               {"loops", app_server.options().loops}, {"workers", app_server.options().workers},
-               {"startup_ms", startup_s * 1000}, {"probes", integrated ? "integrated" : "separate"}});
+              {{"service", state.name},
+               {"version", state.version},
+               {"port", app_server.port()},
+               {"loops", app_server.options().loops},
+               {"workers", app_server.options().workers},
+               {"startup_ms", startup_s * 1000},
+               {"probes", integrated ? "integrated" : "separate"}});
     if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kStartup, "succeeded");
 
     std::unique_ptr<lifecycle::AutoReloader> reloader;
@@ -306,7 +316,8 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     app_server.SetDraining();
     if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kShutdown, "started");
     log::Info(kLogger, "shutdown started",
-              {{"reason", shutdown.why()}, {"drain_delay_ms", reload ? 0 : o.drain_delay.count()},
+              {{"reason", shutdown.why()},
+               {"drain_delay_ms", reload ? 0 : o.drain_delay.count()},
                {"in_flight", app_server.in_flight()}});
     if (!reload) shutdown.SleepUnlessForced(o.drain_delay);
     app_server.StopAccepting();

@@ -23,9 +23,11 @@ Result<Mount> ParseMount(const std::string& what, const std::string& text, const
         dir = text.substr(0, colon);
         url = text.substr(colon + 1);
     }
-    if (dir.empty()) return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' names no directory", what, text));
+    if (dir.empty())
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' names no directory", what, text));
     if (url.empty() || url.front() != '/') {
-        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: URL prefix in '{}' must start with '/'", what, text));
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: URL prefix in '{}' must start with '/'", what, text));
     }
     if (url.back() != '/') url += '/';
     return Mount{dir, url};
@@ -33,8 +35,9 @@ Result<Mount> ParseMount(const std::string& what, const std::string& text, const
 
 Result<std::string> ParsePath(const std::string& what, const std::string& text) {
     if (text.empty() || text.front() != '/' || text.find_first_of(" \t?#") != std::string::npos) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         fmt::format("{}: '{}' must be a path starting with '/' without spaces, '?' or '#'", what, text));
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            fmt::format("{}: '{}' must be a path starting with '/' without spaces, '?' or '#'", what, text));
     }
     return text;
 }
@@ -59,7 +62,8 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
     static const std::vector<OptionSpec> specs = {
         {"--bind", "address to listen on (app and probe ports)", "0.0.0.0", Kind::kValue},
         {"--port", "app port", "8000", Kind::kValue},
-        {"--probe-port", "probe and metrics port; equal to --port serves probes on the app port", "port+1", Kind::kValue},
+        {"--probe-port", "probe and metrics port; equal to --port serves probes on the app port", "port+1",
+         Kind::kValue},
         {"--no-probe", "no probe server (and no metrics)", "false", Kind::kFlag},
         {"--no-metrics", "no metrics endpoint and no request counting", "false", Kind::kFlag},
         {"--req-queue-len", "readiness fails while this many requests wait for a worker", "10", Kind::kValue},
@@ -93,7 +97,8 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
 
 std::string EnvName(const std::string& flag) {
     std::string out = "GALE_";
-    for (char c : flag.substr(2)) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char c : flag.substr(2))
+        out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     return out;
 }
 
@@ -119,8 +124,10 @@ ServeOptionParser::ServeOptionParser(CLI::App& sub) : sub_(sub) {
         } else if (s.kind == Kind::kList) {
             sub_.add_option(s.flag, raw_[s.flag], help)->allow_extra_args(false);
         } else {
-            sub_.add_option(s.flag, raw_[s.flag], help)->allow_extra_args(false)->expected(1)->multi_option_policy(
-                CLI::MultiOptionPolicy::TakeLast);
+            sub_.add_option(s.flag, raw_[s.flag], help)
+                ->allow_extra_args(false)
+                ->expected(1)
+                ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
         }
     }
 }

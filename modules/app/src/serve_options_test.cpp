@@ -64,8 +64,8 @@ TEST(ServeOptions, EveryBadValueIsReportedWithItsName) {
 }
 
 TEST(ServeOptions, ListsMountsAndPaths) {
-    auto o = Parse({"--command", "migrate --fake", "--command", "warmup", "--static", "./public:/assets",
-                    "--media", "/srv/media", "--webhook-url", "http://127.0.0.1:9/hook"},
+    auto o = Parse({"--command", "migrate --fake", "--command", "warmup", "--static", "./public:/assets", "--media",
+                    "/srv/media", "--webhook-url", "http://127.0.0.1:9/hook"},
                    {{"GALE_WEBHOOK_URL", "http://ignored"}});
     ASSERT_TRUE(o) << o.error().message();
     ASSERT_EQ(o->commands.size(), 2U);

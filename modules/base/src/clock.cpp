@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-#include <gale/base/clock.hpp>
-
 #include <ctime>
 
 #include <fmt/format.h>
+
+#include <gale/base/clock.hpp>
 
 namespace gale {
 

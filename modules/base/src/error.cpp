@@ -1,23 +1,30 @@
 // SPDX-License-Identifier: MIT
-#include <gale/base/error.hpp>
-
 #include <cstdio>
 #include <cstdlib>
 
 #include <gale/base/check.hpp>
+#include <gale/base/error.hpp>
 
 namespace gale {
 
 std::string_view ToString(ErrorCode code) noexcept {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return "invalid_argument";
-        case ErrorCode::kNotFound: return "not_found";
-        case ErrorCode::kAlreadyExists: return "already_exists";
-        case ErrorCode::kUnavailable: return "unavailable";
-        case ErrorCode::kTimeout: return "timeout";
-        case ErrorCode::kIo: return "io";
-        case ErrorCode::kInternal: return "internal";
-        case ErrorCode::kCancelled: return "cancelled";
+        case ErrorCode::kInvalidArgument:
+            return "invalid_argument";
+        case ErrorCode::kNotFound:
+            return "not_found";
+        case ErrorCode::kAlreadyExists:
+            return "already_exists";
+        case ErrorCode::kUnavailable:
+            return "unavailable";
+        case ErrorCode::kTimeout:
+            return "timeout";
+        case ErrorCode::kIo:
+            return "io";
+        case ErrorCode::kInternal:
+            return "internal";
+        case ErrorCode::kCancelled:
+            return "cancelled";
     }
     return "unknown";
 }

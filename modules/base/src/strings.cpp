@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include <gale/base/strings.hpp>
-
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <limits>
 
 #include <fmt/format.h>
+
+#include <gale/base/strings.hpp>
 
 namespace gale {
 
@@ -30,7 +30,8 @@ Result<std::uint64_t> ParseSize(std::string_view what, std::string_view text) {
     const char* end = begin + text.size();
     auto [ptr, ec] = std::from_chars(begin, end, value);
     if (text.empty() || ec == std::errc::invalid_argument) {
-        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is not a size (e.g. 1048576, 10M)", what, text));
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: '{}' is not a size (e.g. 1048576, 10M)", what, text));
     }
     std::string suffix = ToLower(std::string_view(ptr, static_cast<std::size_t>(end - ptr)));
     std::uint64_t mult = 1;
@@ -119,11 +120,21 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
     for (char ch : text) {
         auto c = static_cast<unsigned char>(ch);
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     out += fmt::format("\\u{:04x}", c);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <gale/base/strings.hpp>
-
 #include <gtest/gtest.h>
+
+#include <gale/base/strings.hpp>
 
 namespace gale {
 namespace {

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include <gale/db/sqlite.hpp>
-
 #include <sqlite3.h>
 
 #include <algorithm>
 
 #include <fmt/format.h>
+
+#include <gale/db/sqlite.hpp>
 
 namespace gale::db {
 
@@ -26,8 +26,8 @@ using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtDeleter>;
 
 Error SqlError(sqlite3* db, std::string_view what, std::string_view sql) {
     int code = sqlite3_extended_errcode(db);
-    ErrorCode ec = (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED ? ErrorCode::kUnavailable
-                                                                                    : ErrorCode::kInternal;
+    ErrorCode ec =
+        (code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED ? ErrorCode::kUnavailable : ErrorCode::kInternal;
     return Error(ec, fmt::format("sqlite {}: {} (in: {:.120})", what, sqlite3_errmsg(db), sql));
 }
 
@@ -91,7 +91,8 @@ Result<void> Database::ExecScript(std::string_view sql) {
     if (sqlite3_exec(impl_->db, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err != nullptr ? err : "unknown error";
         sqlite3_free(err);
-        return MakeError(ErrorCode::kInternal, fmt::format("sqlite exec on '{}': {} (in: {:.120})", impl_->path, msg, sql));
+        return MakeError(ErrorCode::kInternal,
+                         fmt::format("sqlite exec on '{}': {} (in: {:.120})", impl_->path, msg, sql));
     }
     return {};
 }
@@ -115,9 +116,15 @@ Result<std::vector<Row>> Database::Query(std::string_view sql, const std::vector
         row.reserve(static_cast<std::size_t>(n));
         for (int i = 0; i < n; ++i) {
             switch (sqlite3_column_type(stmt.get(), i)) {
-                case SQLITE_INTEGER: row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt.get(), i))); break;
-                case SQLITE_FLOAT: row.emplace_back(sqlite3_column_double(stmt.get(), i)); break;
-                case SQLITE_NULL: row.emplace_back(nullptr); break;
+                case SQLITE_INTEGER:
+                    row.emplace_back(static_cast<std::int64_t>(sqlite3_column_int64(stmt.get(), i)));
+                    break;
+                case SQLITE_FLOAT:
+                    row.emplace_back(sqlite3_column_double(stmt.get(), i));
+                    break;
+                case SQLITE_NULL:
+                    row.emplace_back(nullptr);
+                    break;
                 default: {
                     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt.get(), i));
                     row.emplace_back(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt.get(), i))));

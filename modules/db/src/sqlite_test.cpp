@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
-#include <gale/db/sqlite.hpp>
-
-#include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include <gale/db/sqlite.hpp>
 
 namespace gale::db {
 namespace {
@@ -52,7 +52,9 @@ TEST(Migrator, AppliesInOrderOnceAndRollsBackFailures) {
         EXPECT_EQ(m.Apply().value(), 2U);
         EXPECT_EQ(m.Pending()->size(), 0U);
         EXPECT_EQ(m.Apply().value(), 0U);
-        Migrator broken(*db, {{"0001_a", ""}, {"0002_b", ""}, {"0003_bad", "CREATE TABLE c (z INTEGER); SELECT nope FROM nothing"}});
+        Migrator broken(
+            *db,
+            {{"0001_a", ""}, {"0002_b", ""}, {"0003_bad", "CREATE TABLE c (z INTEGER); SELECT nope FROM nothing"}});
         auto r = broken.Apply();
         ASSERT_FALSE(r);
         EXPECT_NE(r.error().ToString().find("0003_bad"), std::string::npos);

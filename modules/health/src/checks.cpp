@@ -3,21 +3,24 @@
 // Each check has a shared Entry holding its last outcome. Run() starts a detached thread for each stale check that
 // is not already running, then waits on the entry's condition variable up to the check's timeout. The thread owns
 // a shared_ptr to the entry, so a check that outlives its caller (or the registry) touches only memory it owns.
-#include <gale/health/checks.hpp>
-
 #include <condition_variable>
 #include <exception>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include <gale/health/checks.hpp>
+
 namespace gale::health {
 
 std::string_view ToString(Status status) noexcept {
     switch (status) {
-        case Status::kOk: return "ok";
-        case Status::kWarning: return "warning";
-        case Status::kError: return "error";
+        case Status::kOk:
+            return "ok";
+        case Status::kWarning:
+            return "warning";
+        case Status::kError:
+            return "error";
     }
     return "error";
 }

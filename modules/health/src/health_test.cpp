@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include <gale/health/checks.hpp>
-#include <gale/health/probes.hpp>
+#include <atomic>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <atomic>
-#include <thread>
+#include <gale/health/checks.hpp>
+#include <gale/health/probes.hpp>
 
 namespace gale::health {
 namespace {
@@ -24,7 +24,12 @@ TEST(CheckRegistry, RejectsBadRegistrations) {
 TEST(CheckRegistry, RunsByTagAndCachesResults) {
     CheckRegistry reg(10s);
     std::atomic<int> calls{0};
-    ASSERT_TRUE(reg.Add("db", [&] { ++calls; return CheckResult::Ok("fine"); }, {.tags = kReadiness | kLiveness}));
+    ASSERT_TRUE(reg.Add("db",
+                        [&] {
+                            ++calls;
+                            return CheckResult::Ok("fine");
+                        },
+                        {.tags = kReadiness | kLiveness}));
     ASSERT_TRUE(reg.Add("cache", [] { return CheckResult::Error("down"); }, {.tags = kReadiness}));
     auto live = reg.Run(kLiveness);
     ASSERT_EQ(live.size(), 1U);
@@ -42,13 +47,15 @@ TEST(CheckRegistry, RunsByTagAndCachesResults) {
 TEST(CheckRegistry, TimeoutsExceptionsAndWarningLevel) {
     CheckRegistry reg(0ms);
     std::atomic<bool> release{false};
-    ASSERT_TRUE(reg.Add("slow", [&] {
-        while (!release.load()) std::this_thread::sleep_for(1ms);
-        return CheckResult::Ok();
-    }, {.tags = kLiveness, .timeout = 50ms}));
+    ASSERT_TRUE(reg.Add("slow",
+                        [&] {
+                            while (!release.load()) std::this_thread::sleep_for(1ms);
+                            return CheckResult::Ok();
+                        },
+                        {.tags = kLiveness, .timeout = 50ms}));
     ASSERT_TRUE(reg.Add("throws", []() -> CheckResult { throw std::runtime_error("bad"); }, {.tags = kLiveness}));
-    ASSERT_TRUE(reg.Add("soft", [] { return CheckResult::Error("meh"); },
-                        {.tags = kLiveness, .level = Status::kWarning}));
+    ASSERT_TRUE(
+        reg.Add("soft", [] { return CheckResult::Error("meh"); }, {.tags = kLiveness, .level = Status::kWarning}));
     auto start = std::chrono::steady_clock::now();
     auto out = reg.Run(kLiveness);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);

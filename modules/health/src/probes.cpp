@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: MIT
-#include <gale/health/probes.hpp>
-
 #include <cmath>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <gale/health/probes.hpp>
+
 namespace gale::health {
 
 std::string_view ToString(Probe probe) noexcept {
     switch (probe) {
-        case Probe::kStartup: return "startup";
-        case Probe::kReadiness: return "readiness";
-        case Probe::kLiveness: return "liveness";
+        case Probe::kStartup:
+            return "startup";
+        case Probe::kReadiness:
+            return "readiness";
+        case Probe::kLiveness:
+            return "liveness";
     }
     return "startup";
 }

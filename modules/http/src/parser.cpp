@@ -4,12 +4,11 @@
 // ("\r\n\r\n") with memmem, so an incomplete head costs one scan and no validation; only a complete head is
 // validated field by field. Limits are checked before the terminator is found, so a client can never make the
 // server buffer more than max_head_bytes of head. Every rejection names what was wrong in error_message.
-#include <gale/http/parser.hpp>
-
 #include <array>
 #include <cstring>
 
 #include <gale/base/strings.hpp>
+#include <gale/http/parser.hpp>
 
 namespace gale::http {
 namespace {
@@ -249,7 +248,8 @@ ParseStatus ParseRequestHead(std::string_view buf, const ParseLimits& limits, Pa
                     if (!any) return Fail(out, 400, "empty Transfer-Encoding");
                 }
                 break;
-            default: break;
+            default:
+                break;
         }
     }
     if (out.version_minor == 1 && !have_host) return Fail(out, 400, "missing Host header");

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <gale/http/parser.hpp>
-
 #include <gtest/gtest.h>
+
+#include <gale/http/parser.hpp>
 
 namespace gale::http {
 namespace {
@@ -34,7 +34,8 @@ TEST(RequestParser, ParsesSimpleGet) {
     EXPECT_EQ(p.head.headers[1].value, "spaced value");
     EXPECT_EQ(p.head.body_kind, BodyKind::kNone);
     EXPECT_TRUE(p.head.keep_alive);
-    EXPECT_EQ(p.head.head_length, std::string_view("GET /a/b?x=1 HTTP/1.1\r\nHost: example\r\nX-Thing:  spaced value \t\r\n\r\n").size());
+    EXPECT_EQ(p.head.head_length,
+              std::string_view("GET /a/b?x=1 HTTP/1.1\r\nHost: example\r\nX-Thing:  spaced value \t\r\n\r\n").size());
 }
 
 TEST(RequestParser, IncompleteUntilBlankLine) {
@@ -102,7 +103,7 @@ TEST(RequestParser, RejectsBadHeaders) {
     ExpectError("GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400);
     ExpectError("GET / HTTP/1.1\r\nHost: h\r\nX: a\x7f\r\n\r\n", 400);
     ExpectError("GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n  folded\r\n\r\n", 400);  // obs-fold
-    ExpectError("GET / HTTP/1.1\r\n\r\n", 400);                                  // no Host
+    ExpectError("GET / HTTP/1.1\r\n\r\n", 400);                                 // no Host
     ExpectError("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
     ExpectError("GET / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n", 417);
 }

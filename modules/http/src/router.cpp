@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include <gale/http/router.hpp>
-
 #include <algorithm>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <gale/http/router.hpp>
 
 namespace gale::http {
 namespace {
@@ -21,7 +21,9 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
     return out;
 }
 
-bool MethodMatches(Method route, Method request) { return route == request || (request == Method::kHead && route == Method::kGet); }
+bool MethodMatches(Method route, Method request) {
+    return route == request || (request == Method::kHead && route == Method::kGet);
+}
 
 }  // namespace
 
@@ -37,7 +39,8 @@ Result<const Route*> Router::Add(Method method, std::string pattern, Handler han
         Segment seg;
         if (part.starts_with('{')) {
             if (!part.ends_with('}') || part.size() < 3) {
-                return MakeError(ErrorCode::kInvalidArgument, fmt::format("route '{}': malformed parameter '{}'", pattern, part));
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 fmt::format("route '{}': malformed parameter '{}'", pattern, part));
             }
             std::string_view name = part.substr(1, part.size() - 2);
             if (name.ends_with("...")) {
@@ -49,14 +52,16 @@ Result<const Route*> Router::Add(Method method, std::string pattern, Handler han
                 seg.rest = true;
             }
             if (name.empty() || name.find_first_of("{}/") != std::string_view::npos) {
-                return MakeError(ErrorCode::kInvalidArgument, fmt::format("route '{}': malformed parameter '{}'", pattern, part));
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 fmt::format("route '{}': malformed parameter '{}'", pattern, part));
             }
             seg.param = true;
             seg.text = name;
             literal = false;
         } else {
             if (part.find_first_of("{}") != std::string_view::npos) {
-                return MakeError(ErrorCode::kInvalidArgument, fmt::format("route '{}': stray brace in '{}'", pattern, part));
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 fmt::format("route '{}': stray brace in '{}'", pattern, part));
             }
             seg.text = part;
         }

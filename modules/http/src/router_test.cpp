@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <gale/http/router.hpp>
-
 #include <gtest/gtest.h>
+
+#include <gale/http/router.hpp>
 
 namespace gale::http {
 namespace {

@@ -10,8 +10,6 @@
 //   never destroyed (a hang-up only marks it dead), so the pointer carried by the task stays valid.
 // - Timeouts are checked once a second by scanning the loop's connections (O(n), cheap even at 10k connections).
 // - Access log lines are formatted into a per-loop buffer and written once per loop turn.
-#include <gale/http/server.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -35,6 +33,7 @@
 
 #include <gale/base/strings.hpp>
 #include <gale/http/parser.hpp>
+#include <gale/http/server.hpp>
 #include <gale/http/worker_pool.hpp>
 #include <gale/log/log.hpp>
 
@@ -103,7 +102,7 @@ struct Connection {
     bool keep_alive = true;
     bool close_after_write = false;
     bool peer_closed = false;
-    bool dead = false;  // hang-up while a handler ran: destroy on completion
+    bool dead = false;       // hang-up while a handler ran: destroy on completion
     bool lingering = false;  // response sent and write side shut: discarding input until EOF or the deadline
     std::int64_t deadline_ms = 0;
     std::int64_t request_start_ns = 0;
@@ -114,7 +113,6 @@ struct Completion {
     Connection* conn;
     Response response;
 };
-
 
 struct Loop {
     detail::ServerImpl* server = nullptr;
@@ -178,7 +176,8 @@ struct ServerImpl {
     bool started = false;
     bool stopped = false;
 
-    ServerImpl(ServerOptions o, const Router& r, Server::Observer obs) : opts(std::move(o)), router(r), observer(std::move(obs)) {
+    ServerImpl(ServerOptions o, const Router& r, Server::Observer obs)
+        : opts(std::move(o)), router(r), observer(std::move(obs)) {
         unsigned cores = std::max(1U, std::thread::hardware_concurrency());
         if (opts.loops == 0) opts.loops = cores;
         if (opts.workers == 0) opts.workers = std::min<std::size_t>(32, cores + 4);
@@ -414,7 +413,8 @@ void Loop::Process(Connection* c) {
                         Dispatch(c);
                         continue;
                     }
-                    if (c->head.body_kind == BodyKind::kContentLength && c->head.content_length > s.opts.max_body_size) {
+                    if (c->head.body_kind == BodyKind::kContentLength &&
+                        c->head.content_length > s.opts.max_body_size) {
                         ErrorResponse(c, 413, "request body too large");
                         continue;
                     }
@@ -626,9 +626,10 @@ void Loop::FinishRequest(Connection* c, const Response& res, std::uint64_t body_
     const Request& r = c->request;
     if (s.opts.access_log && log::Enabled(status >= 500 ? log::Level::kError : log::Level::kInfo)) {
         double ms = static_cast<double>(dur.count()) / 1e6;
-        access_buf += log::FormatRecord(log::GetFormat(), status >= 500   ? log::Level::kError
-                                                              : status >= 400 ? log::Level::kWarning
-                                                                              : log::Level::kInfo,
+        access_buf += log::FormatRecord(log::GetFormat(),
+                                        status >= 500   ? log::Level::kError
+                                        : status >= 400 ? log::Level::kWarning
+                                                        : log::Level::kInfo,
                                         "gale.access", "request",
                                         {{"method", r.method_name()},
                                          {"path", r.path()},
@@ -762,8 +763,8 @@ void Loop::Sweep(std::int64_t now) {
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
         if (c->state == Connection::State::kHandler || c->deadline_ms == 0 || now < c->deadline_ms) continue;
-        bool idle = c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() &&
-                    !c->file_response;
+        bool idle =
+            c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() && !c->file_response;
         if (idle || c->lingering || c->out_pos < c->out.size() || c->file_response || c->close_after_write) {
             Close(c);  // keep-alive expired, or the client stopped reading our response
         } else {
@@ -777,8 +778,7 @@ void Loop::Sweep(std::int64_t now) {
 void Loop::CloseIdle() {
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
-        if (c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() &&
-            !c->file_response) {
+        if (c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() && !c->file_response) {
             Close(c);
         } else {
             c->keep_alive = false;
@@ -815,7 +815,8 @@ Result<void> Server::Listen() {
         auto loop = std::make_unique<Loop>();
         loop->server = &s;
         loop->index = i;
-        loop->id_prefix = (static_cast<std::uint64_t>(::getpid()) << 8 | i) ^ static_cast<std::uint64_t>(std::time(nullptr));
+        loop->id_prefix =
+            (static_cast<std::uint64_t>(::getpid()) << 8 | i) ^ static_cast<std::uint64_t>(std::time(nullptr));
         int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) return MakeError(ErrorCode::kIo, fmt::format("socket(): {}", ErrnoText(errno)));
         int one = 1;
@@ -829,9 +830,8 @@ Result<void> Server::Listen() {
         if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 || ::listen(fd, 4096) != 0) {
             int err = errno;
             ::close(fd);
-            return MakeError(ErrorCode::kUnavailable,
-                             fmt::format("{} server: cannot listen on {}:{}: {}", s.opts.name, s.opts.bind, port,
-                                         ErrnoText(err)));
+            return MakeError(ErrorCode::kUnavailable, fmt::format("{} server: cannot listen on {}:{}: {}", s.opts.name,
+                                                                  s.opts.bind, port, ErrnoText(err)));
         }
         if (port == 0) {
             sockaddr_storage got{};

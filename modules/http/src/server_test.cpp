@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include <gale/http/server.hpp>
-
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include <gale/http/server.hpp>
 #include <gale/http/testing/raw_client.hpp>
 #include <gale/log/log.hpp>
 
@@ -21,24 +20,20 @@ protected:
         log::SetLevel(log::Level::kError);
         ASSERT_TRUE(router_.Add(Method::kGet, "/", [](Request&) { return Response::Text(200, "hello\n"); },
                                 {.inline_handler = true}));
-        ASSERT_TRUE(router_.Add(Method::kPost, "/echo", [](Request& r) {
-            return Response::Text(200, r.body(), "application/octet-stream");
-        }));
-        ASSERT_TRUE(router_.Add(Method::kGet, "/items/{id}", [](Request& r) {
-            return Response::Text(200, std::string(r.param("id")));
-        }));
+        ASSERT_TRUE(router_.Add(Method::kPost, "/echo",
+                                [](Request& r) { return Response::Text(200, r.body(), "application/octet-stream"); }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/items/{id}",
+                                [](Request& r) { return Response::Text(200, std::string(r.param("id"))); }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/sleep", [this](Request&) {
             ++sleeping_;
             std::this_thread::sleep_for(std::chrono::milliseconds(300));
             --sleeping_;
             return Response::Text(200, "slept");
         }));
-        ASSERT_TRUE(router_.Add(Method::kGet, "/throw", [](Request&) -> Response {
-            throw std::runtime_error("boom");
-        }));
-        ASSERT_TRUE(router_.Add(Method::kGet, "/teapot", [](Request&) -> Response {
-            throw HttpError(418, "short and stout");
-        }));
+        ASSERT_TRUE(
+            router_.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/teapot",
+                                [](Request&) -> Response { throw HttpError(418, "short and stout"); }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/chunks", [](Request&) {
             Response r = Response::Text(200, "");
             r.mutable_body() = std::string(100000, 'z');
@@ -85,8 +80,9 @@ TEST_F(ServerTest, AnswersGetWithDateAndLength) {
 TEST_F(ServerTest, KeepAliveAndPipelining) {
     StartServer();
     RawClient c(port());
-    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n"
-                       "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\nGET /items/8 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(
+        c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /sleep HTTP/1.1\r\nHost: x\r\n\r\nGET /items/8 HTTP/1.1\r\nHost: x\r\n\r\n"));
     auto a = c.ReadResponse();
     auto b = c.ReadResponse();
     auto s = c.ReadResponse();
@@ -129,8 +125,9 @@ TEST_F(ServerTest, ContentLengthAndChunkedBodies) {
     auto r = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "hello");
-    auto c = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nT: 1\r\n\r\n");
+    auto c = Fetch(port(),
+                   "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nT: 1\r\n\r\n");
     ASSERT_TRUE(c);
     EXPECT_EQ(c->body, "abcdefg");
 }
@@ -158,8 +155,10 @@ TEST_F(ServerTest, LimitsGiveTheRightStatus) {
     auto big = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 17\r\n\r\n");
     ASSERT_TRUE(big);
     EXPECT_EQ(big->status, 413);
-    auto chunked = Fetch(port(), "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                 "20\r\n" + std::string(32, 'a') + "\r\n0\r\n\r\n");
+    auto chunked = Fetch(port(),
+                         "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "20\r\n" +
+                             std::string(32, 'a') + "\r\n0\r\n\r\n");
     ASSERT_TRUE(chunked);
     EXPECT_EQ(chunked->status, 413);
     auto uri = Fetch(port(), "GET /" + std::string(600, 'u') + " HTTP/1.1\r\nHost: x\r\n\r\n");

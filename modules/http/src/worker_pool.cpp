@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <gale/http/worker_pool.hpp>
-
 #include <exception>
 
+#include <gale/http/worker_pool.hpp>
 #include <gale/log/log.hpp>
 
 namespace gale::http {

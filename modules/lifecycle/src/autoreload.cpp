@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include <gale/lifecycle/autoreload.hpp>
-
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <system_error>
+
+#include <gale/lifecycle/autoreload.hpp>
 
 namespace gale::lifecycle {
 

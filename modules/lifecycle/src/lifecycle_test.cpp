@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include <gale/lifecycle/autoreload.hpp>
 #include <gale/lifecycle/shutdown.hpp>
@@ -35,10 +35,13 @@ TEST(AutoReloader, ReportsAChangedFile) {
     std::atomic<bool> changed{false};
     std::string which;
     {
-        AutoReloader r({dir.string()}, [&](const std::string& p) {
-            which = p;
-            changed = true;
-        }, 20ms);
+        AutoReloader r(
+            {dir.string()},
+            [&](const std::string& p) {
+                which = p;
+                changed = true;
+            },
+            20ms);
         std::this_thread::sleep_for(60ms);
         EXPECT_FALSE(changed.load());
         std::ofstream(dir / "sub" / "a.txt") << "two, longer";

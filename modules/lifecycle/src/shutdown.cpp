@@ -3,14 +3,13 @@
 // The watcher thread sigwait()s on SIGTERM, SIGINT and SIGUSR2 (SIGUSR2 is only our own wake-up at destruction).
 // The first termination signal requests a graceful stop; the second one ends the process at once with _exit(1),
 // because by then the operator has asked twice and any cleanup we would run is what they are trying to skip.
-#include <gale/lifecycle/shutdown.hpp>
-
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include <gale/lifecycle/shutdown.hpp>
 #include <gale/log/log.hpp>
 
 namespace gale::lifecycle {

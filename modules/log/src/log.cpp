@@ -1,6 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <gale/log/log.hpp>
-
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +8,7 @@
 
 #include <gale/base/clock.hpp>
 #include <gale/base/strings.hpp>
+#include <gale/log/log.hpp>
 
 namespace gale::log {
 namespace {
@@ -56,11 +55,16 @@ Result<Level> ParseLevel(std::string_view text) {
 
 std::string_view ToString(Level level) noexcept {
     switch (level) {
-        case Level::kDebug: return "debug";
-        case Level::kInfo: return "info";
-        case Level::kWarning: return "warning";
-        case Level::kError: return "error";
-        case Level::kOff: return "off";
+        case Level::kDebug:
+            return "debug";
+        case Level::kInfo:
+            return "info";
+        case Level::kWarning:
+            return "warning";
+        case Level::kError:
+            return "error";
+        case Level::kOff:
+            return "off";
     }
     return "info";
 }

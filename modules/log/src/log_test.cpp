@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include <gale/log/log.hpp>
-
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <gale/log/log.hpp>
 
 namespace gale::log {
 namespace {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <algorithm>
 #include <charconv>
+
 #include <gale/base/strings.hpp>
 #include <gale/metrics/exposition.hpp>
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
+#include <limits>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include <gale/metrics/exposition.hpp>
 #include <gale/metrics/family.hpp>
-#include <limits>
-#include <string>
 
 #include "text_writer.hpp"
 

@@ -2,9 +2,10 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <utility>
+
 #include <gale/base/check.hpp>
 #include <gale/metrics/histogram.hpp>
-#include <utility>
 
 namespace gale::metrics {
 namespace {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <cmath>
-#include <gale/metrics/histogram.hpp>
 #include <limits>
 #include <thread>
 #include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <gale/metrics/histogram.hpp>
 
 namespace gale::metrics {
 namespace {

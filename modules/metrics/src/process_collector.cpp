@@ -15,14 +15,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <gale/base/check.hpp>
-#include <gale/metrics/process_collector.hpp>
-#include <gale/metrics/registry.hpp>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include <gale/base/check.hpp>
+#include <gale/metrics/process_collector.hpp>
+#include <gale/metrics/registry.hpp>
 
 namespace gale::metrics {
 namespace {

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: MIT
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <gale/metrics/process_collector.hpp>
-#include <gale/metrics/registry.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <gale/metrics/process_collector.hpp>
+#include <gale/metrics/registry.hpp>
 
 namespace gale::metrics {
 namespace {

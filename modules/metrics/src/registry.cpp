@@ -6,15 +6,15 @@
 //
 // sample_names_ holds every sample name an entry writes or reserves (x_total, x_bucket, …), so that no two
 // families can ever produce the same series name, in either format.
-#include <fmt/format.h>
-
 #include <cmath>
-#include <exception>
-#include <gale/metrics/registry.hpp>
 #include <limits>
 #include <span>
 #include <type_traits>
 #include <variant>
+
+#include <fmt/format.h>
+
+#include <gale/metrics/registry.hpp>
 
 #include "text_writer.hpp"
 
@@ -223,10 +223,8 @@ void AppendCallback(std::string& out, const RegistryEntry& entry, const std::fun
     double value = 0.0;
     try {
         value = callback();
-    } catch (const std::exception&) {
-        return;  // documented: the sample is left out of this scrape
     } catch (...) {
-        return;
+        return;  // documented: the sample is left out of this scrape; no exception leaves Render()
     }
     const bool counter = entry.kind == Kind::kCounter;
     if (counter && std::isnan(value)) return;  // a counter's total must not be NaN
@@ -289,9 +287,10 @@ Result<Family<Counter>*> Registry::AddCounter(std::string_view name, std::string
     std::unique_ptr<Family<Counter>> family(
         new Family<Counter>(std::string(base), std::move(label_names), [] { return std::make_unique<Counter>(); }));
     Family<Counter>* result = family.get();
+    // The one child of a family without labels is created before Insert, so no scrape sees the family without it.
+    if (result->LabelNames().empty()) result->WithLabels({});
     GALE_RETURN_IF_ERROR(Insert(std::make_unique<RegistryEntry>(
         RegistryEntry{std::string(base), std::string(help), Kind::kCounter, std::move(family)})));
-    if (result->LabelNames().empty()) result->WithLabels({});
     return result;
 }
 
@@ -303,9 +302,9 @@ Result<Family<Gauge>*> Registry::AddGauge(std::string_view name, std::string_vie
     std::unique_ptr<Family<Gauge>> family(
         new Family<Gauge>(std::string(name), std::move(label_names), [] { return std::make_unique<Gauge>(); }));
     Family<Gauge>* result = family.get();
+    if (result->LabelNames().empty()) result->WithLabels({});
     GALE_RETURN_IF_ERROR(Insert(std::make_unique<RegistryEntry>(
         RegistryEntry{std::string(name), std::string(help), Kind::kGauge, std::move(family)})));
-    if (result->LabelNames().empty()) result->WithLabels({});
     return result;
 }
 
@@ -329,9 +328,9 @@ Result<Family<Histogram>*> Registry::AddHistogram(std::string_view name, std::st
         new Family<Histogram>(std::string(name), std::move(label_names),
                               [bounds = std::move(upper_bounds)] { return std::make_unique<Histogram>(bounds); }));
     Family<Histogram>* result = family.get();
+    if (result->LabelNames().empty()) result->WithLabels({});
     GALE_RETURN_IF_ERROR(Insert(std::make_unique<RegistryEntry>(
         RegistryEntry{std::string(name), std::string(help), Kind::kHistogram, std::move(family)})));
-    if (result->LabelNames().empty()) result->WithLabels({});
     return result;
 }
 

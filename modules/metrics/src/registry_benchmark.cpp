@@ -2,9 +2,10 @@
 // Hot-path costs: Counter::Inc and Histogram::Observe from 1 to 8 threads on one shared metric (sharded: the
 // per-thread cost should stay flat), against a single shared atomic for comparison; a cached-reference update
 // versus a WithLabels lookup per call; and a scrape.
+#include <atomic>
+
 #include <benchmark/benchmark.h>
 
-#include <atomic>
 #include <gale/metrics/registry.hpp>
 
 namespace gale::metrics {

@@ -346,8 +346,7 @@ std::pair<int, std::string> RunShell(const std::string& command) {
 }
 
 std::string WriteTempFile(std::string_view name, const std::string& content) {
-    const std::string path =
-        ::testing::TempDir() + "gale_metrics_" + std::to_string(::getpid()) + "_" + std::string(name);
+    std::string path = ::testing::TempDir() + "gale_metrics_" + std::to_string(::getpid()) + "_" + std::string(name);
     std::ofstream(path, std::ios::binary) << content;
     return path;
 }

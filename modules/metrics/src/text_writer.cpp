@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+
 #include <gale/base/check.hpp>
 
 namespace gale::metrics::detail {

@@ -7,8 +7,7 @@ namespace gale::detail {
 [[noreturn]] void CheckFailed(const char* expr, const char* file, int line) noexcept;
 }  // namespace gale::detail
 
-#define GALE_CHECK(cond) \
-    ((cond) ? static_cast<void>(0) : ::gale::detail::CheckFailed(#cond, __FILE__, __LINE__))
+#define GALE_CHECK(cond) ((cond) ? static_cast<void>(0) : ::gale::detail::CheckFailed(#cond, __FILE__, __LINE__))
 #ifdef NDEBUG
 #define GALE_ASSERT(cond) static_cast<void>(0)
 #else

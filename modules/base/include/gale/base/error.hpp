@@ -62,9 +62,9 @@ inline tl::unexpected<Error> MakeError(ErrorCode code, std::string message) {
 #define GALE_CONCAT_(a, b) GALE_CONCAT_INNER_(a, b)
 
 /// Evaluates expr (a Result); returns its error from the enclosing function if it failed.
-#define GALE_RETURN_IF_ERROR(expr)                                     \
-    do {                                                               \
-        auto&& gale_result_ = (expr);                                  \
+#define GALE_RETURN_IF_ERROR(expr)                                      \
+    do {                                                                \
+        auto&& gale_result_ = (expr);                                   \
         if (!gale_result_) return tl::unexpected(gale_result_.error()); \
     } while (false)
 

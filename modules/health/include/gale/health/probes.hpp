@@ -43,9 +43,9 @@ struct ProbeReport {
     Probe probe = Probe::kStartup;
     bool pass = false;
     int http_status = 503;
-    std::string reason;                 ///< empty when passing
-    std::vector<CheckOutcome> checks;   ///< every check the probe ran
-    std::string body;                   ///< JSON
+    std::string reason;                ///< empty when passing
+    std::vector<CheckOutcome> checks;  ///< every check the probe ran
+    std::string body;                  ///< JSON
 };
 
 class ProbeState {

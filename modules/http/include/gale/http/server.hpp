@@ -39,15 +39,15 @@ struct ServerOptions {
     std::string name = "app";  ///< used in logs and thread names
     std::string bind = "0.0.0.0";
     std::uint16_t port = 8000;
-    std::size_t loops = 0;        ///< 0: one per core
-    std::size_t workers = 0;      ///< 0: min(32, cores + 4)
-    std::size_t max_queue = 0;    ///< requests waiting for a worker before 503; 0: max(1024, 64 * workers)
+    std::size_t loops = 0;      ///< 0: one per core
+    std::size_t workers = 0;    ///< 0: min(32, cores + 4)
+    std::size_t max_queue = 0;  ///< requests waiting for a worker before 503; 0: max(1024, 64 * workers)
     std::uint64_t max_body_size = 10ULL << 20;
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_uri_bytes = 8 * 1024;
     std::size_t max_headers = 100;
-    std::chrono::milliseconds header_timeout{10'000};     ///< from a request's first byte to its complete head
-    std::chrono::milliseconds body_timeout{60'000};       ///< from the complete head to the complete body
+    std::chrono::milliseconds header_timeout{10'000};      ///< from a request's first byte to its complete head
+    std::chrono::milliseconds body_timeout{60'000};        ///< from the complete head to the complete body
     std::chrono::milliseconds keep_alive_timeout{75'000};  ///< idle time between requests
     std::chrono::milliseconds write_timeout{60'000};       ///< a response not written within this closes
     bool access_log = true;

@@ -13,10 +13,11 @@
 #pragma once
 
 #include <chrono>
-#include <gale/base/error.hpp>
-#include <gale/http/message.hpp>
 #include <string>
 #include <string_view>
+
+#include <gale/base/error.hpp>
+#include <gale/http/message.hpp>
 
 namespace gale::http {
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+
 #include <gale/base/check.hpp>
 #include <gale/metrics/detail/shard.hpp>
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <functional>
-#include <gale/base/check.hpp>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -16,6 +15,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <gale/base/check.hpp>
 
 namespace gale::metrics {
 

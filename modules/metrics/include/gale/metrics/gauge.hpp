@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+
 #include <gale/metrics/detail/shard.hpp>
 
 namespace gale::metrics {

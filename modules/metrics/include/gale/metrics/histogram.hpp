@@ -7,10 +7,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <gale/metrics/detail/shard.hpp>
 #include <memory>
 #include <span>
 #include <vector>
+
+#include <gale/metrics/detail/shard.hpp>
 
 namespace gale::metrics {
 

@@ -4,12 +4,6 @@
 #pragma once
 
 #include <functional>
-#include <gale/base/error.hpp>
-#include <gale/metrics/counter.hpp>
-#include <gale/metrics/exposition.hpp>
-#include <gale/metrics/family.hpp>
-#include <gale/metrics/gauge.hpp>
-#include <gale/metrics/histogram.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -18,6 +12,13 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <gale/base/error.hpp>
+#include <gale/metrics/counter.hpp>
+#include <gale/metrics/exposition.hpp>
+#include <gale/metrics/family.hpp>
+#include <gale/metrics/gauge.hpp>
+#include <gale/metrics/histogram.hpp>
 
 namespace gale::metrics {
 
