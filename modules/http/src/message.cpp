@@ -163,7 +163,8 @@ Response::Response(Response&& other) noexcept
     : status_(other.status_),
       headers_(std::move(other.headers_)),
       body_(std::move(other.body_)),
-      file_(std::exchange(other.file_, std::nullopt)) {}
+      file_(std::exchange(other.file_, std::nullopt)),
+      stream_(std::move(other.stream_)) {}
 
 Response& Response::operator=(Response&& other) noexcept {
     if (this != &other) {
@@ -172,6 +173,7 @@ Response& Response::operator=(Response&& other) noexcept {
         headers_ = std::move(other.headers_);
         body_ = std::move(other.body_);
         file_ = std::exchange(other.file_, std::nullopt);
+        stream_ = std::move(other.stream_);
     }
     return *this;
 }

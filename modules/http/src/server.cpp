@@ -84,7 +84,7 @@ bool BodyAllowed(int status) { return status >= 200 && status != 204 && status !
 struct Loop;
 
 struct Connection {
-    enum class State { kHead, kBody, kHandler, kClosed };
+    enum class State { kHead, kBody, kHandler, kStreaming, kClosed };
 
     int fd = -1;
     Loop* loop = nullptr;
@@ -102,7 +102,12 @@ struct Connection {
     bool keep_alive = true;
     bool close_after_write = false;
     bool peer_closed = false;
-    bool dead = false;       // hang-up while a handler ran: destroy on completion
+    bool dead = false;       // hang-up while a pool task held the connection: destroy on completion
+    bool pool_busy = false;  // a handler or stream pull for this connection is on the worker pool
+    StreamFn stream;         // the producer of a streamed response (state kStreaming)
+    bool stream_chunked = false;
+    int stream_status = 0;
+    std::uint64_t stream_bytes = 0;
     bool lingering = false;  // response sent and write side shut: discarding input until EOF or the deadline
     std::int64_t deadline_ms = 0;
     std::int64_t request_start_ns = 0;
@@ -112,6 +117,11 @@ struct Connection {
 struct Completion {
     Connection* conn;
     Response response;
+    // For a stream pull: the piece produced, whether more follows, and whether the producer threw.
+    bool is_chunk = false;
+    std::string chunk;
+    bool more = false;
+    bool failed = false;
 };
 
 struct Loop {
@@ -150,7 +160,9 @@ struct Loop {
     bool Flush(Connection* c);
     void Dispatch(Connection* c);
     void StartResponse(Connection* c, Response response);
-    void FinishRequest(Connection* c, const Response& response, std::uint64_t body_bytes);
+    void FinishRequest(Connection* c, int status, std::uint64_t body_bytes);
+    void PullStream(Connection* c);
+    void OnChunk(Connection* c, Completion& comp);
     void ErrorResponse(Connection* c, int status, std::string_view message);
     void Close(Connection* c);
     void Linger(Connection* c);
@@ -254,9 +266,15 @@ void Loop::Run() {
                 for (auto& fn : todo) fn();
                 for (auto& comp : done) {
                     Connection* c = comp.conn;
+                    c->pool_busy = false;
                     if (c->dead) {
                         c->state = Connection::State::kHead;
+                        c->stream = nullptr;
                         Close(c);
+                        continue;
+                    }
+                    if (comp.is_chunk) {
+                        OnChunk(c, comp);
                         continue;
                     }
                     StartResponse(c, std::move(comp.response));
@@ -328,11 +346,7 @@ void Loop::OnAccept() {
 void Loop::OnEvent(Connection* c, std::uint32_t events) {
     if (c->state == Connection::State::kClosed) return;
     if ((events & (EPOLLERR | EPOLLHUP)) != 0) {
-        if (c->state == Connection::State::kHandler) {
-            c->dead = true;  // destroyed when the handler completes
-            return;
-        }
-        Close(c);
+        Close(c);  // deferred (marked dead) while a pool task holds the connection
         return;
     }
     if (c->lingering) {
@@ -341,6 +355,10 @@ void Loop::OnEvent(Connection* c, std::uint32_t events) {
     }
     if ((events & EPOLLOUT) != 0 && (c->out_pos < c->out.size() || c->file_response)) {
         if (!Flush(c)) return;
+    }
+    if (c->state == Connection::State::kStreaming) {
+        if (!c->pool_busy && c->out.size() - c->out_pos <= kMaxOutputBeforePause) PullStream(c);
+        return;
     }
     Process(c);
 }
@@ -372,7 +390,7 @@ bool Loop::ReadInto(Connection* c) {
 void Loop::Process(Connection* c) {
     detail::ServerImpl& s = *server;
     while (c->state != Connection::State::kClosed) {
-        if (c->state == Connection::State::kHandler) return;
+        if (c->state == Connection::State::kHandler || c->state == Connection::State::kStreaming) return;
         if (c->out.size() - c->out_pos > kMaxOutputBeforePause || c->file_response) {
             if (!Flush(c)) return;
             if (c->out.size() - c->out_pos > kMaxOutputBeforePause || c->file_response) return;
@@ -525,6 +543,7 @@ void Loop::Dispatch(Connection* c) {
         StartResponse(c, run(r));
         return;
     }
+    c->pool_busy = true;
     bool ok = s.pool->Submit([this, c, run] {
         Response res = run(c->request);
         {
@@ -534,6 +553,7 @@ void Loop::Dispatch(Connection* c) {
         Wake();
     });
     if (!ok) {
+        c->pool_busy = false;
         Response res = Response::Text(503, "Service Unavailable: request queue full\n");
         res.AddHeader("Retry-After", "1");
         StartResponse(c, std::move(res));
@@ -567,7 +587,14 @@ void Loop::StartResponse(Connection* c, Response res) {
     o.append(date, date_len);
     std::uint64_t length = res.content_length();
     bool body_allowed = BodyAllowed(status);
-    if (body_allowed) {
+    bool stream = body_allowed && !head_method && res.streaming();
+    if (stream) {
+        if (r.version_minor() == 1) {
+            o.append("\r\nTransfer-Encoding: chunked");
+        } else {
+            c->keep_alive = false;  // HTTP/1.0: the body ends when the connection does
+        }
+    } else if (body_allowed) {
         o.append("\r\nContent-Length: ");
         AppendUint(o, length);
     }
@@ -597,6 +624,17 @@ void Loop::StartResponse(Connection* c, Response res) {
     }
     o.append("\r\n\r\n");
     std::uint64_t body_bytes = 0;
+    if (stream) {
+        c->stream = res.TakeStream();
+        c->stream_chunked = r.version_minor() == 1;
+        c->stream_status = status;
+        c->stream_bytes = 0;
+        c->state = Connection::State::kStreaming;
+        c->deadline_ms = 0;
+        Flush(c);
+        if (c->state == Connection::State::kStreaming) PullStream(c);
+        return;
+    }
     if (body_allowed && !head_method) {
         if (res.file()) {
             body_bytes = res.file()->length;
@@ -608,19 +646,87 @@ void Loop::StartResponse(Connection* c, Response res) {
         }
     }
     if (!c->keep_alive) c->close_after_write = true;
-    FinishRequest(c, c->file_response ? *c->file_response : res, body_bytes);
+    FinishRequest(c, status, body_bytes);
     c->state = Connection::State::kHead;
     c->deadline_ms = NowMs() + s.opts.keep_alive_timeout.count();
     Flush(c);
 }
 
-void Loop::FinishRequest(Connection* c, const Response& res, std::uint64_t body_bytes) {
+void Loop::PullStream(Connection* c) {
+    // One pull at a time, on the pool: the producer may block. Backpressure: the next pull is scheduled only when
+    // the output buffer has drained below kMaxOutputBeforePause (see OnEvent).
+    c->pool_busy = true;
+    bool ok = server->pool->Submit([this, c] {
+        Completion comp{c, Response(), true, {}, false, false};
+        try {
+            comp.more = c->stream(comp.chunk);
+        } catch (const std::exception& e) {
+            comp.failed = true;
+            log::Error("gale.handler", "stream producer threw; aborting the response",
+                       {{"request_id", c->request.request_id()}, {"error", e.what()}});
+        } catch (...) {
+            comp.failed = true;
+            log::Error("gale.handler", "stream producer threw; aborting the response",
+                       {{"request_id", c->request.request_id()}});
+        }
+        {
+            std::lock_guard lock(mu);
+            completions.push_back(std::move(comp));
+        }
+        Wake();
+    });
+    if (!ok) {
+        c->pool_busy = false;
+        log::Warning(kLogger, "request queue full: aborting a streamed response",
+                     {{"request_id", c->request.request_id()}});
+        c->stream = nullptr;
+        c->state = Connection::State::kHead;
+        Close(c);
+    }
+}
+
+void Loop::OnChunk(Connection* c, Completion& comp) {
+    if (comp.failed) {
+        c->stream = nullptr;
+        FinishRequest(c, 500, c->stream_bytes);
+        c->state = Connection::State::kHead;
+        Close(c);  // no terminating chunk: the client must not take a truncated body as complete
+        return;
+    }
+    std::string& o = c->out;
+    if (!comp.chunk.empty()) {
+        if (c->stream_chunked) {
+            char size[20];
+            int n = std::snprintf(size, sizeof(size), "%zx\r\n", comp.chunk.size());
+            o.append(size, static_cast<std::size_t>(n));
+            o.append(comp.chunk);
+            o.append("\r\n");
+        } else {
+            o.append(comp.chunk);
+        }
+        c->stream_bytes += comp.chunk.size();
+    }
+    if (comp.more) {
+        if (!Flush(c)) return;
+        if (c->out.size() - c->out_pos <= kMaxOutputBeforePause) PullStream(c);
+        return;
+    }
+    if (c->stream_chunked) o.append("0\r\n\r\n");
+    c->stream = nullptr;
+    FinishRequest(c, c->stream_status, c->stream_bytes);
+    c->state = Connection::State::kHead;
+    if (!c->keep_alive) c->close_after_write = true;
+    c->deadline_ms = NowMs() + server->opts.keep_alive_timeout.count();
+    if (!Flush(c)) return;
+    Process(c);
+}
+
+void Loop::FinishRequest(Connection* c, int status, std::uint64_t body_bytes) {
     detail::ServerImpl& s = *server;
     timespec ts{};
     clock_gettime(CLOCK_MONOTONIC, &ts);
     std::int64_t now_ns = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
     std::chrono::nanoseconds dur(c->request_start_ns ? now_ns - c->request_start_ns : 0);
-    int status = res.status();
     if (c->request_start_ns != 0) s.in_flight.fetch_sub(1, std::memory_order_relaxed);
     s.served.fetch_add(1, std::memory_order_relaxed);
     const Request& r = c->request;
@@ -671,7 +777,7 @@ bool Loop::Flush(Connection* c) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
-            if (c->deadline_ms == 0 || c->state != Connection::State::kHandler) {
+            if (c->deadline_ms == 0 || c->state == Connection::State::kHead) {
                 c->deadline_ms = NowMs() + server->opts.write_timeout.count();
             }
             return true;
@@ -731,7 +837,7 @@ void Loop::Linger(Connection* c) {
 
 void Loop::Close(Connection* c) {
     if (c->fd < 0) return;
-    if (c->state == Connection::State::kHandler) {
+    if (c->pool_busy) {
         c->dead = true;  // the worker still holds it; finish closing on completion
         return;
     }
@@ -762,7 +868,7 @@ void Loop::Sweep(std::int64_t now) {
     }
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
-        if (c->state == Connection::State::kHandler || c->deadline_ms == 0 || now < c->deadline_ms) continue;
+        if (c->pool_busy || c->deadline_ms == 0 || now < c->deadline_ms) continue;
         bool idle =
             c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() && !c->file_response;
         if (idle || c->lingering || c->out_pos < c->out.size() || c->file_response || c->close_after_write) {
@@ -913,11 +1019,7 @@ void Server::Stop() {
                 }
                 for (std::size_t i = l->conns.size(); i-- > 0;) {
                     Connection* c = l->conns[i];
-                    if (c->state == Connection::State::kHandler) {
-                        c->dead = true;
-                    } else {
-                        l->Close(c);
-                    }
+                    l->Close(c);  // deferred while a pool task holds it
                 }
             });
         }

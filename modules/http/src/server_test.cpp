@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <atomic>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -34,6 +35,17 @@ protected:
             router_.Add(Method::kGet, "/throw", [](Request&) -> Response { throw std::runtime_error("boom"); }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/teapot",
                                 [](Request&) -> Response { throw HttpError(418, "short and stout"); }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/stream/{n}", [](Request& req) {
+            int total = std::stoi(std::string(req.param("n")));
+            Response r = Response::Text(200, "", "text/plain");
+            auto sent = std::make_shared<int>(0);
+            r.SetStream([total, sent](std::string& chunk) {
+                if (*sent == 2) throw std::runtime_error("producer failed");
+                chunk.assign(*sent == 1 ? 300000 : 5, static_cast<char>('a' + *sent));
+                return ++*sent < total;
+            });
+            return r;
+        }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/chunks", [](Request&) {
             Response r = Response::Text(200, "");
             r.mutable_body() = std::string(100000, 'z');
@@ -130,6 +142,38 @@ TEST_F(ServerTest, ContentLengthAndChunkedBodies) {
                    "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nT: 1\r\n\r\n");
     ASSERT_TRUE(c);
     EXPECT_EQ(c->body, "abcdefg");
+}
+
+TEST_F(ServerTest, StreamedResponsesAreChunked) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET /stream/2 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("transfer-encoding"), "chunked");
+    EXPECT_TRUE(r->header("content-length").empty());
+    EXPECT_EQ(r->body, std::string(5, 'a') + std::string(300000, 'b'));
+    auto next = c.ReadResponse();  // keep-alive continues after the terminating chunk
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "hello\n");
+}
+
+TEST_F(ServerTest, StreamedResponseToHttp10EndsWithClose) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET /stream/1 HTTP/1.0\r\n\r\n"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, std::string(5, 'a'));
+    EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(ServerTest, FailingStreamProducerTruncatesVisibly) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("GET /stream/5 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_FALSE(c.ReadResponse());  // no terminating chunk: the client can't mistake it for a complete body
+    EXPECT_EQ(last_status_.load(), 500);
 }
 
 TEST_F(ServerTest, ExpectContinue) {

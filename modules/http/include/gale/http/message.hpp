@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -93,6 +94,12 @@ struct FileBody {
     std::uint64_t length = 0;
 };
 
+/// Produces a streamed body piece by piece: append the next piece to `chunk` and return true while more follows;
+/// return false after the last piece (which may be empty). Called repeatedly on a worker thread, never concurrently,
+/// and only as fast as the client reads. An exception aborts the response (the connection is closed, so the client
+/// sees a truncated body, never a wrong one).
+using StreamFn = std::function<bool(std::string& chunk)>;
+
 class Response {
 public:
     Response() = default;
@@ -120,6 +127,11 @@ public:
     /// Sends `length` bytes of the file instead of body(); takes ownership of fd.
     void SetFile(FileBody file);
     const std::optional<FileBody>& file() const noexcept { return file_; }
+    /// Streams the body from `producer` instead of body(): sent with `Transfer-Encoding: chunked` to HTTP/1.1
+    /// clients and delimited by closing the connection for HTTP/1.0.
+    void SetStream(StreamFn producer) { stream_ = std::move(producer); }
+    bool streaming() const noexcept { return static_cast<bool>(stream_); }
+    StreamFn TakeStream() noexcept { return std::exchange(stream_, nullptr); }
     /// Length of the body that would be sent for GET (file length or body size).
     std::uint64_t content_length() const noexcept { return file_ ? file_->length : body_.size(); }
 
@@ -128,6 +140,7 @@ private:
     std::vector<std::pair<std::string, std::string>> headers_;
     std::string body_;
     std::optional<FileBody> file_;
+    StreamFn stream_;
 };
 
 /// Thrown by handlers to answer with a status: `throw HttpError(404, "no such item")`. The message becomes the body.
