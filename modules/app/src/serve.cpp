@@ -279,6 +279,10 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
         if (shutdown.requested()) return 0;
     }
 
+    // A stop asked for during the start-up steps (the checks above run only before each step): nobody was routed
+    // here yet, so exit without opening the app port or sitting out a drain.
+    if (shutdown.requested()) return 0;
+
     // --- app server ---
     if (auto r = app_server.Listen(); !r) return fail_startup(1, "app server", r.error().ToString());
     app_server.Start();

@@ -15,11 +15,20 @@
 // Response headers arrive line by line through the header callback, once per response in the exchange. A status
 // line ("HTTP/…") starts a new response, so interim 1xx responses and proxy CONNECT replies are discarded and only
 // the final response's headers remain.
+//
+// libcurl is loaded on first use with dlopen, not linked: libcurl and the libraries it pulls in (OpenSSL, GnuTLS,
+// Kerberos, LDAP, libssh2, …) cost about 4.5 MiB of resident memory and some start-up time in every process, and
+// most gale processes never send an outbound request. Only the symbols below are used; the headers still come
+// from libcurl4-openssl-dev, so the types are checked at compile time.
+#define CURL_DISABLE_TYPECHECK 1
+#include <dlfcn.h>
+
 #include <array>
 #include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <new>
+#include <string>
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -30,10 +39,58 @@
 namespace gale::http {
 namespace {
 
+struct CurlApi {
+    std::string load_error;  // empty when every symbol was found
+    CURLcode (*global_init)(long) = nullptr;
+    CURL* (*easy_init)() = nullptr;
+    void (*easy_cleanup)(CURL*) = nullptr;
+    void (*easy_reset)(CURL*) = nullptr;
+    CURLcode (*easy_setopt)(CURL*, CURLoption, ...) = nullptr;
+    CURLcode (*easy_perform)(CURL*) = nullptr;
+    CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...) = nullptr;
+    const char* (*easy_strerror)(CURLcode) = nullptr;
+    curl_slist* (*slist_append)(curl_slist*, const char*) = nullptr;
+    void (*slist_free_all)(curl_slist*) = nullptr;
+};
+
+template <typename F>
+void Resolve(void* lib, const char* name, F& out, std::string& error) {
+    out = reinterpret_cast<F>(dlsym(lib, name));
+    if (out == nullptr && error.empty()) error = fmt::format("libcurl lacks symbol {}", name);
+}
+
+const CurlApi& Curl() {
+    static const CurlApi api = [] {
+        CurlApi a;
+        void* lib = nullptr;
+        for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4"}) {
+            lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+            if (lib != nullptr) break;
+        }
+        if (lib == nullptr) {
+            a.load_error = fmt::format("cannot load libcurl.so.4 (install Debian's libcurl4): {}", dlerror());
+            return a;
+        }
+        Resolve(lib, "curl_global_init", a.global_init, a.load_error);
+        Resolve(lib, "curl_easy_init", a.easy_init, a.load_error);
+        Resolve(lib, "curl_easy_cleanup", a.easy_cleanup, a.load_error);
+        Resolve(lib, "curl_easy_reset", a.easy_reset, a.load_error);
+        Resolve(lib, "curl_easy_setopt", a.easy_setopt, a.load_error);
+        Resolve(lib, "curl_easy_perform", a.easy_perform, a.load_error);
+        Resolve(lib, "curl_easy_getinfo", a.easy_getinfo, a.load_error);
+        Resolve(lib, "curl_easy_strerror", a.easy_strerror, a.load_error);
+        Resolve(lib, "curl_slist_append", a.slist_append, a.load_error);
+        Resolve(lib, "curl_slist_free_all", a.slist_free_all, a.load_error);
+        return a;  // the library stays loaded for the life of the process
+    }();
+    return api;
+}
+
 CURLcode GlobalInit() {
     static std::once_flag once;
     static CURLcode result = CURLE_OK;
-    std::call_once(once, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+    std::call_once(
+        once, [] { result = Curl().load_error.empty() ? Curl().global_init(CURL_GLOBAL_DEFAULT) : CURLE_FAILED_INIT; });
     return result;
 }
 
@@ -122,12 +179,12 @@ std::size_t WriteHeader(char* data, std::size_t size, std::size_t count, void* u
     return size * count;
 }
 
-void FreeSlist(curl_slist* list) noexcept { curl_slist_free_all(list); }
+void FreeSlist(curl_slist* list) noexcept { Curl().slist_free_all(list); }
 using SlistPtr = std::unique_ptr<curl_slist, decltype(&FreeSlist)>;
 
 // Appends one line to a header list; false on allocation failure (the old list is kept either way).
 bool Append(SlistPtr& list, const std::string& line) {
-    curl_slist* grown = curl_slist_append(list.get(), line.c_str());
+    curl_slist* grown = Curl().slist_append(list.get(), line.c_str());
     if (grown == nullptr) return false;
     static_cast<void>(list.release());
     list.reset(grown);
@@ -143,10 +200,10 @@ struct Client::Impl {
 
     Impl() {
         init_result = GlobalInit();
-        if (init_result == CURLE_OK) handle = curl_easy_init();
+        if (init_result == CURLE_OK) handle = Curl().easy_init();
     }
     ~Impl() {
-        if (handle != nullptr) curl_easy_cleanup(handle);
+        if (handle != nullptr) Curl().easy_cleanup(handle);
     }
     Impl(const Impl&) = delete;
     Impl& operator=(const Impl&) = delete;
@@ -164,9 +221,10 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
     };
 
     if (!impl_) return fail(ErrorCode::kInternal, "the client was moved from");
+    if (!Curl().load_error.empty()) return fail(ErrorCode::kUnavailable, Curl().load_error);
     if (impl_->init_result != CURLE_OK) {
         return fail(ErrorCode::kInternal,
-                    fmt::format("curl_global_init failed: {}", curl_easy_strerror(impl_->init_result)));
+                    fmt::format("curl_global_init failed: {}", Curl().easy_strerror(impl_->init_result)));
     }
     if (impl_->handle == nullptr) return fail(ErrorCode::kInternal, "curl_easy_init failed");
     if (!IsToken(request.method)) return fail(ErrorCode::kInvalidArgument, "the method is not an HTTP token");
@@ -195,13 +253,13 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
     if (!has_expect && !Append(header_list, "Expect:")) return fail(ErrorCode::kInternal, "out of memory");
 
     CURL* h = impl_->handle;
-    curl_easy_reset(h);
+    Curl().easy_reset(h);
     impl_->error_buffer[0] = '\0';
     Transfer transfer;
 
     CURLcode rc = CURLE_OK;
     auto set = [&](CURLoption option, auto value) {
-        if (rc == CURLE_OK) rc = curl_easy_setopt(h, option, value);
+        if (rc == CURLE_OK) rc = Curl().easy_setopt(h, option, value);
     };
     set(CURLOPT_ERRORBUFFER, impl_->error_buffer.data());
     set(CURLOPT_NOSIGNAL, 1L);
@@ -230,16 +288,16 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
         }
         if (request.method != "POST") set(CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
-    if (rc != CURLE_OK) return fail(Classify(rc), curl_easy_strerror(rc));
+    if (rc != CURLE_OK) return fail(Classify(rc), Curl().easy_strerror(rc));
 
-    rc = curl_easy_perform(h);
+    rc = Curl().easy_perform(h);
     if (transfer.out_of_memory) return fail(ErrorCode::kInternal, "out of memory while reading the response");
     if (rc != CURLE_OK) {
-        const char* detail = impl_->error_buffer[0] != '\0' ? impl_->error_buffer.data() : curl_easy_strerror(rc);
+        const char* detail = impl_->error_buffer[0] != '\0' ? impl_->error_buffer.data() : Curl().easy_strerror(rc);
         return fail(Classify(rc), detail);
     }
     long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     transfer.response.status = static_cast<int>(status);
     return std::move(transfer.response);
 }
