@@ -1,179 +1,30 @@
 // SPDX-License-Identifier: MIT
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
-#include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <vector>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
 #include <gale/base/strings.hpp>
 #include <gale/http/client.hpp>
+#include <gale/http/testing/recording_server.hpp>
 
 namespace gale::http {
 namespace {
 
 using std::chrono::milliseconds;
+using testing::BindLoopback;
+using testing::CannedResponse;
+using testing::ReceivedRequest;
+using testing::RecordingServer;
 
 // Everything here talks to 127.0.0.1; keep a proxy named in the environment out of the way. Runs during static
 // initialisation, before any thread exists.
 [[maybe_unused]] const int kNoProxyForLoopback = setenv("no_proxy", "127.0.0.1", 1);
-
-// A TCP socket bound to 127.0.0.1 on an ephemeral port; listening with `backlog` if it is positive. A bound socket
-// that does not listen refuses connections, and one that listens but never accepts lets clients connect and then
-// never answers them.
-int BindLoopback(int backlog, int* port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = 0;
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    socklen_t len = sizeof(addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || (backlog > 0 && listen(fd, backlog) != 0) ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
-struct ReceivedRequest {
-    std::string method;
-    std::string target;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-
-    std::optional<std::string> Header(std::string_view name) const {
-        for (const auto& [n, v] : headers) {
-            if (EqualsIgnoreCase(n, name)) return v;
-        }
-        return std::nullopt;
-    }
-};
-
-struct CannedResponse {
-    int status = 200;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-};
-
-// A tiny HTTP/1.1 server on 127.0.0.1: one thread, blocking accept, one request per connection, then close.
-// Records every request; answers with whatever the handler returns.
-class TestServer {
-public:
-    using Handler = std::function<CannedResponse(const ReceivedRequest&)>;
-
-    explicit TestServer(Handler handler = nullptr) : handler_(std::move(handler)) {
-        listen_fd_ = BindLoopback(16, &port_);
-        if (listen_fd_ >= 0) thread_ = std::thread([this] { Run(); });
-    }
-    ~TestServer() {
-        stopping_ = true;
-        shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
-        if (thread_.joinable()) thread_.join();
-        close(listen_fd_);
-    }
-    TestServer(const TestServer&) = delete;
-    TestServer& operator=(const TestServer&) = delete;
-
-    bool ok() const { return listen_fd_ >= 0; }
-    std::string Url(std::string_view target) const {
-        return "http://127.0.0.1:" + std::to_string(port_) + std::string(target);
-    }
-    std::vector<ReceivedRequest> requests() const {
-        std::lock_guard lock(mu_);
-        return requests_;
-    }
-
-private:
-    void Run() {
-        while (!stopping_) {
-            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno == EINTR || errno == ECONNABORTED) continue;
-                return;
-            }
-            timeval tv{5, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            if (auto request = ReadRequest(fd)) {
-                {
-                    std::lock_guard lock(mu_);
-                    requests_.push_back(*request);
-                }
-                CannedResponse response = handler_ ? handler_(*request) : CannedResponse{};
-                std::string out = "HTTP/1.1 " + std::to_string(response.status) + " Canned\r\n";
-                for (const auto& [n, v] : response.headers) out += n + ": " + v + "\r\n";
-                out += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
-                out += response.body;
-                for (std::size_t sent = 0; sent < out.size();) {
-                    ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-                    if (n <= 0) break;
-                    sent += static_cast<std::size_t>(n);
-                }
-            }
-            close(fd);
-        }
-    }
-
-    static std::optional<ReceivedRequest> ReadRequest(int fd) {
-        std::string data;
-        char buf[4096];
-        std::size_t head_end;
-        while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) return std::nullopt;
-            data.append(buf, static_cast<std::size_t>(n));
-        }
-        ReceivedRequest request;
-        std::string_view head(data.data(), head_end);
-        std::size_t line_end = head.find("\r\n");
-        std::string_view line = head.substr(0, line_end);
-        std::size_t sp1 = line.find(' ');
-        std::size_t sp2 = line.rfind(' ');
-        request.method = line.substr(0, sp1);
-        request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        while (line_end != std::string_view::npos) {
-            head.remove_prefix(line_end + 2);
-            line_end = head.find("\r\n");
-            line = head.substr(0, line_end);
-            std::size_t colon = line.find(':');
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-            request.headers.emplace_back(line.substr(0, colon), value);
-        }
-        std::size_t length = 0;
-        if (auto cl = request.Header("Content-Length")) length = std::stoul(*cl);
-        request.body = data.substr(head_end + 4);
-        while (request.body.size() < length) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) return std::nullopt;
-            request.body.append(buf, static_cast<std::size_t>(n));
-        }
-        return request;
-    }
-
-    Handler handler_;
-    int listen_fd_ = -1;
-    int port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
-    mutable std::mutex mu_;
-    std::vector<ReceivedRequest> requests_;
-};
 
 std::optional<std::string> FindHeader(const ClientResponse& response, std::string_view name) {
     for (const auto& [n, v] : response.headers) {
@@ -183,7 +34,9 @@ std::optional<std::string> FindHeader(const ClientResponse& response, std::strin
 }
 
 TEST(Client, GetReturnsStatusHeadersAndBody) {
-    TestServer server([](const ReceivedRequest&) { return CannedResponse{200, "hello", {{"X-Test", "yes"}}}; });
+    RecordingServer server([](std::size_t, const ReceivedRequest&) {
+        return CannedResponse{200, "hello", {{"X-Test", "yes"}}};
+    });
     ASSERT_TRUE(server.ok());
     Client client;
     auto response = client.Send({.url = server.Url("/path?q=1")});
@@ -201,7 +54,7 @@ TEST(Client, GetReturnsStatusHeadersAndBody) {
 }
 
 TEST(Client, PostSendsBodyAndHeaders) {
-    TestServer server([](const ReceivedRequest&) { return CannedResponse{201, "created", {}}; });
+    RecordingServer server([](std::size_t, const ReceivedRequest&) { return CannedResponse{201, "created", {}}; });
     ASSERT_TRUE(server.ok());
     Client client;
     auto response =
@@ -225,7 +78,7 @@ TEST(Client, PostSendsBodyAndHeaders) {
 }
 
 TEST(Client, LargePostWithoutContentTypeSendsNeitherDefaultContentTypeNorExpect) {
-    TestServer server;
+    RecordingServer server;
     ASSERT_TRUE(server.ok());
     Client client;
     std::string body(100000, 'x');
@@ -242,7 +95,7 @@ TEST(Client, LargePostWithoutContentTypeSendsNeitherDefaultContentTypeNorExpect)
 }
 
 TEST(Client, OtherMethodsCarryTheirBody) {
-    TestServer server;
+    RecordingServer server;
     ASSERT_TRUE(server.ok());
     Client client;
     ASSERT_TRUE(client.Send({.method = "PUT", .url = server.Url("/p"), .body = "put-body"}));
@@ -256,7 +109,7 @@ TEST(Client, OtherMethodsCarryTheirBody) {
 }
 
 TEST(Client, ErrorStatusIsAValueNotAnError) {
-    TestServer server([](const ReceivedRequest& r) {
+    RecordingServer server([](std::size_t, const ReceivedRequest& r) {
         return r.target == "/missing" ? CannedResponse{404, "no such thing", {}} : CannedResponse{503, "busy", {}};
     });
     ASSERT_TRUE(server.ok());
@@ -323,7 +176,7 @@ TEST(Client, BadRequestsAreInvalidArgument) {
 }
 
 TEST(Client, HandleIsReusableAfterSuccessAndFailure) {
-    TestServer server([](const ReceivedRequest& r) { return CannedResponse{200, r.target, {}}; });
+    RecordingServer server([](std::size_t, const ReceivedRequest& r) { return CannedResponse{200, r.target, {}}; });
     ASSERT_TRUE(server.ok());
     Client client;
     for (int i = 0; i < 3; ++i) {
@@ -345,7 +198,7 @@ TEST(Client, HandleIsReusableAfterSuccessAndFailure) {
 }
 
 TEST(Client, MovedClientKeepsWorking) {
-    TestServer server;
+    RecordingServer server;
     ASSERT_TRUE(server.ok());
     Client first;
     Client second(std::move(first));

@@ -119,7 +119,7 @@ struct Completion {
     Response response;
     // For a stream pull: the piece produced, whether more follows, and whether the producer threw.
     bool is_chunk = false;
-    std::string chunk;
+    std::string chunk{};
     bool more = false;
     bool failed = false;
 };

@@ -1,30 +1,20 @@
 // SPDX-License-Identifier: MIT
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <future>
-#include <mutex>
-#include <optional>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <gale/base/clock.hpp>
-#include <gale/base/strings.hpp>
+#include <gale/http/testing/recording_server.hpp>
 #include <gale/lifecycle/webhooks.hpp>
 #include <gale/log/log.hpp>
 
@@ -33,156 +23,14 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
+using http::testing::BindLoopback;
+using http::testing::CannedResponse;
+using http::testing::ReceivedRequest;
+using http::testing::RecordingServer;
 
 // Everything here talks to 127.0.0.1; keep a proxy named in the environment out of the way. Runs during static
 // initialisation, before any thread exists.
 [[maybe_unused]] const int kNoProxyForLoopback = setenv("no_proxy", "127.0.0.1", 1);
-
-// A TCP socket bound to 127.0.0.1 on an ephemeral port, listening with `backlog` if it is positive. A bound socket
-// that does not listen refuses connections: a dead receiver whose port no one else can take meanwhile.
-int BindLoopback(int backlog, int* port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = 0;
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    socklen_t len = sizeof(addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || (backlog > 0 && listen(fd, backlog) != 0) ||
-        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        close(fd);
-        return -1;
-    }
-    *port = ntohs(addr.sin_port);
-    return fd;
-}
-
-struct ReceivedRequest {
-    std::string method;
-    std::string target;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    Clock::time_point received_at;
-
-    std::optional<std::string> Header(std::string_view name) const {
-        for (const auto& [n, v] : headers) {
-            if (EqualsIgnoreCase(n, name)) return v;
-        }
-        return std::nullopt;
-    }
-};
-
-// A tiny HTTP/1.1 receiver on 127.0.0.1: one thread, blocking accept, one request per connection, then close.
-// Records every request; answers with the status the handler returns for the n-th request (0-based), 200 without
-// a handler.
-class Receiver {
-public:
-    using Handler = std::function<int(std::size_t index, const ReceivedRequest&)>;
-
-    explicit Receiver(Handler handler = nullptr) : handler_(std::move(handler)) {
-        listen_fd_ = BindLoopback(16, &port_);
-        if (listen_fd_ >= 0) thread_ = std::thread([this] { Run(); });
-    }
-    ~Receiver() {
-        stopping_ = true;
-        shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
-        if (thread_.joinable()) thread_.join();
-        close(listen_fd_);
-    }
-    Receiver(const Receiver&) = delete;
-    Receiver& operator=(const Receiver&) = delete;
-
-    bool ok() const { return listen_fd_ >= 0; }
-    std::string Url(std::string_view target = "/hook") const {
-        return "http://127.0.0.1:" + std::to_string(port_) + std::string(target);
-    }
-    std::vector<ReceivedRequest> requests() const {
-        std::lock_guard lock(mu_);
-        return requests_;
-    }
-    bool WaitForRequests(std::size_t n, milliseconds timeout) const {
-        std::unique_lock lock(mu_);
-        return cv_.wait_for(lock, timeout, [&] { return requests_.size() >= n; });
-    }
-
-private:
-    void Run() {
-        while (!stopping_) {
-            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno == EINTR || errno == ECONNABORTED) continue;
-                return;
-            }
-            timeval tv{5, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            if (auto request = ReadRequest(fd)) {
-                std::size_t index = 0;
-                {
-                    std::lock_guard lock(mu_);
-                    index = requests_.size();
-                    requests_.push_back(*request);
-                }
-                cv_.notify_all();
-                int status = handler_ ? handler_(index, *request) : 200;
-                std::string out = "HTTP/1.1 " + std::to_string(status) +
-                                  " Canned\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
-                for (std::size_t sent = 0; sent < out.size();) {
-                    ssize_t n = send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-                    if (n <= 0) break;
-                    sent += static_cast<std::size_t>(n);
-                }
-            }
-            close(fd);
-        }
-    }
-
-    static std::optional<ReceivedRequest> ReadRequest(int fd) {
-        std::string data;
-        char buf[4096];
-        std::size_t head_end;
-        while ((head_end = data.find("\r\n\r\n")) == std::string::npos) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) return std::nullopt;
-            data.append(buf, static_cast<std::size_t>(n));
-        }
-        ReceivedRequest request;
-        request.received_at = Clock::now();
-        std::string_view head(data.data(), head_end);
-        std::size_t line_end = head.find("\r\n");
-        std::string_view line = head.substr(0, line_end);
-        std::size_t sp1 = line.find(' ');
-        std::size_t sp2 = line.rfind(' ');
-        request.method = line.substr(0, sp1);
-        request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-        while (line_end != std::string_view::npos) {
-            head.remove_prefix(line_end + 2);
-            line_end = head.find("\r\n");
-            line = head.substr(0, line_end);
-            std::size_t colon = line.find(':');
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-            request.headers.emplace_back(line.substr(0, colon), value);
-        }
-        std::size_t length = 0;
-        if (auto cl = request.Header("Content-Length")) length = std::stoul(*cl);
-        request.body = data.substr(head_end + 4);
-        while (request.body.size() < length) {
-            ssize_t n = recv(fd, buf, sizeof(buf), 0);
-            if (n <= 0) return std::nullopt;
-            request.body.append(buf, static_cast<std::size_t>(n));
-        }
-        return request;
-    }
-
-    Handler handler_;
-    int listen_fd_ = -1;
-    int port_ = 0;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
-    mutable std::mutex mu_;
-    mutable std::condition_variable cv_;
-    std::vector<ReceivedRequest> requests_;
-};
 
 // Sends the log to a temporary file for the lifetime of the object; Lines() returns what was written so far.
 class CapturedLog {
@@ -226,7 +74,7 @@ WebhookOptions Options(std::vector<std::string> urls) {
 }
 
 TEST(WebhookSender, PostsPayloadsInOrder) {
-    Receiver receiver;
+    RecordingServer receiver;
     ASSERT_TRUE(receiver.ok());
     WebhookSender sender(Options({receiver.Url("/hooks/lifecycle")}));
     auto before = std::chrono::system_clock::now();
@@ -288,9 +136,9 @@ TEST(WebhookSender, PostsPayloadsInOrder) {
 }
 
 TEST(WebhookSender, InvalidUtf8InCheckMessagesIsReplacedNotThrown) {
-    Receiver receiver;
+    RecordingServer receiver;
     ASSERT_TRUE(receiver.ok());
-    WebhookSender sender(Options({receiver.Url()}));
+    WebhookSender sender(Options({receiver.Url("/hook")}));
     sender.Send(WebhookEvent::kReadiness, "failed", {{"disk", "failed", "bad \xff byte"}});
     ASSERT_TRUE(sender.Flush(milliseconds(5000)));
     auto requests = receiver.requests();
@@ -316,13 +164,13 @@ TEST(WebhookSender, PodNameDefaultsToHostname) {
 }
 
 TEST(WebhookSender, RetriesServerErrorsWithBackoffThenSucceeds) {
-    Receiver receiver([](std::size_t index, const ReceivedRequest&) {
-        return index == 0 ? 503 : index == 1 ? 429 : 200;
+    RecordingServer receiver([](std::size_t index, const ReceivedRequest&) {
+        return CannedResponse{index == 0 ? 503 : index == 1 ? 429 : 200};
     });
     ASSERT_TRUE(receiver.ok());
     CapturedLog captured;
     {
-        WebhookSender sender(Options({receiver.Url()}));
+        WebhookSender sender(Options({receiver.Url("/hook")}));
         sender.Send(WebhookEvent::kStartup, "succeeded");
         ASSERT_TRUE(sender.Flush(milliseconds(5000)));
     }
@@ -340,7 +188,7 @@ TEST(WebhookSender, RetriesServerErrorsWithBackoffThenSucceeds) {
     }
     ASSERT_EQ(failures.size(), 2U);
     EXPECT_EQ(failures[0]["level"], "warning");
-    EXPECT_EQ(failures[0]["url"], receiver.Url());
+    EXPECT_EQ(failures[0]["url"], receiver.Url("/hook"));
     EXPECT_EQ(failures[0]["event"], "startup");
     EXPECT_EQ(failures[0]["attempt"], 1);
     EXPECT_EQ(failures[0]["error"], "HTTP 503");
@@ -349,9 +197,9 @@ TEST(WebhookSender, RetriesServerErrorsWithBackoffThenSucceeds) {
 }
 
 TEST(WebhookSender, GivesUpAfterMaxAttempts) {
-    Receiver receiver([](std::size_t, const ReceivedRequest&) { return 500; });
+    RecordingServer receiver([](std::size_t, const ReceivedRequest&) { return CannedResponse{500}; });
     ASSERT_TRUE(receiver.ok());
-    auto options = Options({receiver.Url()});
+    auto options = Options({receiver.Url("/hook")});
     options.max_attempts = 3;
     options.initial_backoff = milliseconds(5);
     WebhookSender sender(options);
@@ -364,11 +212,11 @@ TEST(WebhookSender, GivesUpAfterMaxAttempts) {
 }
 
 TEST(WebhookSender, ClientErrorIsNotRetried) {
-    Receiver receiver([](std::size_t, const ReceivedRequest&) { return 400; });
+    RecordingServer receiver([](std::size_t, const ReceivedRequest&) { return CannedResponse{400}; });
     ASSERT_TRUE(receiver.ok());
     CapturedLog captured;
     {
-        WebhookSender sender(Options({receiver.Url()}));
+        WebhookSender sender(Options({receiver.Url("/hook")}));
         sender.Send(WebhookEvent::kStartup, "succeeded");
         sender.Send(WebhookEvent::kReadiness, "succeeded");
         ASSERT_TRUE(sender.Flush(milliseconds(5000)));
@@ -419,9 +267,9 @@ TEST(WebhookSender, DeadReceiverDoesNotDelayALiveOne) {
     int port = 0;
     int fd = BindLoopback(0, &port);
     ASSERT_GE(fd, 0);
-    Receiver live;
+    RecordingServer live;
     ASSERT_TRUE(live.ok());
-    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook", live.Url()});
+    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook", live.Url("/hook")});
     options.initial_backoff = milliseconds(1000);
     log::SetLevel(log::Level::kError);
     {
@@ -439,8 +287,8 @@ TEST(WebhookSender, DeadReceiverDoesNotDelayALiveOne) {
 }
 
 TEST(WebhookSender, EveryUrlReceivesEveryEvent) {
-    Receiver first;
-    Receiver second;
+    RecordingServer first;
+    RecordingServer second;
     ASSERT_TRUE(first.ok() && second.ok());
     WebhookSender sender(Options({first.Url("/a"), second.Url("/b")}));
     sender.Send(WebhookEvent::kStartup, "succeeded");
@@ -459,12 +307,12 @@ TEST(WebhookSender, EveryUrlReceivesEveryEvent) {
 TEST(WebhookSender, FullQueueDropsTheOldest) {
     std::promise<void> release;
     std::shared_future<void> released = release.get_future().share();
-    Receiver receiver([released](std::size_t index, const ReceivedRequest&) {
+    RecordingServer receiver([released](std::size_t index, const ReceivedRequest&) {
         if (index == 0) released.wait_for(std::chrono::seconds(5));  // hold the first delivery in flight
-        return 200;
+        return CannedResponse{200};
     });
     ASSERT_TRUE(receiver.ok());
-    auto options = Options({receiver.Url()});
+    auto options = Options({receiver.Url("/hook")});
     options.max_queue = 2;
     CapturedLog captured;
     {

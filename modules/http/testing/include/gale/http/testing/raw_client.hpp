@@ -99,24 +99,24 @@ public:
                 std::string cl = r.header("content-length");
                 if (!no_body && r.header("transfer-encoding") == "chunked") {
                     // Decode the chunked body; any framing error is a failed read.
-                    std::size_t pos = body_start;
+                    std::size_t at = body_start;
                     while (true) {
                         std::size_t eol;
-                        while ((eol = buf_.find("\r\n", pos)) == std::string::npos) {
+                        while ((eol = buf_.find("\r\n", at)) == std::string::npos) {
                             if (!Fill()) return std::nullopt;
                         }
-                        std::size_t size = std::strtoull(buf_.c_str() + pos, nullptr, 16);
-                        pos = eol + 2;
+                        std::size_t size = std::strtoull(buf_.c_str() + at, nullptr, 16);
+                        at = eol + 2;
                         if (size == 0) {
-                            if (!FillTo(pos + 2)) return std::nullopt;
-                            if (buf_.compare(pos, 2, "\r\n") != 0) return std::nullopt;
-                            buf_.erase(0, pos + 2);
+                            if (!FillTo(at + 2)) return std::nullopt;
+                            if (buf_.compare(at, 2, "\r\n") != 0) return std::nullopt;
+                            buf_.erase(0, at + 2);
                             return r;
                         }
-                        if (!FillTo(pos + size + 2)) return std::nullopt;
-                        r.body.append(buf_, pos, size);
-                        if (buf_.compare(pos + size, 2, "\r\n") != 0) return std::nullopt;
-                        pos += size + 2;
+                        if (!FillTo(at + size + 2)) return std::nullopt;
+                        r.body.append(buf_, at, size);
+                        if (buf_.compare(at + size, 2, "\r\n") != 0) return std::nullopt;
+                        at += size + 2;
                     }
                 }
                 if (no_body) {
