@@ -4,4 +4,4 @@ target_compile_options(gale_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow
 if(GALE_WERROR)
     target_compile_options(gale_warnings INTERFACE -Werror)
 endif()
-install(TARGETS gale_warnings EXPORT gale-targets)
+install(TARGETS gale_warnings EXPORT gale-targets)  # referenced by the build-tree export; empty once installed

@@ -126,7 +126,10 @@ private:
         if (first && r.pass) return;  // the startup webhook already said we are up
         log::Write(r.pass ? log::Level::kInfo : log::Level::kWarning, kLogger, "probe state changed",
                    {{"probe", health::ToString(probe)}, {"pass", r.pass}, {"reason", r.reason}});
-        if (webhooks_ != nullptr) webhooks_->Send(event, r.pass ? "succeeded" : "failed", FailingChecks(r));
+        // While draining, readiness fails on purpose; the shutdown webhooks already say so.
+        bool expected = probe == health::Probe::kReadiness && probes_.draining();
+        if (webhooks_ != nullptr && !expected)
+            webhooks_->Send(event, r.pass ? "succeeded" : "failed", FailingChecks(r));
     }
 
     health::ProbeState& probes_;
@@ -289,7 +292,8 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     probes.SetStarted();
     double startup_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.no_metrics) {
-        (void)state.registry.AddCallbackGauge("gale_startup_duration_seconds", "Time from exec to the app port open.",
+        (void)state.registry.AddCallbackGauge("gale_startup_duration_seconds",
+                                              "Time from the start of serve to the app port opening.",
                                               [startup_s] { return startup_s; });
     }
     log::Info(kLogger, "app server listening",

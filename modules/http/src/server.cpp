@@ -23,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -884,10 +885,17 @@ void Loop::Sweep(std::int64_t now) {
 void Loop::CloseIdle() {
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
-        if (c->state == Connection::State::kHead && c->in.empty() && c->out_pos == c->out.size() && !c->file_response) {
+        c->keep_alive = false;
+        if (c->state != Connection::State::kHead || !c->in.empty() || c->out_pos != c->out.size() || c->file_response) {
+            continue;  // busy: it closes after its current response (Connection: close)
+        }
+        // Looks idle, but a request may have arrived since the last event (or the connection was just accepted
+        // from the backlog): read first, and close only if nothing came. Closing with unread input would reset it.
+        ReadInto(c);
+        if (c->in.empty() && !c->peer_closed) {
             Close(c);
         } else {
-            c->keep_alive = false;
+            Process(c);
         }
     }
 }
@@ -980,9 +988,14 @@ void Server::SetDraining() noexcept { impl_->draining.store(true); }
 void Server::StopAccepting() {
     detail::ServerImpl& s = *impl_;
     s.draining.store(true);
+    if (!s.started) return;
+    // Synchronous: when this returns, no listening socket is open on any loop, so no new connection can land.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::size_t pending = s.loops.size();
     for (auto& loop : s.loops) {
         Loop* l = loop.get();
-        l->Post([l] {
+        l->Post([l, &mu, &cv, &pending] {
             if (l->listen_fd >= 0) {
                 // Take what is already queued in the backlog before closing, so those clients are answered.
                 l->OnAccept();
@@ -991,8 +1004,12 @@ void Server::StopAccepting() {
                 l->listen_fd = -1;
             }
             l->CloseIdle();
+            std::lock_guard lock(mu);
+            if (--pending == 0) cv.notify_all();
         });
     }
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return pending == 0; });
 }
 
 bool Server::WaitForIdle(std::chrono::milliseconds timeout) {

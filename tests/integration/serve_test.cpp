@@ -1,0 +1,1097 @@
+// SPDX-License-Identifier: MIT
+//
+// Black-box tests of `serve`, `check` and commands: each test starts tests/integration/testsvc as a child process,
+// talks to it over loopback only, and judges it by what an orchestrator would see: ports, status codes, JSON log
+// lines, exit codes, webhook deliveries and metrics text.
+//
+// Harness rules, so that a broken server fails a test instead of hanging it:
+//  - every wait has a deadline; every socket read is bounded (RawClient's timeout);
+//  - a child still running when its Process object dies gets SIGKILL (and its log is printed if the test failed);
+//  - servers always start with `--bind 127.0.0.1 --port 0`, so ports come from the log lines
+//    "probe server listening" / "app server listening", and tests can run beside anything else.
+// Which ports a child really listens on is read from /proc (its socket inodes joined with /proc/<pid>/net/tcp*),
+// so "the app port is not open yet" is a fact about the process, not a guess about a port number.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <gale/http/testing/raw_client.hpp>
+#include <gale/http/testing/recording_server.hpp>
+
+extern char** environ;
+
+namespace {
+
+using namespace std::chrono_literals;
+using gale::http::testing::RawClient;
+using gale::http::testing::RawResponse;
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+namespace fs = std::filesystem;
+
+#ifndef GALE_TESTSVC_PATH
+#error "GALE_TESTSVC_PATH must name the testsvc binary"
+#endif
+#ifndef GALE_PROMTOOL_PATH
+#define GALE_PROMTOOL_PATH "/usr/bin/promtool"
+#endif
+
+constexpr const char* kTestsvc = GALE_TESTSVC_PATH;
+constexpr const char* kPromtool = GALE_PROMTOOL_PATH;
+
+// ------------------------------------------------------------------------------------------------------------------
+// Small utilities
+
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+/// Polls `pred` every `step` until it holds or `timeout` passes; true if it held.
+template <typename Pred>
+bool Eventually(Pred pred, std::chrono::milliseconds timeout, std::chrono::milliseconds step = 20ms) {
+    auto deadline = Clock::now() + timeout;
+    while (true) {
+        if (pred()) return true;
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(step);
+    }
+}
+
+std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string ReadFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void WriteFile(const std::string& path, std::string_view content, bool append = false) {
+    std::ofstream out(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
+    out << content;
+}
+
+/// The TCP ports `pid` has in LISTEN state: its socket inodes (/proc/<pid>/fd) joined with its network namespace's
+/// socket tables.
+std::set<std::uint16_t> ListeningPorts(pid_t pid) {
+    std::set<std::string> inodes;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+        std::error_code lec;
+        std::string target = fs::read_symlink(entry.path(), lec).string();
+        if (!lec && target.starts_with("socket:[")) inodes.insert(target.substr(8, target.size() - 9));
+    }
+    std::set<std::uint16_t> ports;
+    for (const char* table : {"tcp", "tcp6"}) {
+        std::ifstream in("/proc/" + std::to_string(pid) + "/net/" + table);
+        std::string line;
+        std::getline(in, line);  // header
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string sl, local, remote, state, queues, timer, retr, uid, timeout, inode;
+            fields >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+            if (state != "0A" || inodes.count(inode) == 0) continue;
+            auto colon = local.rfind(':');
+            if (colon == std::string::npos) continue;
+            ports.insert(static_cast<std::uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16)));
+        }
+    }
+    return ports;
+}
+
+std::size_t FdCount(pid_t pid) {
+    std::error_code ec;
+    std::size_t n = 0;
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+        ++n;
+    }
+    return n;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// HTTP helpers (loopback, bounded)
+
+std::optional<RawResponse> Request(std::uint16_t port, std::string_view method, std::string_view path,
+                                   std::string_view extra_headers = "", std::string_view body = "") {
+    std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                      "Connection: close\r\n" + std::string(extra_headers);
+    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    req += "\r\n";
+    req += body;
+    RawClient c(port, 5000ms);
+    if (!c.connected() || !c.Send(req)) return std::nullopt;
+    return c.ReadResponse(method == "HEAD");
+}
+
+std::optional<RawResponse> Get(std::uint16_t port, std::string_view path, std::string_view extra_headers = "") {
+    return Request(port, "GET", path, extra_headers);
+}
+
+int StatusOf(std::uint16_t port, std::string_view path) {
+    auto r = Get(port, path);
+    return r ? r->status : 0;
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Process: a child with its own log file
+
+class Process {
+public:
+    /// Spawns args[0] with `args`, the test's environment minus GALE_* and TESTSVC_* plus `env`, stdin from
+    /// `stdin_path`, stdout and stderr appended to `log_path`.
+    Process(std::vector<std::string> args, const std::map<std::string, std::string>& env, std::string log_path,
+            const std::string& stdin_path = "/dev/null")
+        : log_path_(std::move(log_path)) {
+        std::vector<std::string> env_strings;
+        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+            std::string_view kv(*e);
+            if (kv.starts_with("GALE_") || kv.starts_with("TESTSVC_")) continue;
+            env_strings.emplace_back(kv);
+        }
+        for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        std::vector<char*> envp;
+        for (auto& e : env_strings) envp.push_back(e.data());
+        envp.push_back(nullptr);
+
+        // Everything the child needs is prepared here: between fork and exec only async-signal-safe calls.
+        int in_fd = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+        int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (in_fd < 0 || log_fd < 0) {
+            ADD_FAILURE() << "cannot open " << stdin_path << " or " << log_path_ << ": " << std::strerror(errno);
+            if (in_fd >= 0) ::close(in_fd);
+            if (log_fd >= 0) ::close(log_fd);
+            return;
+        }
+        pid_t parent = ::getpid();
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            // The child dies with the test process (even on a crash or SIGKILL), so no server outlives its test.
+            // PDEATHSIG follows the forking *thread*: spawn only from the test's main thread (all tests do).
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(127);
+            struct sigaction dfl {};
+            dfl.sa_handler = SIG_DFL;
+            ::sigaction(SIGPIPE, &dfl, nullptr);  // the test ignores SIGPIPE; the child starts clean
+            sigset_t none;
+            sigemptyset(&none);
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
+            ::dup2(in_fd, 0);
+            ::dup2(log_fd, 1);
+            ::dup2(log_fd, 2);
+            ::execve(argv[0], argv.data(), envp.data());
+            ::_exit(127);
+        }
+        int fork_errno = errno;
+        ::close(in_fd);
+        ::close(log_fd);
+        if (pid_ < 0) {
+            ADD_FAILURE() << "fork: " << std::strerror(fork_errno);
+            pid_ = -1;
+        }
+    }
+
+    ~Process() {
+        if (pid_ > 0 && !exit_code_) {
+            ::kill(pid_, SIGKILL);
+            int status = 0;
+            ::waitpid(pid_, &status, 0);
+        }
+        if (::testing::Test::HasFailure()) {
+            std::string log = Log();
+            if (log.size() > 6000) log = "...\n" + log.substr(log.size() - 6000);
+            std::fprintf(stderr, "----- log of pid %d (%s) -----\n%s----- end of log -----\n", pid_, log_path_.c_str(),
+                         log.c_str());
+        }
+    }
+    Process(const Process&) = delete;
+    Process& operator=(const Process&) = delete;
+
+    pid_t pid() const { return pid_; }
+    bool started() const { return pid_ > 0; }
+
+    /// Exit code (128 + signal number if killed by a signal), or nullopt if still running after `timeout`.
+    std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
+        if (exit_code_ || pid_ <= 0) return exit_code_;
+        auto deadline = Clock::now() + timeout;
+        while (true) {
+            int status = 0;
+            pid_t r = ::waitpid(pid_, &status, WNOHANG);
+            if (r == pid_) {
+                exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                return exit_code_;
+            }
+            if (r < 0 && errno != EINTR) return std::nullopt;
+            if (Clock::now() >= deadline) return std::nullopt;
+            std::this_thread::sleep_for(5ms);
+        }
+    }
+    bool Running() { return pid_ > 0 && !WaitExit(0ms).has_value(); }
+    void Signal(int sig) {
+        if (pid_ > 0 && !exit_code_) ::kill(pid_, sig);
+    }
+
+    std::string Log() const { return ReadFile(log_path_); }
+
+    /// The JSON log records whose "message" is `message`, in order.
+    std::vector<Json> Records(std::string_view message) const {
+        std::vector<Json> out;
+        std::istringstream in(Log());
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.empty() || line.front() != '{') continue;
+            Json j = Json::parse(line, nullptr, false);
+            if (j.is_discarded() || !j.is_object()) continue;
+            if (j.value("message", "") == message) out.push_back(std::move(j));
+        }
+        return out;
+    }
+
+    /// Waits for the `nth` (1-based) record with `message`; returns it, or nullopt at the deadline or if the
+    /// process exits first.
+    std::optional<Json> WaitForRecord(std::string_view message, std::chrono::milliseconds timeout,
+                                      std::size_t nth = 1) {
+        auto deadline = Clock::now() + timeout;
+        while (true) {
+            auto records = Records(message);
+            if (records.size() >= nth) return records[nth - 1];
+            if (!Running()) {
+                records = Records(message);  // it may have logged just before exiting
+                return records.size() >= nth ? std::optional<Json>(records[nth - 1]) : std::nullopt;
+            }
+            if (Clock::now() >= deadline) return std::nullopt;
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+
+    /// The "port" of the nth record with `message`, or 0.
+    std::uint16_t WaitForPort(std::string_view message, std::chrono::milliseconds timeout, std::size_t nth = 1) {
+        auto r = WaitForRecord(message, timeout, nth);
+        if (!r || !r->contains("port") || !(*r)["port"].is_number_integer()) return 0;
+        return static_cast<std::uint16_t>((*r)["port"].get<int>());
+    }
+
+private:
+    pid_t pid_ = -1;
+    std::string log_path_;
+    std::optional<int> exit_code_;
+};
+
+// ------------------------------------------------------------------------------------------------------------------
+// A webhook receiver: gale's loopback RecordingServer (answers 200), with each POSTed body parsed as JSON.
+
+class WebhookReceiver {
+public:
+    struct Delivery {
+        std::string method;
+        std::string path;
+        std::string event_header;
+        std::string content_type;
+        Json body;
+    };
+
+    bool ok() const { return server_.ok(); }
+    std::string url() const { return server_.Url("/hooks/gale"); }
+
+    std::vector<Delivery> deliveries() const {
+        std::vector<Delivery> out;
+        for (const auto& r : server_.requests()) {
+            out.push_back({r.method, r.target, r.Header("X-Gale-Event").value_or(""),
+                           r.Header("Content-Type").value_or(""), Json::parse(r.body, nullptr, false)});
+        }
+        return out;
+    }
+    /// "event/status" of every delivery, in arrival order.
+    std::vector<std::string> events() const {
+        std::vector<std::string> out;
+        for (const auto& d : deliveries()) out.push_back(Key(d));
+        return out;
+    }
+    bool WaitForEvent(const std::string& event_status, std::chrono::milliseconds timeout) const {
+        return Eventually([&] { return Find(event_status).has_value(); }, timeout);
+    }
+    std::optional<Delivery> Find(const std::string& event_status) const {
+        for (auto& d : deliveries()) {
+            if (Key(d) == event_status) return d;
+        }
+        return std::nullopt;
+    }
+
+private:
+    static std::string Key(const Delivery& d) {
+        if (!d.body.is_object()) return "(not a JSON object)";
+        return d.body.value("event", "?") + "/" + d.body.value("status", "?");
+    }
+
+    gale::http::testing::RecordingServer server_;
+};
+
+// ------------------------------------------------------------------------------------------------------------------
+// Fixture: a temporary directory per test, processes whose logs live in it.
+
+class ServeTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (fs::temp_directory_path() / "gale-serve-test-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+        dir_ = tmpl;
+        fail_file_ = dir_ + "/fail.flag";
+        pending_file_ = dir_ + "/pending.flag";
+    }
+    void TearDown() override {
+        procs_.clear();  // kill first, then remove their files
+        std::error_code ec;
+        if (!HasFailure()) fs::remove_all(dir_, ec);
+    }
+
+    std::map<std::string, std::string> BaseEnv() const {
+        return {{"TESTSVC_FAIL_FILE", fail_file_}, {"TESTSVC_PENDING_FILE", pending_file_}};
+    }
+
+    /// Runs testsvc with `args` (not including the binary).
+    Process& Spawn(std::vector<std::string> args, std::map<std::string, std::string> extra_env = {},
+                   const std::string& stdin_path = "/dev/null") {
+        auto env = BaseEnv();
+        for (auto& [k, v] : extra_env) env[k] = v;
+        args.insert(args.begin(), kTestsvc);
+        std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
+        procs_.push_back(std::make_unique<Process>(std::move(args), env, log, stdin_path));
+        return *procs_.back();
+    }
+
+    /// `testsvc serve --bind 127.0.0.1 --port 0 EXTRA…`; waits for the probe port, and for the app port unless
+    /// `wait_for_app` is false. Sets probe_port_ / app_port_. Use with ASSERT_NO_FATAL_FAILURE.
+    void StartServe(std::vector<std::string> extra, std::map<std::string, std::string> env = {},
+                    bool wait_for_app = true) {
+        std::vector<std::string> args = {"serve", "--bind", "127.0.0.1", "--port", "0"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        proc_ = &Spawn(std::move(args), std::move(env));
+        ASSERT_TRUE(proc_->started());
+        probe_port_ = proc_->WaitForPort("probe server listening", 10s);
+        ASSERT_NE(probe_port_, 0) << "no 'probe server listening' line with a port";
+        if (wait_for_app) {
+            app_port_ = proc_->WaitForPort("app server listening", 10s);
+            ASSERT_NE(app_port_, 0) << "no 'app server listening' line with a port";
+        }
+    }
+
+    std::string dir_;
+    std::string fail_file_;
+    std::string pending_file_;
+    std::vector<std::unique_ptr<Process>> procs_;
+    Process* proc_ = nullptr;
+    std::uint16_t probe_port_ = 0;
+    std::uint16_t app_port_ = 0;
+};
+
+// ------------------------------------------------------------------------------------------------------------------
+// Start-up
+
+TEST_F(ServeTest, StartupCommandHoldsProbesAndAppPortUntilItFinishes) {
+    auto t0 = Clock::now();
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--command", "sleep-ms 800"}, {}, /*wait_for_app=*/false));
+
+    // The command runs for 800 ms; look while it does (checked below: it had not finished when we were done).
+    EXPECT_EQ(StatusOf(probe_port_, "/startup"), 503);
+    auto ready = Get(probe_port_, "/ready");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 503);
+    EXPECT_NE(ready->body.find("not started"), std::string::npos) << ready->body;
+    EXPECT_EQ(ListeningPorts(proc_->pid()), std::set<std::uint16_t>{probe_port_}) << "only the probe port is open";
+    EXPECT_TRUE(proc_->Records("app server listening").empty());
+    ASSERT_TRUE(proc_->Records("command finished").empty())
+        << "the observations above ended after the command did (machine too slow to see the start-up window)";
+
+    app_port_ = proc_->WaitForPort("app server listening", 10s);
+    ASSERT_NE(app_port_, 0);
+    EXPECT_GE(MsSince(t0), 800) << "the app port opened before the command finished";
+    EXPECT_EQ(StatusOf(probe_port_, "/startup"), 200);
+    EXPECT_EQ(StatusOf(probe_port_, "/ready"), 200);
+    EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200);
+    auto hello = Get(app_port_, "/");
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->status, 200);
+    EXPECT_EQ(hello->body, "hello from testsvc\n");
+    EXPECT_EQ(ListeningPorts(proc_->pid()), (std::set<std::uint16_t>{probe_port_, app_port_}));
+    auto finished = proc_->Records("command finished");
+    ASSERT_EQ(finished.size(), 1u);
+    EXPECT_EQ(finished[0].value("command", ""), "sleep-ms");
+}
+
+TEST_F(ServeTest, FailingCommandExitsWithItsCodeAndNeverOpensTheAppPort) {
+    Process& p = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0", "--command", "ok", "--command", "fail 3"});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code) << "still running";
+    EXPECT_EQ(*code, 3);
+    EXPECT_TRUE(p.Records("app server listening").empty());
+    auto failed = p.Records("start-up failed");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].value("exit_code", -1), 3);
+    EXPECT_NE(failed[0].value("step", "").find("fail"), std::string::npos);
+    EXPECT_EQ(p.Records("command finished").size(), 2u) << "ok ran, then fail";
+}
+
+TEST_F(ServeTest, UnknownCommandExitsNonZeroNamingIt) {
+    Process& p = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0", "--command", "nope"});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code) << "still running";
+    EXPECT_NE(*code, 0);
+    EXPECT_NE(p.Log().find("'nope'"), std::string::npos);
+    EXPECT_TRUE(p.Records("app server listening").empty());
+}
+
+TEST_F(ServeTest, StartupCommandsComeFromTheEnvironmentAndTheCommandLineWins) {
+    // GALE_COMMAND is a ';'-separated list; ok runs, then fail 5 stops the start-up.
+    Process& from_env = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"GALE_COMMAND", "ok; fail 5"}});
+    auto code = from_env.WaitExit(10s);
+    ASSERT_TRUE(code) << "still running";
+    EXPECT_EQ(*code, 5);
+    EXPECT_EQ(from_env.Records("command finished").size(), 2u);
+
+    // The command line overrides a (bad) environment value instead of failing on it.
+    Process& cli_wins = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0", "--command", "ok"},
+                              {{"GALE_PORT", "abc"}, {"GALE_COMMAND", "fail 6"}});
+    EXPECT_NE(cli_wins.WaitForPort("app server listening", 10s), 0) << "GALE_PORT=abc was not overridden by --port";
+    EXPECT_EQ(cli_wins.Records("command finished").size(), 1u);
+}
+
+TEST_F(ServeTest, SigtermDuringStartupCommandExitsWithoutOpeningTheAppPort) {
+    // A stop asked for while start-up steps run must not open the app port and then sit out a drain delay: nobody
+    // has been routed to this pod yet.
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--command", "sleep-ms 600", "--drain-delay", "5s"}, {}, false));
+    auto t = Clock::now();
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(3s);
+    EXPECT_TRUE(proc_->Records("app server listening").empty()) << "the app port opened after SIGTERM";
+    ASSERT_TRUE(code) << "still running 3 s after SIGTERM (draining a server that should never have opened)";
+    EXPECT_EQ(*code, 0);
+    EXPECT_LT(MsSince(t), 1500);
+}
+
+TEST_F(ServeTest, SigtermWhileWaitingForMigrationsExitsPromptly) {
+    WriteFile(pending_file_, "x");
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--check-migrations", "--drain-delay", "5s"}, {}, false));
+    ASSERT_TRUE(proc_->WaitForRecord("migrations pending; re-checking in 1s", 5s));
+    auto t = Clock::now();
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(3s);
+    ASSERT_TRUE(code) << "still running 3 s after SIGTERM";
+    EXPECT_EQ(*code, 0);
+    EXPECT_LT(MsSince(t), 1500);
+    EXPECT_TRUE(proc_->Records("app server listening").empty());
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Shutdown
+
+struct LoadStats {
+    std::atomic<int> sent{0};
+    std::atomic<int> ok{0};
+    std::atomic<int> reconnects{0};
+    std::mutex mu;
+    std::vector<std::string> failures;
+
+    void Fail(std::string what) {
+        std::lock_guard lock(mu);
+        failures.push_back(std::move(what));
+    }
+};
+
+/// Joins its threads when it goes out of scope, so a failed ASSERT cannot leave a joinable std::thread behind
+/// (which would std::terminate the whole test binary).
+class Threads {
+public:
+    ~Threads() { JoinAll(); }
+    template <typename F>
+    void Start(F f) {
+        threads_.emplace_back(std::move(f));
+    }
+    void JoinAll() {
+        for (auto& t : threads_) {
+            if (t.joinable()) t.join();
+        }
+    }
+
+private:
+    std::vector<std::thread> threads_;
+};
+
+/// Keep-alive GET / in a loop; reconnects after `Connection: close`. Every request sent must get a 200.
+void LoadLoop(std::uint16_t port, const std::atomic<bool>& stop, LoadStats& stats) {
+    std::unique_ptr<RawClient> c;
+    while (!stop.load()) {
+        if (!c) {
+            c = std::make_unique<RawClient>(port, 3000ms);
+            if (!c->connected()) {
+                stats.Fail("connect refused");
+                c.reset();
+                std::this_thread::sleep_for(10ms);
+                continue;
+            }
+        }
+        ++stats.sent;
+        if (!c->Send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) {
+            stats.Fail("send failed");
+            c.reset();
+            continue;
+        }
+        auto r = c->ReadResponse();
+        if (!r) {
+            stats.Fail("no response");
+            c.reset();
+            continue;
+        }
+        if (r->status != 200)
+            stats.Fail("status " + std::to_string(r->status));
+        else
+            ++stats.ok;
+        if (Lower(r->header("connection")) == "close") {
+            ++stats.reconnects;
+            c.reset();
+        }
+    }
+}
+
+TEST_F(ServeTest, SigtermUnderLoadLosesNoRequest) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--drain-delay", "1s", "--graceful-timeout", "5s", "--no-access-log"}));
+
+    LoadStats stats;
+    std::atomic<bool> stop{false};
+    std::vector<int> slow_status(4, -1);
+    struct StopOnExit {
+        std::atomic<bool>& flag;
+        ~StopOnExit() { flag = true; }
+    };
+    Threads slow_threads;  // declared before the clients: destroyed (joined) after them
+    Threads clients;
+    StopOnExit stop_on_exit{stop};  // destroyed first: stops the clients before they are joined
+    for (int i = 0; i < 4; ++i) clients.Start([&] { LoadLoop(app_port_, stop, stats); });
+
+    auto slow = [&](int ms) {
+        auto r = Get(app_port_, "/sleep/" + std::to_string(ms));
+        return r ? r->status : 0;
+    };
+    for (int i = 0; i < 3; ++i) slow_threads.Start([&, i] { slow_status[i] = slow(700); });
+
+    std::this_thread::sleep_for(300ms);  // load running, slow requests on the workers
+    int sent_before = stats.sent.load();
+    EXPECT_GT(sent_before, 10) << "the load barely ran";
+    auto t_term = Clock::now();
+    proc_->Signal(SIGTERM);
+
+    // Readiness fails at once, while the app keeps answering (and asks clients to reconnect elsewhere).
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 503; }, 300ms, 5ms))
+        << "/ready still passes after SIGTERM";
+    auto during = Get(app_port_, "/");
+    ASSERT_TRUE(during);
+    EXPECT_EQ(during->status, 200);
+    EXPECT_EQ(Lower(during->header("connection")), "close");
+    EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200) << "draining is not a liveness failure";
+
+    // A request that arrives during the drain and runs past its end still completes (graceful timeout).
+    std::this_thread::sleep_for(300ms - (Clock::now() - t_term));
+    slow_threads.Start([&] { slow_status[3] = slow(1200); });
+
+    std::this_thread::sleep_for(500ms - (Clock::now() - t_term));
+    stop = true;
+    clients.JoinAll();
+    int sent_after_term = stats.sent.load() - sent_before;
+
+    auto code = proc_->WaitExit(6s);
+    double exit_ms = MsSince(t_term);
+    slow_threads.JoinAll();
+
+    std::printf("load: %d sent (%d after SIGTERM), %d ok, %d reconnects on Connection: close; exit %.0f ms\n",
+                stats.sent.load(), sent_after_term, stats.ok.load(), stats.reconnects.load(), exit_ms);
+    {
+        std::lock_guard lock(stats.mu);
+        EXPECT_TRUE(stats.failures.empty()) << stats.failures.size() << " failed, first: " << stats.failures.front();
+    }
+    EXPECT_EQ(stats.ok.load(), stats.sent.load());
+    EXPECT_GT(sent_after_term, 10) << "clients sent too little after SIGTERM to prove anything";
+    EXPECT_GT(stats.reconnects.load(), 0) << "no response carried Connection: close while draining";
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(slow_status[i], 200) << "slow request " << i;
+    ASSERT_TRUE(code) << "did not exit within 6 s of SIGTERM";
+    EXPECT_EQ(*code, 0);
+    EXPECT_GE(exit_ms, 1000) << "exited before the drain delay";
+    EXPECT_LT(exit_ms, 4000);
+    auto finished = proc_->Records("shutdown finished");
+    ASSERT_EQ(finished.size(), 1u);
+    EXPECT_EQ(finished[0].value("clean", false), true);
+    EXPECT_GE(finished[0].value("requests_served", 0), stats.ok.load() + 4);
+}
+
+TEST_F(ServeTest, SecondSignalDuringDrainExitsAtOnce) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--drain-delay", "30s"}));
+    proc_->Signal(SIGINT);  // either signal starts the drain; either one ends it
+    ASSERT_TRUE(proc_->WaitForRecord("shutdown started", 5s)) << "SIGINT not acted on";
+    EXPECT_FALSE(proc_->WaitExit(300ms)) << "exited during a 30 s drain after one signal";
+    EXPECT_EQ(StatusOf(app_port_, "/"), 200) << "the app serves during the drain";
+    auto t = Clock::now();
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(2s);
+    ASSERT_TRUE(code) << "second SIGTERM did not end the process within 2 s";
+    EXPECT_EQ(*code, 1);
+    EXPECT_LT(MsSince(t), 2000);
+    EXPECT_FALSE(proc_->Records("second signal: exiting now without draining").empty());
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Probes
+
+TEST_F(ServeTest, ProbesStayFastWhileTheAppIsSaturated) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--workers", "2", "--req-queue-len", "2", "--no-access-log"}));
+
+    std::vector<std::unique_ptr<RawClient>> busy;
+    for (int i = 0; i < 12; ++i) {
+        auto c = std::make_unique<RawClient>(app_port_, 1000ms);
+        ASSERT_TRUE(c->connected());
+        ASSERT_TRUE(c->Send("GET /sleep/1500 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        busy.push_back(std::move(c));
+    }
+    // 2 run, 10 wait: readiness must notice the queue.
+    ASSERT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 503; }, 1000ms, 10ms));
+
+    std::vector<double> ready_ms, alive_ms;
+    for (int i = 0; i < 20; ++i) {
+        auto t = Clock::now();
+        auto ready = Get(probe_port_, "/ready");
+        ready_ms.push_back(MsSince(t));
+        ASSERT_TRUE(ready);
+        EXPECT_EQ(ready->status, 503);
+        Json body = Json::parse(ready->body, nullptr, false);
+        ASSERT_TRUE(body.is_object()) << ready->body;
+        EXPECT_GE(body.value("queue_length", 0), 2) << ready->body;
+        EXPECT_EQ(body.value("req_queue_len", 0), 2);
+        EXPECT_NE(body.value("reason", "").find("request queue"), std::string::npos) << ready->body;
+
+        t = Clock::now();
+        auto alive = Get(probe_port_, "/alive");
+        alive_ms.push_back(MsSince(t));
+        ASSERT_TRUE(alive);
+        EXPECT_EQ(alive->status, 200) << alive->body;
+    }
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_LT(ready_ms[i], 50) << "/ready #" << i;
+        EXPECT_LT(alive_ms[i], 50) << "/alive #" << i;
+    }
+    // The queued requests would take 9 s to drain; the harness kills the process instead.
+}
+
+TEST_F(ServeTest, FailingReadinessCheckFailsReadyWithItsMessage) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    ASSERT_EQ(StatusOf(probe_port_, "/ready"), 200);
+
+    WriteFile(fail_file_, "x");
+    std::optional<RawResponse> ready;
+    EXPECT_TRUE(Eventually(
+        [&] {
+            ready = Get(probe_port_, "/ready");
+            return ready && ready->status == 503;
+        },
+        3000ms, 50ms))
+        << "/ready kept passing with the flag file present";
+    ASSERT_TRUE(ready);
+    Json body = Json::parse(ready->body, nullptr, false);
+    ASSERT_TRUE(body.is_object()) << ready->body;
+    EXPECT_EQ(body.value("status", ""), "fail");
+    bool found = false;
+    for (const auto& c : body["checks"]) {
+        if (c.value("name", "") == "flag") {
+            found = true;
+            EXPECT_EQ(c.value("status", ""), "error");
+            EXPECT_EQ(c.value("message", ""), "flag file present");
+        }
+    }
+    EXPECT_TRUE(found) << ready->body;
+    EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200) << "a readiness check must not fail liveness";
+    EXPECT_EQ(StatusOf(app_port_, "/"), 200) << "the app keeps serving while not ready";
+
+    fs::remove(fail_file_);
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 200; }, 3000ms, 50ms))
+        << "/ready did not recover after the flag file was removed";
+}
+
+TEST_F(ServeTest, CheckMigrationsHoldsStartupUntilNothingIsPending) {
+    WriteFile(pending_file_, "x");
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--check-migrations"}, {}, /*wait_for_app=*/false));
+    auto pending = proc_->WaitForRecord("migrations pending; re-checking in 1s", 5s);
+    ASSERT_TRUE(pending);
+    EXPECT_EQ(pending->value("pending", ""), "0002_add_widgets");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(StatusOf(probe_port_, "/startup"), 503);
+    EXPECT_EQ(StatusOf(probe_port_, "/ready"), 503);
+    EXPECT_EQ(ListeningPorts(proc_->pid()), std::set<std::uint16_t>{probe_port_}) << "app port open too early";
+    EXPECT_TRUE(proc_->Records("app server listening").empty());
+
+    fs::remove(pending_file_);
+    auto t = Clock::now();
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/startup") == 200; }, 3000ms, 20ms))
+        << "/startup still failing 3 s after the migrations were applied";
+    EXPECT_LT(MsSince(t), 3000);
+    app_port_ = proc_->WaitForPort("app server listening", 1s);
+    ASSERT_NE(app_port_, 0);
+    EXPECT_EQ(StatusOf(app_port_, "/"), 200);
+    EXPECT_FALSE(proc_->Records("migrations are applied").empty());
+}
+
+TEST_F(ServeTest, MaxLifetimeFailsLivenessAfterThatManyRequests) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--max-lifetime", "5"}));
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(StatusOf(app_port_, "/"), 200);
+    EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200) << "5 requests are within a lifetime of 5";
+    ASSERT_EQ(StatusOf(app_port_, "/"), 200);
+    auto alive = Get(probe_port_, "/alive");
+    ASSERT_TRUE(alive);
+    EXPECT_EQ(alive->status, 500);
+    EXPECT_NE(alive->body.find("max lifetime"), std::string::npos) << alive->body;
+    EXPECT_EQ(StatusOf(probe_port_, "/ready"), 200) << "liveness, not readiness, asks for the restart";
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Webhooks
+
+TEST_F(ServeTest, WebhooksReportStartupReadinessAndShutdown) {
+    WebhookReceiver hooks;
+    ASSERT_TRUE(hooks.ok());
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--webhook-url", hooks.url(), "--drain-delay", "200ms"}));
+    ASSERT_TRUE(hooks.WaitForEvent("startup/succeeded", 5s)) << "events so far: " << hooks.events().size();
+    auto startup = hooks.Find("startup/succeeded");
+    EXPECT_EQ(startup->method, "POST");
+    EXPECT_EQ(startup->path, "/hooks/gale");
+    EXPECT_EQ(startup->event_header, "startup");
+    EXPECT_NE(startup->content_type.find("application/json"), std::string::npos);
+    EXPECT_EQ(startup->body.value("service", ""), "testsvc");
+    EXPECT_EQ(startup->body.value("version", ""), "1.2.3");
+    EXPECT_FALSE(startup->body.value("pod", "").empty());
+    EXPECT_TRUE(startup->body.contains("timestamp"));
+
+    WriteFile(fail_file_, "x");
+    ASSERT_TRUE(hooks.WaitForEvent("readiness/failed", 5s)) << "no readiness/failed webhook";
+    auto readiness = hooks.Find("readiness/failed");
+    bool names_flag = false;
+    for (const auto& c : readiness->body["failing_checks"]) {
+        if (c.value("name", "") == "flag") {
+            names_flag = true;
+            EXPECT_EQ(c.value("message", ""), "flag file present");
+        }
+    }
+    EXPECT_TRUE(names_flag) << readiness->body.dump();
+
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    // Flushed before exit: nothing to wait for.
+    EXPECT_EQ(hooks.events(), (std::vector<std::string>{"startup/succeeded", "readiness/failed", "shutdown/started",
+                                                        "shutdown/finished"}));
+}
+
+TEST_F(ServeTest, WebhookReportsFailedStartup) {
+    WebhookReceiver hooks;
+    ASSERT_TRUE(hooks.ok());
+    Process& p =
+        Spawn({"serve", "--bind", "127.0.0.1", "--port", "0", "--webhook-url", hooks.url(), "--command", "fail 4"});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 4);
+    // Delivered before the process exited.
+    EXPECT_EQ(hooks.events(), std::vector<std::string>{"startup/failed"});
+    auto failed = hooks.Find("startup/failed");
+    ASSERT_TRUE(failed);
+    ASSERT_TRUE(failed->body["failing_checks"].is_array());
+    ASSERT_EQ(failed->body["failing_checks"].size(), 1u);
+    EXPECT_NE(failed->body["failing_checks"][0].value("name", "").find("fail"), std::string::npos);
+    EXPECT_NE(failed->body["failing_checks"][0].value("message", "").find("4"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Metrics
+
+std::optional<double> SampleValue(const std::string& text, const std::string& series) {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with(series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return std::nullopt;
+}
+
+TEST_F(ServeTest, MetricsCountRequestsAndPassPromtool) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(StatusOf(app_port_, "/"), 200);
+    ASSERT_EQ(StatusOf(app_port_, "/no/such/page"), 404);
+
+    auto m = Get(probe_port_, "/metrics");
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->status, 200);
+    EXPECT_NE(m->header("content-type").find("text/plain"), std::string::npos) << m->header("content-type");
+    EXPECT_EQ(SampleValue(m->body, R"(gale_http_requests_total{method="GET",route="/",status="200"})"), 3.0) << m->body;
+    EXPECT_NE(m->body.find("process_resident_memory_bytes "), std::string::npos);
+    EXPECT_NE(m->body.find(R"(status="404")"), std::string::npos) << "unmatched requests are counted too";
+
+    std::string scraped = dir_ + "/metrics.txt";
+    WriteFile(scraped, m->body);
+    ASSERT_TRUE(fs::exists(kPromtool)) << kPromtool << " is missing (Debian package 'prometheus')";
+    Process promtool({kPromtool, "check", "metrics"}, {}, dir_ + "/promtool.log", scraped);
+    auto code = promtool.WaitExit(20s);
+    ASSERT_TRUE(code) << "promtool hung";
+    EXPECT_EQ(*code, 0) << "promtool check metrics:\n" << promtool.Log();
+
+    auto om = Get(probe_port_, "/metrics", "Accept: application/openmetrics-text; version=1.0.0\r\n");
+    ASSERT_TRUE(om);
+    ASSERT_EQ(om->status, 200);
+    EXPECT_NE(om->header("content-type").find("application/openmetrics-text"), std::string::npos);
+    EXPECT_TRUE(om->body.ends_with("# EOF\n")) << om->body.substr(om->body.size() > 200 ? om->body.size() - 200 : 0);
+    EXPECT_NE(om->body.find(R"(gale_http_requests_total{method="GET",route="/",status="200"} 3)"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Configuration errors and the check command
+
+TEST_F(ServeTest, BadConfigurationExitsTwoNamingTheOption) {
+    struct Case {
+        std::vector<std::string> args;
+        std::map<std::string, std::string> env;
+        int code;  // -1: any non-zero
+        std::vector<std::string> mentions;
+    };
+    const std::vector<Case> cases = {
+        {{"serve", "--bind", "127.0.0.1", "--port", "abc"}, {}, 2, {"--port", "abc"}},
+        {{"serve", "--bind", "127.0.0.1"}, {{"GALE_PORT", "-1"}}, 2, {"GALE_PORT", "-1"}},
+        {{"serve", "--bind", "127.0.0.1", "--port", "0", "--no-such-flag"}, {}, -1, {"--no-such-flag"}},
+        {{"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"GALE_NO_PROBE", "maybe"}}, 2, {"GALE_NO_PROBE", "maybe"}},
+        {{"serve", "--bind", "127.0.0.1", "--port", "0", "--drain-delay", "soon"}, {}, 2, {"--drain-delay", "soon"}},
+    };
+    for (const Case& c : cases) {
+        SCOPED_TRACE(c.args.back() + (c.env.empty() ? "" : " with " + c.env.begin()->first));
+        Process& p = Spawn(c.args, c.env);
+        auto code = p.WaitExit(10s);
+        ASSERT_TRUE(code) << "still running: the bad value was accepted";
+        if (c.code == -1) {
+            EXPECT_NE(*code, 0);
+        } else {
+            EXPECT_EQ(*code, c.code);
+        }
+        std::string log = p.Log();
+        for (const auto& word : c.mentions)
+            EXPECT_NE(log.find(word), std::string::npos) << "'" << word << "' in:\n" << log;
+        EXPECT_TRUE(p.Records("probe server listening").empty());
+    }
+}
+
+TEST_F(ServeTest, CheckCommandReportsFailingChecks) {
+    Process& good = Spawn({"check"});
+    auto code = good.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << good.Log();
+    EXPECT_NE(good.Log().find("all passed"), std::string::npos);
+
+    WriteFile(fail_file_, "x");
+    Process& bad = Spawn({"check"});
+    code = bad.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    std::string out = bad.Log();
+    EXPECT_NE(out.find("flag"), std::string::npos) << out;
+    EXPECT_NE(out.find("flag file present"), std::string::npos) << out;
+    EXPECT_NE(out.find("FAILED"), std::string::npos) << out;
+
+    Process& json = Spawn({"check", "--json"});
+    code = json.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    Json doc = Json::parse(json.Log(), nullptr, false);
+    ASSERT_TRUE(doc.is_array()) << json.Log();
+    bool flag_error = false;
+    for (const auto& c : doc)
+        flag_error = flag_error || (c.value("name", "") == "flag" && c.value("status", "") == "error");
+    EXPECT_TRUE(flag_error) << json.Log();
+}
+
+TEST_F(ServeTest, CommandsRunDirectly) {
+    Process& fail = Spawn({"fail", "7"});
+    auto code = fail.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 7);
+    Process& ok = Spawn({"ok"});
+    code = ok.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Static files
+
+TEST_F(ServeTest, StaticFilesAreServedAndConfined) {
+    fs::create_directories(dir_ + "/www/css");
+    const std::string css = "body { color: red; }\n";
+    WriteFile(dir_ + "/www/css/site.css", css);
+    WriteFile(dir_ + "/secret", "TOPSECRET\n");
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--static", dir_ + "/www:/assets"}));
+
+    auto r = Get(app_port_, "/assets/css/site.css");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_TRUE(r->header("content-type").starts_with("text/css")) << r->header("content-type");
+    EXPECT_EQ(r->body, css);
+
+    for (const char* path : {"/assets/../secret", "/assets/%2e%2e/secret", "/assets/%2E%2E%2Fsecret",
+                             "/assets/css/../../secret", "/assets/..%2fsecret"}) {
+        auto bad = Get(app_port_, path);
+        ASSERT_TRUE(bad) << path;
+        EXPECT_NE(bad->status, 200) << path;
+        EXPECT_GE(bad->status, 400) << path;
+        EXPECT_EQ(bad->body.find("TOPSECRET"), std::string::npos) << path;
+    }
+    EXPECT_EQ(StatusOf(app_port_, "/assets/css/missing.css"), 404);
+
+    // HEAD: same headers, no body. Pipelined with a GET on the same connection, a stray body would corrupt the
+    // second response.
+    RawClient c(app_port_, 3000ms);
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.Send("HEAD /assets/css/site.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    auto head = c.ReadResponse(/*head_request=*/true);
+    ASSERT_TRUE(head);
+    EXPECT_EQ(head->status, 200);
+    EXPECT_EQ(head->header("content-length"), std::to_string(css.size()));
+    EXPECT_TRUE(head->header("content-type").starts_with("text/css"));
+    std::this_thread::sleep_for(100ms);
+    pollfd p{c.fd(), POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 0), 0) << "bytes after a HEAD response";
+    ASSERT_TRUE(c.Send("GET /assets/css/site.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+    auto get = c.ReadResponse();
+    ASSERT_TRUE(get);
+    EXPECT_EQ(get->status, 200);
+    EXPECT_EQ(get->body, css);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Autoreload
+
+TEST_F(ServeTest, AutoreloadReExecsWhenAWatchedFileChanges) {
+    const std::string watched = dir_ + "/settings.conf";
+    WriteFile(watched, "version=1\n");
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--autoreload", "--watch", watched, "--drain-delay", "100ms"}));
+    ASSERT_EQ(StatusOf(app_port_, "/"), 200);
+    std::uint16_t first_app_port = app_port_;
+    pid_t pid = proc_->pid();
+    // Descriptors in use once the test's own connection is gone (the server may still be lingering on it, so take
+    // the smallest count seen over a short window).
+    std::size_t fds_before = FdCount(pid);
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(30ms);
+        fds_before = std::min(fds_before, FdCount(pid));
+    }
+    ASSERT_GT(fds_before, 0u);
+
+    // The watcher snapshots the files when it starts; change the file until a restart is seen (at most 3 tries, so
+    // a watcher that never reacts fails the test).
+    std::uint16_t second_app_port = 0;
+    for (int attempt = 0; attempt < 3 && second_app_port == 0; ++attempt) {
+        std::this_thread::sleep_for(600ms);
+        WriteFile(watched, "version=" + std::to_string(attempt + 2) + "\n", /*append=*/true);
+        second_app_port = proc_->WaitForPort("app server listening", 3s, 2);
+    }
+    ASSERT_NE(second_app_port, 0) << "no second 'app server listening' after changing " << watched;
+    EXPECT_TRUE(proc_->Running()) << "the process exited instead of re-executing itself";
+    EXPECT_EQ(proc_->pid(), pid);
+    EXPECT_FALSE(proc_->Records("autoreload: change detected; restarting").empty());
+    auto shutdown = proc_->Records("shutdown finished");
+    EXPECT_EQ(shutdown.size(), 1u) << "the old image shut down before the exec";
+    std::set<std::uint16_t> ports = ListeningPorts(pid);
+    EXPECT_EQ(ports.count(second_app_port), 1u) << "the new app port belongs to the same pid";
+    EXPECT_EQ(ports.count(first_app_port), 0u) << "the old app port is still open";
+    EXPECT_EQ(StatusOf(second_app_port, "/"), 200);
+    std::size_t fds_after = 0;
+    EXPECT_TRUE(Eventually([&] { return (fds_after = FdCount(pid)) <= fds_before; }, 2s))
+        << "descriptors leaked across the re-exec: " << fds_before << " before, " << fds_after << " after";
+
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    ASSERT_TRUE(code) << "the re-executed process did not stop on SIGTERM";
+    EXPECT_EQ(*code, 0);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Malformed requests
+
+TEST_F(ServeTest, SmugglingShapedRequestIsRejectedAndTheServerCarriesOn) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+
+    RawClient keep(app_port_, 3000ms);  // an innocent keep-alive client, before and after
+    ASSERT_TRUE(keep.connected());
+    ASSERT_TRUE(keep.Send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+    auto before = keep.ReadResponse();
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->status, 200);
+
+    {
+        RawClient bad(app_port_, 3000ms);
+        ASSERT_TRUE(bad.connected());
+        ASSERT_TRUE(
+            bad.Send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"));
+        auto r = bad.ReadResponse();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+        EXPECT_EQ(Lower(r->header("connection")), "close");
+        EXPECT_TRUE(bad.WaitForClose()) << "the connection stayed open after a 400";
+        EXPECT_EQ(bad.buffer().find("HTTP/1.1"), std::string::npos) << "a second response followed the 400";
+    }
+    {
+        RawClient bad(app_port_, 3000ms);
+        ASSERT_TRUE(bad.connected());
+        ASSERT_TRUE(
+            bad.Send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"));
+        auto r = bad.ReadResponse();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 400);
+        EXPECT_TRUE(bad.WaitForClose());
+    }
+
+    ASSERT_TRUE(keep.Send("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello"));
+    auto after = keep.ReadResponse();
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 200);
+    EXPECT_EQ(after->body, "hello");
+    EXPECT_EQ(StatusOf(app_port_, "/"), 200);
+    EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ::signal(SIGPIPE, SIG_IGN);  // a server closing on us must fail an assertion, not kill the test
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}

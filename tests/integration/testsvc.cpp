@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// testsvc: the service the integration tests drive from outside (tests/integration/serve_test.cpp). Every route,
+// check and command exists to make one behaviour of `serve` observable:
+//   GET /             inline hello (never touches the worker pool)
+//   GET /sleep/{ms}   blocking handler: sleeps ms (at most 10000) on a worker thread
+//   POST /echo        answers with the request body
+//   check "flag"      readiness; fails with "flag file present" while $TESTSVC_FAIL_FILE exists
+//   check "alive"     liveness; always passes
+//   sleep-ms N / fail N / ok   commands for `serve --command` and direct runs
+//   Migrations()      one pending migration while $TESTSVC_PENDING_FILE exists
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <gale/app/app.hpp>
+
+namespace {
+
+bool EnvFileExists(const char* variable) {
+    const char* path = std::getenv(variable);
+    if (path == nullptr || *path == '\0') return false;
+    struct stat st {};
+    return ::stat(path, &st) == 0;
+}
+
+/// Parses a non-negative decimal; nullopt-like -1 on anything else.
+long long ParseCount(std::string_view text) {
+    long long v = -1;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || ptr != text.data() + text.size() || v < 0) return -1;
+    return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using gale::http::Request;
+    using gale::http::Response;
+    namespace health = gale::health;
+
+    gale::app::App app("testsvc", "1.2.3");
+
+    app.Get("/", [](Request&) { return Response::Text(200, "hello from testsvc\n"); }, {.inline_handler = true});
+
+    app.Get("/sleep/{ms}", [](Request& req) {
+        long long ms = ParseCount(req.param("ms"));
+        if (ms < 0) throw gale::http::HttpError(400, "ms must be a non-negative integer");
+        ms = std::min(ms, 10'000LL);
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return Response::Text(200, "slept " + std::to_string(ms) + " ms\n");
+    });
+
+    app.Post("/echo", [](Request& req) { return Response::Text(200, req.body(), "application/octet-stream"); });
+
+    app.Check("flag",
+              [] {
+                  if (EnvFileExists("TESTSVC_FAIL_FILE")) return health::CheckResult::Error("flag file present");
+                  return health::CheckResult::Ok("no flag file");
+              },
+              {.tags = health::kReadiness});
+
+    app.Check("alive", [] { return health::CheckResult::Ok(); }, {.tags = health::kLiveness});
+
+    app.Command("sleep-ms", "sleep N milliseconds, then succeed", [](const gale::app::Args& args) {
+        long long ms = args.size() == 1 ? ParseCount(args[0]) : -1;
+        if (ms < 0) return 2;
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        return 0;
+    });
+    app.Command("fail", "exit with code N", [](const gale::app::Args& args) {
+        long long code = args.size() == 1 ? ParseCount(args[0]) : -1;
+        return code < 0 || code > 255 ? 2 : static_cast<int>(code);
+    });
+    app.Command("ok", "succeed at once", [](const gale::app::Args&) { return 0; });
+
+    app.Migrations([]() -> gale::Result<std::vector<std::string>> {
+        if (EnvFileExists("TESTSVC_PENDING_FILE")) return std::vector<std::string>{"0002_add_widgets"};
+        return std::vector<std::string>{};
+    });
+
+    return app.Run(argc, argv);
+}
