@@ -949,6 +949,44 @@ TEST_F(ServeTest, CommandsRunDirectly) {
     EXPECT_EQ(*code, 0);
 }
 
+TEST_F(ServeTest, RunModeTaskRunsTheListedCommandsAndStopsAtTheFirstFailure) {
+    Process& ok = Spawn({}, {{"APP_RUN_MODE", "task"}, {"APP_TASK_COMMANDS", "ok; ok"}});
+    auto code = ok.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_EQ(ok.Records("command finished").size(), 2U);
+    Process& failing = Spawn({}, {{"APP_RUN_MODE", "TASK"}, {"APP_TASK_COMMANDS", "ok; fail 4; ok"}});
+    code = failing.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 4);
+    EXPECT_EQ(failing.Records("command finished").size(), 2U);  // the third never ran
+}
+
+TEST_F(ServeTest, RunModesThatDoNotExistYetRefuseToStart) {
+    for (const char* mode : {"WORKER", "BEAT", "CONSUME", "bogus"}) {
+        SCOPED_TRACE(mode);
+        Process& p = Spawn({}, {{"APP_RUN_MODE", mode}});
+        auto code = p.WaitExit(10s);
+        ASSERT_TRUE(code) << "still running";
+        EXPECT_EQ(*code, 2);
+        EXPECT_NE(p.Log().find("APP_RUN_MODE"), std::string::npos) << p.Log();
+        EXPECT_TRUE(p.Records("probe server listening").empty());
+    }
+    Process& bad_count = Spawn({}, {{"APP_RUN_MODE", "WEB"}, {"APP_WORKER_COUNT", "zero"}});
+    auto code = bad_count.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(bad_count.Log().find("APP_WORKER_COUNT"), std::string::npos);
+}
+
+TEST_F(ServeTest, RunModeWebServesWithTheWorkerCount) {
+    Process& p =
+        Spawn({}, {{"APP_RUN_MODE", "WEB"}, {"APP_WORKER_COUNT", "3"}, {"GALE_BIND", "127.0.0.1"}, {"GALE_PORT", "0"}});
+    auto records = [&] { return p.Records("app server listening"); };
+    ASSERT_TRUE(Eventually([&] { return !records().empty(); }, 10s));
+    EXPECT_EQ(records().front()["workers"], 3) << records().front().dump();
+}
+
 // ------------------------------------------------------------------------------------------------------------------
 // Static files
 

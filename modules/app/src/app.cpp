@@ -2,12 +2,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <gale/app/app.hpp>
+#include <gale/base/strings.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
@@ -70,6 +72,62 @@ int RunChecks(App::State& state, bool json) {
         std::printf("%zu checks, %s\n", outcomes.size(), failed ? "FAILED" : "all passed");
     }
     return failed ? 1 : 0;
+}
+
+struct RunMode {
+    std::string name = "WEB";
+    std::size_t worker_count = 0;  // 0: not set
+};
+
+/// APP_RUN_MODE (WEB, TASK, WORKER, BEAT, CONSUME; case-insensitive; default WEB) and APP_WORKER_COUNT.
+Result<RunMode> ReadRunMode() {
+    RunMode m;
+    if (const char* v = std::getenv("APP_RUN_MODE"); v != nullptr && *v != '\0') {
+        std::string upper(v);
+        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        static const std::vector<std::string> kModes = {"WEB", "TASK", "WORKER", "BEAT", "CONSUME"};
+        if (std::find(kModes.begin(), kModes.end(), upper) == kModes.end()) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             fmt::format("APP_RUN_MODE: '{}' is not one of WEB, TASK, WORKER, BEAT, CONSUME", v));
+        }
+        m.name = upper;
+    }
+    if (const char* v = std::getenv("APP_WORKER_COUNT"); v != nullptr && *v != '\0') {
+        auto n = ParseInt("APP_WORKER_COUNT", v, 1, 4096);
+        if (!n) return tl::unexpected(n.error());
+        m.worker_count = static_cast<std::size_t>(*n);
+    }
+    return m;
+}
+
+/// TASK mode: runs the commands in APP_TASK_COMMANDS (";"-separated, each "NAME [ARGS]") in order; the first
+/// failure's exit code ends the run.
+int RunTaskMode(App::State& s) {
+    const char* list = std::getenv("APP_TASK_COMMANDS");
+    if (list == nullptr || SplitWhitespace(list).empty()) {
+        log::Error(kLogger, "APP_RUN_MODE=TASK needs APP_TASK_COMMANDS, e.g. \"migrate; collectstatic --noinput\"");
+        return 2;
+    }
+    std::vector<Args> commands;
+    std::string_view rest(list);
+    while (true) {
+        std::size_t semi = rest.find(';');
+        auto words = SplitWhitespace(rest.substr(0, semi));
+        if (!words.empty()) {
+            if (s.FindCommand(words.front()) == nullptr) {
+                log::Error(kLogger, "APP_TASK_COMMANDS names an unknown command", {{"command", words.front()}});
+                return 2;
+            }
+            commands.push_back(std::move(words));
+        }
+        if (semi == std::string_view::npos) break;
+        rest.remove_prefix(semi + 1);
+    }
+    for (const Args& c : commands) {
+        int code = RunCommand(*s.FindCommand(c.front()), Args(c.begin() + 1, c.end()));
+        if (code != 0) return code;
+    }
+    return 0;
 }
 
 }  // namespace
@@ -198,8 +256,31 @@ int App::Run(int argc, char** argv) {
         return RunChecks(s, check_json);
     }
 
-    // serve, explicitly or by default
-    auto options = serve_parser.Resolve(GaleEnvironment());
+    // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.
+    auto mode = serve->parsed() ? Result<RunMode>(RunMode{}) : ReadRunMode();
+    if (!mode) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), mode.error().message().c_str());
+        return 2;
+    }
+    if (mode->name == "TASK") {
+        if (auto r = ConfigureLogging(false); !r) {
+            std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+            return 2;
+        }
+        return RunTaskMode(s);
+    }
+    if (mode->name != "WEB") {
+        std::fprintf(stderr,
+                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB and TASK are); "
+                     "refusing to start rather than run the wrong role\n",
+                     s.name.c_str(), mode->name.c_str());
+        return 2;
+    }
+    auto env = GaleEnvironment();
+    if (mode->worker_count != 0 && env.find("GALE_WORKERS") == env.end()) {
+        env["GALE_WORKERS"] = std::to_string(mode->worker_count);
+    }
+    auto options = serve_parser.Resolve(env);
     if (!options) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), options.error().message().c_str());
         return 2;
