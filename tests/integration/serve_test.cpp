@@ -988,6 +988,135 @@ TEST_F(ServeTest, RunModeWebServesWithTheWorkerCount) {
 }
 
 // ------------------------------------------------------------------------------------------------------------------
+// Layered configuration: dotenv files, profiles, `config`, `env exec`, secrets
+
+TEST_F(ServeTest, DotenvFilesFeedServeAndLocalWins) {
+    WriteFile(dir_ + "/.env.base", "GALE_MAX_LIFETIME=1\nGALE_REQ_QUEUE_LEN=7\n");
+    WriteFile(dir_ + "/.env.local", "export GALE_MAX_LIFETIME=2  # local wins\n");
+    ASSERT_NO_FATAL_FAILURE(StartServe({}, {{"GALE_DOTENV_DIR", dir_}}));
+    for (int i = 0; i < 3; ++i) ASSERT_EQ(StatusOf(app_port_, "/"), 200);
+    auto alive = Get(probe_port_, "/alive");
+    ASSERT_TRUE(alive);
+    EXPECT_EQ(alive->status, 500);  // 3 requests > 2 (from .env.local, not 1 from .env.base)
+    EXPECT_NE(alive->body.find("3 requests > 2"), std::string::npos) << alive->body;
+    auto ready = Get(probe_port_, "/ready");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(Json::parse(ready->body)["req_queue_len"], 7);
+}
+
+TEST_F(ServeTest, ConfigShowsEverySourceAndHidesSecrets) {
+    WriteFile(dir_ + "/.env.base", "GALE_MAX_LIFETIME=5\nDATABASE_PASSWORD=hunter2-dotenv\n");
+    Process& p =
+        Spawn({"config"}, {{"GALE_DOTENV_DIR", dir_}, {"APP_SECRET_KEY", "sk-very-secret"}, {"GALE_PORT", "9123"}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    std::string out = p.Log();
+    EXPECT_NE(out.find("GALE_MAX_LIFETIME=5"), std::string::npos) << out;
+    EXPECT_NE(out.find("dotenv"), std::string::npos) << out;
+    EXPECT_NE(out.find("GALE_PORT=9123"), std::string::npos) << out;
+    EXPECT_NE(out.find("environment"), std::string::npos) << out;
+    EXPECT_NE(out.find("GALE_PROFILE=develop"), std::string::npos) << out;
+    EXPECT_EQ(out.find("sk-very-secret"), std::string::npos) << out;
+    EXPECT_EQ(out.find("hunter2-dotenv"), std::string::npos) << out;
+    EXPECT_NE(out.find("APP_SECRET_KEY=********"), std::string::npos) << out;
+}
+
+TEST_F(ServeTest, ConfigCheckListsEveryProblemAtOnce) {
+    Process& p = Spawn({"config", "check"}, {{"GALE_PROFILE", "production"},
+                                             {"GALE_PORT", "abc"},
+                                             {"DATABASE_ENGINE", "postgresql"},
+                                             {"APP_RUN_MODE", "sideways"}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    std::string out = p.Log();
+    for (const char* word : {"GALE_PORT", "abc", "APP_SECRET_KEY", "DATABASE_", "APP_RUN_MODE"}) {
+        EXPECT_NE(out.find(word), std::string::npos) << word << " in:\n" << out;
+    }
+    Process& ok = Spawn({"config", "check"});
+    code = ok.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << ok.Log();
+}
+
+TEST_F(ServeTest, ProductionProfileNeedsASecretKeyAndSendsSecurityHeaders) {
+    Process& refused = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"GALE_PROFILE", "production"}});
+    auto code = refused.WaitExit(10s);
+    ASSERT_TRUE(code) << "a production server started without APP_SECRET_KEY";
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(refused.Log().find("APP_SECRET_KEY"), std::string::npos) << refused.Log();
+    EXPECT_TRUE(refused.Records("probe server listening").empty());
+
+    ASSERT_NO_FATAL_FAILURE(StartServe({}, {{"GALE_PROFILE", "production"}, {"APP_SECRET_KEY", "k"}}));
+    auto r = Get(app_port_, "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("strict-transport-security"), "max-age=31536000; includeSubDomains");
+    EXPECT_EQ(r->header("x-content-type-options"), "nosniff");
+    EXPECT_EQ(r->header("x-frame-options"), "DENY");
+    EXPECT_EQ(r->header("referrer-policy"), "strict-origin-when-cross-origin");
+}
+
+TEST_F(ServeTest, DevelopProfileSendsNoSecurityHeadersAndBadProfileIsRefused) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    auto r = Get(app_port_, "/");
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->header("strict-transport-security").empty());
+    Process& bad = Spawn({"serve"}, {{"GALE_PROFILE", "prod"}});
+    auto code = bad.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(bad.Log().find("GALE_PROFILE"), std::string::npos);
+}
+
+TEST_F(ServeTest, EnvExecRunsACommandWithTheLayeredEnvironment) {
+    WriteFile(dir_ + "/.env.base", "FROM_DOTENV=\"from the base file\"\nOVERRIDDEN=base\n");
+    WriteFile(dir_ + "/.env.local", "OVERRIDDEN=local\n");
+    Process& p = Spawn({"env", "exec", "--", "sh", "-c", "echo \"[$FROM_DOTENV][$OVERRIDDEN][$APP_DEBUG]\"; exit 5"},
+                       {{"GALE_DOTENV_DIR", dir_}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 5);  // the child's exit status is the process's
+    EXPECT_NE(p.Log().find("[from the base file][local][true]"), std::string::npos) << p.Log();
+    Process& missing = Spawn({"env", "exec", "--", "no-such-program-gale"});
+    code = missing.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 127);
+    EXPECT_NE(missing.Log().find("no-such-program-gale"), std::string::npos);
+}
+
+TEST_F(ServeTest, DotenvSyntaxErrorNamesFileAndLine) {
+    WriteFile(dir_ + "/.env.local", "GOOD=1\nBAD=\"unterminated\n");
+    Process& p = Spawn({"serve"}, {{"GALE_DOTENV_DIR", dir_}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(p.Log().find(".env.local:2"), std::string::npos) << p.Log();
+}
+
+TEST_F(ServeTest, TranscryptSecretFileIsDecryptedInMemory) {
+    // Encrypted with the real openssl command line the way transcrypt does (AES-256-CBC, MD5 key derivation, salted,
+    // base64), never written in plaintext.
+    std::string secret = dir_ + "/.env.staging.secret";
+    std::string cmd =
+        "printf 'SECRET_TOKEN=tok-123\\n' | openssl enc -e -a -aes-256-cbc -md MD5 -pass pass:pw1 > " + secret;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl (Debian package openssl) is required";
+    WriteFile(dir_ + "/.env.local", "DOTENV=staging\n");
+    Process& p = Spawn({"env", "exec", "--", "sh", "-c", "echo \"token=$SECRET_TOKEN\""},
+                       {{"GALE_DOTENV_DIR", dir_}, {"TRANSCRYPT_PASSWORD", "pw1"}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << p.Log();
+    EXPECT_NE(p.Log().find("token=tok-123"), std::string::npos) << p.Log();
+    Process& wrong = Spawn({"config"}, {{"GALE_DOTENV_DIR", dir_}, {"TRANSCRYPT_PASSWORD", "nope"}});
+    code = wrong.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(wrong.Log().find("TRANSCRYPT_PASSWORD"), std::string::npos) << wrong.Log();
+    EXPECT_EQ(wrong.Log().find("tok-123"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
 // Static files
 
 TEST_F(ServeTest, StaticFilesAreServedAndConfined) {

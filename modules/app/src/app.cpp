@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 
 #include <fmt/format.h>
@@ -15,6 +19,7 @@
 
 #include "serve.hpp"
 #include "serve_options.hpp"
+#include "settings_loader.hpp"
 #include "state.hpp"
 
 namespace gale::app {
@@ -130,6 +135,33 @@ int RunTaskMode(App::State& s) {
     return 0;
 }
 
+/// `config check`: every problem with the settings at once (the serve options and the environment contract).
+int CheckConfiguration(App::State& s, const LoadedSettings& loaded, const ServeOptionParser& serve_parser) {
+    std::vector<std::string> problems;
+    for (const auto& e : s.registration_errors) problems.push_back(e);
+    if (auto mode = ReadRunMode(); !mode) problems.push_back(mode.error().message());
+    if (auto o = serve_parser.Resolve(GaleEnvironment()); !o) {
+        std::string_view msg = o.error().message();
+        // One problem per line after the heading.
+        std::size_t nl = msg.find('\n');
+        while (nl != std::string_view::npos) {
+            std::size_t next = msg.find('\n', nl + 1);
+            std::string_view line = msg.substr(nl + 1, next == std::string_view::npos ? next : next - nl - 1);
+            while (!line.empty() && line.front() == ' ') line.remove_prefix(1);
+            problems.emplace_back(line);
+            nl = next;
+        }
+    }
+    for (auto& p : ValidateContract(s, loaded.settings)) problems.push_back(std::move(p));
+    if (problems.empty()) {
+        std::printf("configuration ok (profile %s)\n", loaded.profile.c_str());
+        return 0;
+    }
+    std::printf("%zu problem(s) with the configuration (profile %s):\n", problems.size(), loaded.profile.c_str());
+    for (const auto& p : problems) std::printf("  %s\n", p.c_str());
+    return 1;
+}
+
 }  // namespace
 
 int RunCommand(const CommandEntry& command, const Args& args) {
@@ -195,6 +227,11 @@ App& App::Command(std::string name, std::string help, CommandFn fn) {
     return *this;
 }
 
+App& App::EnvironmentGroup(config::GroupSpec group) {
+    state_->contract_groups.push_back(std::move(group));
+    return *this;
+}
+
 App& App::Migrations(MigrationStatusFn fn) {
     state_->migrations = std::move(fn);
     return *this;
@@ -220,6 +257,17 @@ int App::Run(int argc, char** argv) {
     bool check_json = false;
     check->add_flag("--json", check_json, "print the results as JSON");
 
+    CLI::App* config_cmd =
+        cli.add_subcommand("config", "print every effective setting with its source (secrets hidden)");
+    CLI::App* config_check = config_cmd->add_subcommand("check", "validate every setting; list all problems; exit 1");
+
+    CLI::App* env_cmd = cli.add_subcommand("env", "the layered environment");
+    CLI::App* env_exec =
+        env_cmd->add_subcommand("exec", "run a command with the layered environment: env exec -- CMD…");
+    std::vector<std::string> exec_args;
+    env_exec->add_option("command", exec_args, "the command and its arguments")->required()->allow_extra_args();
+    env_cmd->require_subcommand(1);
+
     std::vector<std::pair<CLI::App*, const CommandEntry*>> command_subs;
     for (const CommandEntry& c : s.commands) {
         CLI::App* sub = cli.add_subcommand(c.name, c.help);
@@ -232,6 +280,29 @@ int App::Run(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         int code = cli.exit(e);
         return code == 0 ? 0 : 2;
+    }
+
+    // Layered settings, exported to the environment before any thread starts; every role reads them from there.
+    config::Environment process_env = config::CurrentEnvironment();
+    auto loaded = LoadSettings(process_env);
+    if (!loaded) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), loaded.error().ToString().c_str());
+        return 2;
+    }
+    ExportToEnvironment(*loaded, process_env);
+
+    if (config_cmd->parsed()) {
+        if (config_check->parsed()) return CheckConfiguration(s, *loaded, serve_parser);
+        std::printf("# profile: %s\n%s", loaded->profile.c_str(), loaded->settings.Describe().c_str());
+        return 0;
+    }
+    if (env_exec->parsed()) {
+        std::vector<char*> args;
+        for (auto& a : exec_args) args.push_back(a.data());
+        args.push_back(nullptr);
+        ::execvp(args[0], args.data());
+        std::fprintf(stderr, "%s: env exec: cannot run '%s': %s\n", s.name.c_str(), args[0], std::strerror(errno));
+        return errno == ENOENT ? 127 : 126;
     }
 
     for (auto& [sub, entry] : command_subs) {
@@ -254,6 +325,13 @@ int App::Run(int argc, char** argv) {
         }
         log::SetLevel(log::Level::kWarning);
         return RunChecks(s, check_json);
+    }
+
+    // The environment contract is checked before any role starts: every problem at once, exit 2.
+    if (auto problems = ValidateContract(s, loaded->settings); !problems.empty()) {
+        std::fprintf(stderr, "%s: invalid configuration (profile %s):\n", s.name.c_str(), loaded->profile.c_str());
+        for (const auto& p : problems) std::fprintf(stderr, "  %s\n", p.c_str());
+        return 2;
     }
 
     // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.

@@ -161,6 +161,13 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     app_opts.header_timeout = o.header_timeout;
     app_opts.keep_alive_timeout = o.keep_alive_timeout;
     app_opts.access_log = o.access_log;
+    if (o.security_headers) {
+        // A handler's own header of the same name wins over these.
+        app_opts.default_headers = {{"Strict-Transport-Security", "max-age=31536000; includeSubDomains"},
+                                    {"X-Content-Type-Options", "nosniff"},
+                                    {"X-Frame-Options", "DENY"},
+                                    {"Referrer-Policy", "strict-origin-when-cross-origin"}};
+    }
 
     std::vector<std::unique_ptr<http::StaticFiles>> file_mounts;
     for (const auto* m : {&o.static_mount, &o.media_mount}) {

@@ -91,6 +91,9 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
         {"--watch", "extra file or directory for --autoreload (repeatable)", "", Kind::kList},
         {"--debug", "readable logs at debug level", "false", Kind::kFlag},
         {"--no-access-log", "no per-request log line", "false", Kind::kFlag},
+        {"--security-headers",
+         "add Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options and Referrer-Policy to responses",
+         "profile (on in staging and production)", Kind::kFlag},
     };
     return specs;
 }
@@ -258,6 +261,7 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
     bool no_access_log = false;
     flag("--no-access-log", no_access_log);
     o.access_log = !no_access_log;
+    flag("--security-headers", o.security_headers);
 
     if (!probe_port_given || o.probe_port == 0) o.probe_port = o.port == 0 ? 0 : static_cast<std::uint16_t>(o.port + 1);
     if (o.port == 65535 && !probe_port_given && !o.no_probe) {

@@ -51,6 +51,7 @@ struct ServeOptions {
     std::vector<std::string> watch;
     bool debug = false;
     bool access_log = true;
+    bool security_headers = false;
 };
 
 /// One row of the option table.

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include <gale/app/app.hpp>
+#include <gale/config/contract.hpp>
+#include <gale/config/settings.hpp>
 #include <gale/health/checks.hpp>
 #include <gale/http/router.hpp>
 #include <gale/metrics/registry.hpp>
@@ -28,7 +30,8 @@ struct App::State {
     std::vector<CommandEntry> commands;
     MigrationStatusFn migrations;
     metrics::Registry registry;
-    std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
+    std::vector<config::GroupSpec> contract_groups;  // the service's own environment variables
+    std::vector<std::string> registration_errors;    // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {
         for (const auto& c : commands) {
@@ -37,6 +40,9 @@ struct App::State {
         return nullptr;
     }
 };
+
+/// Validates the environment contract (gale's groups and the service's) against `settings`: every problem.
+std::vector<std::string> ValidateContract(const App::State& state, const config::Settings& settings);
 
 /// Runs a registered command, catching exceptions; logs start, end and duration. Returns its exit code.
 int RunCommand(const CommandEntry& command, const Args& args);

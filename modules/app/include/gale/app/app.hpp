@@ -31,6 +31,10 @@ namespace gale::metrics {
 class Registry;
 }  // namespace gale::metrics
 
+namespace gale::config {
+struct GroupSpec;
+}  // namespace gale::config
+
 namespace gale::app {
 
 using Args = std::vector<std::string>;
@@ -57,6 +61,9 @@ public:
     App& Check(std::string name, health::CheckFn fn, health::CheckOptions options = {});
     /// Registers a management command, runnable as `<binary> NAME [ARGS…]` and by `serve --command`.
     App& Command(std::string name, std::string help, CommandFn fn);
+    /// Declares a group of the service's own environment variables, validated at start-up with gale's groups
+    /// (see gale/config/contract.hpp and docs/environment.md).
+    App& EnvironmentGroup(config::GroupSpec group);
     /// Tells `serve --check-migrations` how to find pending migrations.
     App& Migrations(MigrationStatusFn fn);
 

@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT
+// Kubernetes manifests for a gale service, written as YAML text.
+//
+// Every string value goes out as a double-quoted scalar (Quote): YAML 1.1 readers turn bare `on`, `yes`, `8001`
+// or `1e3` into booleans and numbers, and an annotation or env value of the wrong type is rejected by the API
+// server. Numbers that the schema wants as integers (ports, replicas, thresholds) are written bare. Keys are
+// fixed identifiers or contract variable names (validated), so they need no quoting except label keys with '/'.
+//
+// The timing follows gale's own shutdown (README, Lifecycle): on SIGTERM readiness fails at once and the app
+// keeps serving for the drain delay, then waits up to the graceful timeout for in-flight requests. So the pods
+// need no preStop sleep, and terminationGracePeriodSeconds covers both phases plus a margin.
+#include "deploy_k8s.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace gale::app {
+namespace {
+
+constexpr std::int64_t kGraceMarginSeconds = 5;
+constexpr std::uint32_t kRunAsUser = 10001;  // the image's non-root user (deploy/Dockerfile)
+
+std::string Quote(std::string_view s) {
+    std::string out = "\"";
+    for (char ch : s) {
+        auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                if (c < 0x20 || c == 0x7f) {
+                    out += fmt::format("\\x{:02x}", c);
+                } else {
+                    out += ch;
+                }
+        }
+    }
+    out += '"';
+    return out;
+}
+
+std::string Lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+std::string Upper(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
+    return out;
+}
+
+/// "0.1.0+build.7" → "0-1-0-build-7": a DNS-1123 label fragment for the per-release Job name.
+std::string NameFragment(std::string_view s) {
+    std::string out;
+    for (char ch : Lower(s)) {
+        bool alnum = std::isalnum(static_cast<unsigned char>(ch)) != 0;
+        if (alnum) {
+            out += ch;
+        } else if (!out.empty() && out.back() != '-') {
+            out += '-';
+        }
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+}
+
+std::string Seconds(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
+
+bool HasMode(const K8sInputs& in, std::string_view mode) {
+    return std::any_of(in.run_modes.begin(), in.run_modes.end(),
+                       [&](const std::string& m) { return Upper(m) == mode; });
+}
+
+bool Integrated(const K8sInputs& in) { return in.probe_port == in.port; }
+
+std::string ConfigMapName(const K8sInputs& in) { return in.service + "-env"; }
+std::string SecretName(const K8sInputs& in) { return in.service + "-secrets"; }
+/// Contract variables that the manifests set per workload (env wins over envFrom, but an empty placeholder for
+/// APP_WORKER_COUNT would still stop the process as non-numeric), so they stay out of the ConfigMap and Secret.
+bool IsWorkloadVar(std::string_view name) {
+    return name == "APP_RUN_MODE" || name == "APP_TASK_COMMANDS" || name == "APP_WORKER_COUNT";
+}
+
+bool InStore(const std::pair<std::string, bool>& var, bool secret) {
+    return var.second == secret && !IsWorkloadVar(var.first);
+}
+
+bool HasVars(const K8sInputs& in, bool secret) {
+    return std::any_of(in.env_vars.begin(), in.env_vars.end(), [&](const auto& v) { return InStore(v, secret); });
+}
+
+/// Appends YAML lines with a fixed indentation prefix.
+class Writer {
+public:
+    explicit Writer(std::string& out) : out_(out) {}
+    void Line(int indent, std::string_view text) {
+        out_.append(static_cast<std::size_t>(indent), ' ');
+        out_ += text;
+        out_ += '\n';
+    }
+    void Document() { out_ += "---\n"; }
+
+private:
+    std::string& out_;
+};
+
+void Metadata(Writer& w, int indent, const K8sInputs& in, const std::string& name, std::string_view component) {
+    w.Line(indent, "metadata:");
+    w.Line(indent + 2, "name: " + Quote(name));
+    if (!in.namespace_name.empty()) w.Line(indent + 2, "namespace: " + Quote(in.namespace_name));
+    w.Line(indent + 2, "labels:");
+    w.Line(indent + 4, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(indent + 4, "app.kubernetes.io/version: " + Quote(in.version));
+    if (!component.empty()) w.Line(indent + 4, "app.kubernetes.io/component: " + Quote(component));
+    w.Line(indent + 4, "app.kubernetes.io/managed-by: \"gale\"");
+}
+
+void PodLabels(Writer& w, int indent, const K8sInputs& in, std::string_view component) {
+    w.Line(indent, "labels:");
+    w.Line(indent + 2, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(indent + 2, "app.kubernetes.io/version: " + Quote(in.version));
+    w.Line(indent + 2, "app.kubernetes.io/component: " + Quote(component));
+}
+
+void Env(Writer& w, int indent, std::string_view name, std::string_view value) {
+    w.Line(indent, "- name: " + Quote(name));
+    w.Line(indent + 2, "value: " + Quote(value));
+}
+
+void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view path, std::string_view port, int period,
+               int timeout, int failures) {
+    w.Line(indent, std::string(probe) + ":");
+    w.Line(indent + 2, "httpGet:");
+    w.Line(indent + 4, "path: " + Quote(path));
+    w.Line(indent + 4, "port: " + Quote(port));
+    w.Line(indent + 2, fmt::format("periodSeconds: {}", period));
+    w.Line(indent + 2, fmt::format("timeoutSeconds: {}", timeout));
+    w.Line(indent + 2, fmt::format("failureThreshold: {}", failures));
+}
+
+/// The pod spec shared by the WEB Deployment and the TASK Job (from "spec:" of the template, at `indent`).
+void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) {
+    const bool web = mode == "WEB";
+    const std::string probe_port_name = Integrated(in) ? "http" : "metrics";
+    w.Line(indent, "spec:");
+    const int s = indent + 2;
+    if (mode == "TASK") w.Line(s, "restartPolicy: \"Never\"");
+    if (web) {
+        w.Line(s, "# No preStop hook: gale drains itself. On SIGTERM readiness fails at once (so endpoints drop the");
+        w.Line(s, "# pod) while the app keeps serving for the drain delay, then waits for in-flight requests up to");
+        w.Line(s, "# the graceful timeout. The grace period is drain delay + graceful timeout + 5 s margin.");
+    }
+    w.Line(s, fmt::format("terminationGracePeriodSeconds: {}", TerminationGracePeriodSeconds(in)));
+    w.Line(s, "automountServiceAccountToken: false");
+    w.Line(s, "securityContext:");
+    w.Line(s + 2, "runAsNonRoot: true");
+    w.Line(s + 2, fmt::format("runAsUser: {}", kRunAsUser));
+    w.Line(s + 2, fmt::format("runAsGroup: {}", kRunAsUser));
+    w.Line(s + 2, fmt::format("fsGroup: {}", kRunAsUser));
+    w.Line(s + 2, "seccompProfile:");
+    w.Line(s + 4, "type: \"RuntimeDefault\"");
+    w.Line(s, "containers:");
+    const int c = s + 2;
+    w.Line(c, "- name: " + Quote(Lower(mode)));
+    const int k = c + 2;
+    w.Line(k, "image: " + Quote(in.image));
+    w.Line(k, "imagePullPolicy: \"IfNotPresent\"");
+    if (web) {
+        w.Line(k, "ports:");
+        w.Line(k + 2, "- name: \"http\"");
+        w.Line(k + 4, fmt::format("containerPort: {}", in.port));
+        w.Line(k + 4, "protocol: \"TCP\"");
+        if (!Integrated(in)) {
+            w.Line(k + 2, "- name: \"metrics\"");
+            w.Line(k + 4, fmt::format("containerPort: {}", in.probe_port));
+            w.Line(k + 4, "protocol: \"TCP\"");
+        }
+    }
+    w.Line(k, "env:");
+    Env(w, k + 2, "APP_RUN_MODE", mode);
+    if (mode == "TASK") Env(w, k + 2, "APP_TASK_COMMANDS", in.task_commands);
+    if (web) {
+        // Pinned so the process serves exactly what the probes and the Service point at.
+        Env(w, k + 2, "GALE_PORT", std::to_string(in.port));
+        Env(w, k + 2, "GALE_PROBE_PORT", std::to_string(in.probe_port));
+        Env(w, k + 2, "GALE_STARTUP_PROBE", in.startup_path);
+        Env(w, k + 2, "GALE_READINESS_PROBE", in.readiness_path);
+        Env(w, k + 2, "GALE_LIVENESS_PROBE", in.liveness_path);
+        Env(w, k + 2, "GALE_METRICS_PATH", in.metrics_path);
+        Env(w, k + 2, "GALE_DRAIN_DELAY", Seconds(in.drain_delay));
+        Env(w, k + 2, "GALE_GRACEFUL_TIMEOUT", Seconds(in.graceful_timeout));
+        if (in.workers > 0) Env(w, k + 2, "APP_WORKER_COUNT", std::to_string(in.workers));
+        if (in.wait_for_migrations && HasMode(in, "TASK")) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
+    }
+    if (HasVars(in, false) || HasVars(in, true)) {
+        w.Line(k, "envFrom:");
+        if (HasVars(in, false)) {
+            w.Line(k + 2, "- configMapRef:");
+            w.Line(k + 6, "name: " + Quote(ConfigMapName(in)));
+        }
+        if (HasVars(in, true)) {
+            w.Line(k + 2, "- secretRef:");
+            w.Line(k + 6, "name: " + Quote(SecretName(in)));
+        }
+    }
+    if (web) {
+        // Startup: generous, since --check-migrations and start-up commands hold it (5 min at 2 s). Readiness:
+        // every 5 s, out after 2 misses. Liveness: gale's watchdog already waits --watchdog-timeout (10 s)
+        // before failing, so 3 misses at 10 s is a hung process, not a slow one.
+        HttpProbe(w, k, "startupProbe", in.startup_path, probe_port_name, 2, 2, 150);
+        HttpProbe(w, k, "readinessProbe", in.readiness_path, probe_port_name, 5, 3, 2);
+        HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, 10, 3, 3);
+    }
+    w.Line(k, "resources:");
+    w.Line(k + 2, "requests:");
+    w.Line(k + 4, "cpu: " + Quote(in.cpu_request));
+    w.Line(k + 4, "memory: " + Quote(in.memory_request));
+    w.Line(k + 2, "limits:");
+    if (!in.cpu_limit.empty()) w.Line(k + 4, "cpu: " + Quote(in.cpu_limit));
+    w.Line(k + 4, "memory: " + Quote(in.memory_limit));
+    w.Line(k, "securityContext:");
+    w.Line(k + 2, "allowPrivilegeEscalation: false");
+    w.Line(k + 2, "readOnlyRootFilesystem: true");
+    w.Line(k + 2, "runAsNonRoot: true");
+    w.Line(k + 2, "capabilities:");
+    w.Line(k + 4, "drop:");
+    w.Line(k + 6, "- \"ALL\"");
+    w.Line(k, "volumeMounts:");
+    w.Line(k + 2, "- name: \"data\"");
+    w.Line(k + 4, "mountPath: " + Quote(in.data_dir));
+    w.Line(k + 2, "- name: \"tmp\"");
+    w.Line(k + 4, "mountPath: \"/tmp\"");
+    w.Line(s, "# The root filesystem is read-only: SQLite files and temporary files go to these per-pod volumes");
+    w.Line(s, "# (emptyDir: gone with the pod; use a PersistentVolumeClaim or a database server for shared state).");
+    w.Line(s, "volumes:");
+    w.Line(s + 2, "- name: \"data\"");
+    w.Line(s + 4, "emptyDir: {}");
+    w.Line(s + 2, "- name: \"tmp\"");
+    w.Line(s + 4, "emptyDir: {}");
+}
+
+void RenderConfigMap(Writer& w, const K8sInputs& in) {
+    w.Document();
+    w.Line(0, "# The non-secret variables of the environment contract; empty values are placeholders to fill in.");
+    w.Line(0, "apiVersion: \"v1\"");
+    w.Line(0, "kind: \"ConfigMap\"");
+    Metadata(w, 0, in, ConfigMapName(in), "");
+    w.Line(0, "data:");
+    for (const auto& var : in.env_vars) {
+        if (InStore(var, false)) w.Line(2, var.first + ": \"\"");
+    }
+}
+
+void RenderSecret(Writer& w, const K8sInputs& in) {
+    w.Document();
+    w.Line(0, "# The secret variables of the environment contract: a skeleton. Fill the values in at deploy time");
+    w.Line(0, "# (or manage this Secret with your secret store's operator); never commit real values.");
+    w.Line(0, "apiVersion: \"v1\"");
+    w.Line(0, "kind: \"Secret\"");
+    Metadata(w, 0, in, SecretName(in), "");
+    w.Line(0, "type: \"Opaque\"");
+    w.Line(0, "stringData:");
+    for (const auto& var : in.env_vars) {
+        if (InStore(var, true)) w.Line(2, var.first + ": \"\"");
+    }
+}
+
+void RenderWeb(Writer& w, const K8sInputs& in) {
+    const std::string name = in.service + "-web";
+    w.Document();
+    w.Line(0, "apiVersion: \"apps/v1\"");
+    w.Line(0, "kind: \"Deployment\"");
+    Metadata(w, 0, in, name, "web");
+    w.Line(0, "spec:");
+    w.Line(2, fmt::format("replicas: {}", in.replicas));
+    w.Line(2, "selector:");
+    w.Line(4, "matchLabels:");  // no version: a selector is immutable, the version changes every release
+    w.Line(6, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(6, "app.kubernetes.io/component: \"web\"");
+    w.Line(2, "strategy:");
+    w.Line(4, "type: \"RollingUpdate\"");
+    w.Line(4, "rollingUpdate:");
+    w.Line(6, "maxSurge: \"25%\"");
+    w.Line(6, "maxUnavailable: 0");
+    w.Line(2, "template:");
+    w.Line(4, "metadata:");
+    PodLabels(w, 6, in, "web");
+    w.Line(6, "annotations:");
+    w.Line(8, "prometheus.io/scrape: \"true\"");
+    w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
+    w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+    PodSpec(w, 4, in, "WEB");
+
+    w.Document();
+    w.Line(0, "apiVersion: \"v1\"");
+    w.Line(0, "kind: \"Service\"");
+    Metadata(w, 0, in, in.service, "web");
+    w.Line(0, "spec:");
+    w.Line(2, "type: \"ClusterIP\"");
+    w.Line(2, "selector:");
+    w.Line(4, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(4, "app.kubernetes.io/component: \"web\"");
+    w.Line(2, "ports:");
+    w.Line(4, "- name: \"http\"");
+    w.Line(6, "port: 80");
+    w.Line(6, "targetPort: \"http\"");
+    w.Line(6, "protocol: \"TCP\"");
+    if (!Integrated(in)) {
+        w.Line(4, "- name: \"metrics\"");
+        w.Line(6, fmt::format("port: {}", in.probe_port));
+        w.Line(6, "targetPort: \"metrics\"");
+        w.Line(6, "protocol: \"TCP\"");
+    }
+}
+
+void RenderTask(Writer& w, const K8sInputs& in) {
+    w.Document();
+    w.Line(0, "# One Job per release (its name carries the version): a Job's pod template cannot be changed, and");
+    w.Line(0, "# the finished Job is cleaned up after a day.");
+    w.Line(0, "apiVersion: \"batch/v1\"");
+    w.Line(0, "kind: \"Job\"");
+    Metadata(w, 0, in, in.service + "-task-" + NameFragment(in.version), "task");
+    w.Line(0, "spec:");
+    w.Line(2, "backoffLimit: 3");
+    w.Line(2, "ttlSecondsAfterFinished: 86400");
+    w.Line(2, "template:");
+    w.Line(4, "metadata:");
+    PodLabels(w, 6, in, "task");
+    PodSpec(w, 4, in, "TASK");
+}
+
+bool IsDns1035Label(const std::string& s) {
+    static const std::regex re("[a-z]([-a-z0-9]*[a-z0-9])?");
+    return s.size() <= 63 && std::regex_match(s, re);
+}
+
+bool IsLabelValue(const std::string& s) {
+    static const std::regex re("(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?");
+    return s.size() <= 63 && std::regex_match(s, re);
+}
+
+bool IsQuantity(const std::string& s) {
+    static const std::regex re(R"([0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?)");
+    return std::regex_match(s, re);
+}
+
+bool IsProbePath(const std::string& s) {
+    return !s.empty() && s.front() == '/' && s.find_first_of(" \t?#\"\\") == std::string::npos;
+}
+
+bool IsEnvName(const std::string& s) {
+    static const std::regex re("[A-Za-z_][A-Za-z0-9_]*");
+    return std::regex_match(s, re);
+}
+
+}  // namespace
+
+std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in) {
+    const auto total = in.drain_delay + in.graceful_timeout;
+    return std::chrono::ceil<std::chrono::seconds>(total).count() + kGraceMarginSeconds;
+}
+
+std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
+    std::vector<std::string> problems;
+    // "-task-" + version fragment must still fit a 63-character name; keep service names short.
+    if (!IsDns1035Label(in.service) || in.service.size() > 40) {
+        problems.push_back(fmt::format(
+            "service: '{}' must be a DNS-1035 label of at most 40 characters (lower-case letters, digits, '-')",
+            in.service));
+    }
+    if (in.version.empty() || !IsLabelValue(in.version)) {
+        problems.push_back(fmt::format("version: '{}' must be a Kubernetes label value (e.g. 0.1.0)", in.version));
+    }
+    if (in.image.empty() || in.image.find_first_of(" \t\n") != std::string::npos) {
+        problems.push_back(fmt::format("image: '{}' is not an image reference", in.image));
+    }
+    if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK)");
+    std::set<std::string> seen;
+    for (const auto& mode : in.run_modes) {
+        const std::string m = Upper(mode);
+        if (m == "WORKER" || m == "BEAT" || m == "CONSUME") {
+            problems.push_back(fmt::format("run mode {}: not available in gale yet (the process would exit 2)", m));
+        } else if (m != "WEB" && m != "TASK") {
+            problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK)", mode));
+        } else if (!seen.insert(m).second) {
+            problems.push_back(fmt::format("run mode {}: given twice", m));
+        }
+    }
+    if (in.port == 0) problems.emplace_back("port: 0 (any free port) cannot be probed; give a fixed port");
+    if (in.probe_port == 0) problems.emplace_back("probe port: 0 cannot be probed; give a fixed port");
+    for (const auto& [what, path] : {std::pair<const char*, const std::string&>{"startup path", in.startup_path},
+                                     {"readiness path", in.readiness_path},
+                                     {"liveness path", in.liveness_path},
+                                     {"metrics path", in.metrics_path}}) {
+        if (!IsProbePath(path)) {
+            problems.push_back(
+                fmt::format("{}: '{}' must start with '/', without spaces, quotes, '?' or '#'", what, path));
+        }
+    }
+    if (in.drain_delay.count() < 0 || in.graceful_timeout.count() < 0) {
+        problems.emplace_back("drain delay and graceful timeout must not be negative");
+    }
+    if (in.replicas < 0) problems.push_back(fmt::format("replicas: {} is negative", in.replicas));
+    if (!in.namespace_name.empty() && !IsDns1035Label(in.namespace_name)) {
+        problems.push_back(fmt::format("namespace: '{}' must be a DNS label", in.namespace_name));
+    }
+    for (const auto& [name, secret] : in.env_vars) {
+        if (!IsEnvName(name)) problems.push_back(fmt::format("environment variable '{}': not a valid name", name));
+    }
+    for (const auto& [what, q] : {std::pair<const char*, const std::string&>{"cpu request", in.cpu_request},
+                                  {"memory request", in.memory_request},
+                                  {"memory limit", in.memory_limit}}) {
+        if (!IsQuantity(q)) problems.push_back(fmt::format("{}: '{}' is not a Kubernetes quantity", what, q));
+    }
+    if (!in.cpu_limit.empty() && !IsQuantity(in.cpu_limit)) {
+        problems.push_back(fmt::format("cpu limit: '{}' is not a Kubernetes quantity", in.cpu_limit));
+    }
+    if (in.data_dir.empty() || in.data_dir.front() != '/') {
+        problems.push_back(fmt::format("data dir: '{}' must be an absolute path", in.data_dir));
+    }
+    if (HasMode(in, "TASK") && in.task_commands.find_first_not_of(" ;\t") == std::string::npos) {
+        problems.emplace_back("task commands: empty (APP_TASK_COMMANDS, e.g. \"migrate\")");
+    }
+    return problems;
+}
+
+std::string RenderK8sManifests(const K8sInputs& in) {
+    std::string out = fmt::format("# Kubernetes manifests for {} {}, rendered by gale (`deploy k8s`).\n",
+                                  Quote(in.service), Quote(in.version));
+    Writer w(out);
+    if (HasVars(in, false)) RenderConfigMap(w, in);
+    if (HasVars(in, true)) RenderSecret(w, in);
+    for (const auto& mode : in.run_modes) {
+        const std::string m = Upper(mode);
+        if (m == "WEB") RenderWeb(w, in);
+        if (m == "TASK") RenderTask(w, in);
+    }
+    return out;
+}
+
+}  // namespace gale::app
