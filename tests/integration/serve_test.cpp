@@ -1085,6 +1085,24 @@ TEST_F(ServeTest, EnvExecRunsACommandWithTheLayeredEnvironment) {
     EXPECT_NE(missing.Log().find("no-such-program-gale"), std::string::npos);
 }
 
+TEST_F(ServeTest, RuntimeDirectoriesAreCreatedAtStartup) {
+    std::string a = dir_ + "/run/uploads";
+    std::string b = dir_ + "/run/cache";
+    Process& p = Spawn({"ok"}, {{"GALE_RUNTIME_DIRS", a + "; " + b}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << p.Log();
+    EXPECT_TRUE(fs::is_directory(a));
+    EXPECT_TRUE(fs::is_directory(b));
+    EXPECT_EQ(fs::status(a).permissions() & fs::perms::all, fs::perms(0750));
+    WriteFile(dir_ + "/plainfile", "x");
+    Process& bad = Spawn({"ok"}, {{"GALE_RUNTIME_DIRS", dir_ + "/plainfile"}});
+    code = bad.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(bad.Log().find("plainfile"), std::string::npos) << bad.Log();
+}
+
 TEST_F(ServeTest, DotenvSyntaxErrorNamesFileAndLine) {
     WriteFile(dir_ + "/.env.local", "GOOD=1\nBAD=\"unterminated\n");
     Process& p = Spawn({"serve"}, {{"GALE_DOTENV_DIR", dir_}});

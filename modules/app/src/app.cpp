@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
+#include "deploy_k8s.hpp"
 #include "serve.hpp"
 #include "serve_options.hpp"
 #include "settings_loader.hpp"
@@ -133,6 +135,82 @@ int RunTaskMode(App::State& s) {
         if (code != 0) return code;
     }
     return 0;
+}
+
+/// `deploy k8s`: manifests wired to the effective serve settings (ports, probe paths, drain timing) and the
+/// environment contract (ConfigMap for plain variables, Secret for secret ones).
+int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8s, const std::string& modes) {
+    auto o = serve_parser.Resolve(GaleEnvironment());
+    if (!o) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), o.error().message().c_str());
+        return 2;
+    }
+    k8s.service = s.name;
+    k8s.version = s.version;
+    k8s.port = o->port;
+    k8s.probe_port = o->probe_port;
+    k8s.startup_path = o->startup_probe;
+    k8s.readiness_path = o->readiness_probe;
+    k8s.liveness_path = o->liveness_probe;
+    k8s.metrics_path = o->metrics_path;
+    k8s.drain_delay = o->drain_delay;
+    k8s.graceful_timeout = o->graceful_timeout;
+    k8s.workers = o->workers;
+    std::string_view rest(modes);
+    while (!rest.empty()) {
+        std::size_t comma = rest.find(',');
+        auto words = SplitWhitespace(rest.substr(0, comma));
+        for (auto& w : words) {
+            for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            k8s.run_modes.push_back(w);
+        }
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+    auto add_vars = [&](const config::GroupSpec& g) {
+        for (const auto& v : g.vars) k8s.env_vars.emplace_back(v.name, v.secret || config::Settings().IsSecret(v.name));
+    };
+    for (const auto& g : config::BuiltinContract().groups()) add_vars(g);
+    for (const auto& g : s.contract_groups) add_vars(g);
+    auto problems = ValidateK8sInputs(k8s);
+    if (!problems.empty()) {
+        std::fprintf(stderr, "%s: cannot render manifests:\n", s.name.c_str());
+        for (const auto& p : problems) std::fprintf(stderr, "  %s\n", p.c_str());
+        return 2;
+    }
+    std::fputs(RenderK8sManifests(k8s).c_str(), stdout);
+    return 0;
+}
+
+/// GALE_RUNTIME_DIRS (";"-separated): directories the service writes to (uploads, sockets, caches), created at
+/// start-up with mode 0750 if missing, so a fresh container or volume needs no extra step.
+Result<void> CreateRuntimeDirectories(const config::Settings& settings) {
+    auto dirs = settings.Find("GALE_RUNTIME_DIRS");
+    if (!dirs) return {};
+    std::string_view rest(*dirs);
+    while (!rest.empty()) {
+        std::size_t semi = rest.find(';');
+        std::string dir(rest.substr(0, semi));
+        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+        while (!dir.empty() && dir.back() == ' ') dir.pop_back();
+        while (!dir.empty() && dir.front() == ' ') dir.erase(0, 1);
+        if (dir.empty()) continue;
+        std::error_code ec;
+        bool created = std::filesystem::create_directories(dir, ec);
+        if (ec) {
+            return MakeError(ErrorCode::kIo,
+                             fmt::format("GALE_RUNTIME_DIRS: cannot create '{}': {}", dir, ec.message()));
+        }
+        if (created) {
+            std::filesystem::permissions(dir, std::filesystem::perms(0750), ec);
+            if (ec) {
+                return MakeError(ErrorCode::kIo, fmt::format("GALE_RUNTIME_DIRS: cannot set permissions of '{}': {}",
+                                                             dir, ec.message()));
+            }
+        } else if (!std::filesystem::is_directory(dir, ec)) {
+            return MakeError(ErrorCode::kIo, fmt::format("GALE_RUNTIME_DIRS: '{}' exists and is not a directory", dir));
+        }
+    }
+    return {};
 }
 
 /// `config check`: every problem with the settings at once (the serve options and the environment contract).
@@ -268,6 +346,26 @@ int App::Run(int argc, char** argv) {
     env_exec->add_option("command", exec_args, "the command and its arguments")->required()->allow_extra_args();
     env_cmd->require_subcommand(1);
 
+    CLI::App* deploy_cmd = cli.add_subcommand("deploy", "deployment descriptions generated from this service");
+    CLI::App* deploy_k8s = deploy_cmd->add_subcommand(
+        "k8s", "print Kubernetes manifests (Deployment, Service, Job, ConfigMap, Secret) for the effective settings");
+    deploy_cmd->require_subcommand(1);
+    K8sInputs k8s;
+    std::string k8s_modes = "WEB";
+    deploy_k8s->add_option("--image", k8s.image, "container image, e.g. registry.example.com/hello:0.1.0")->required();
+    deploy_k8s->add_option("--modes", k8s_modes, "comma-separated run modes: WEB (Deployment + Service), TASK (Job)")
+        ->capture_default_str();
+    deploy_k8s->add_option("--namespace", k8s.namespace_name, "metadata.namespace (default: none)");
+    deploy_k8s->add_option("--replicas", k8s.replicas, "replicas of the WEB Deployment")->capture_default_str();
+    deploy_k8s->add_option("--task-commands", k8s.task_commands, "APP_TASK_COMMANDS of the TASK Job")
+        ->capture_default_str();
+    deploy_k8s->add_flag("--no-wait-for-migrations{false}", k8s.wait_for_migrations,
+                         "WEB pods do not wait (--check-migrations) for the TASK Job");
+    deploy_k8s->add_option("--cpu-request", k8s.cpu_request)->capture_default_str();
+    deploy_k8s->add_option("--memory-request", k8s.memory_request)->capture_default_str();
+    deploy_k8s->add_option("--cpu-limit", k8s.cpu_limit, "empty for none")->capture_default_str();
+    deploy_k8s->add_option("--memory-limit", k8s.memory_limit)->capture_default_str();
+
     std::vector<std::pair<CLI::App*, const CommandEntry*>> command_subs;
     for (const CommandEntry& c : s.commands) {
         CLI::App* sub = cli.add_subcommand(c.name, c.help);
@@ -290,12 +388,17 @@ int App::Run(int argc, char** argv) {
         return 2;
     }
     ExportToEnvironment(*loaded, process_env);
+    if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+        return 2;
+    }
 
     if (config_cmd->parsed()) {
         if (config_check->parsed()) return CheckConfiguration(s, *loaded, serve_parser);
         std::printf("# profile: %s\n%s", loaded->profile.c_str(), loaded->settings.Describe().c_str());
         return 0;
     }
+    if (deploy_k8s->parsed()) return DeployK8s(s, serve_parser, std::move(k8s), k8s_modes);
     if (env_exec->parsed()) {
         std::vector<char*> args;
         for (auto& a : exec_args) args.push_back(a.data());

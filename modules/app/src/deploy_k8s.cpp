@@ -197,6 +197,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
     }
     w.Line(k, "env:");
     Env(w, k + 2, "APP_RUN_MODE", mode);
+    Env(w, k + 2, "GALE_PROFILE", in.profile);  // production: debug off, secret key required, security headers
     if (mode == "TASK") Env(w, k + 2, "APP_TASK_COMMANDS", in.task_commands);
     if (web) {
         // Pinned so the process serves exactly what the probes and the Service point at.

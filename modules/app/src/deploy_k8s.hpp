@@ -42,6 +42,7 @@ struct K8sInputs {
     std::string memory_request = "128Mi";
     std::string cpu_limit = "1";  ///< empty: no CPU limit
     std::string memory_limit = "512Mi";
+    std::string profile = "production";  ///< GALE_PROFILE of every workload
 };
 
 /// Every problem with `in` that would make the manifests invalid or the pods fail (bad names, ports, paths,

@@ -185,6 +185,8 @@ TEST(DeployK8s, RunModeIsSetPerWorkload) {
     EXPECT_TRUE(Has(d, "name: \"APP_RUN_MODE\"\n              value: \"WEB\""));
     EXPECT_EQ(Count(job, "name: \"APP_RUN_MODE\""), 1U);
     EXPECT_TRUE(Has(job, "name: \"APP_RUN_MODE\"\n              value: \"TASK\""));
+    EXPECT_TRUE(Has(d, "name: \"GALE_PROFILE\"\n              value: \"production\""));
+    EXPECT_TRUE(Has(job, "name: \"GALE_PROFILE\"\n              value: \"production\""));
     EXPECT_TRUE(Has(job, "name: \"APP_TASK_COMMANDS\"\n              value: \"migrate\""));
     EXPECT_TRUE(Has(job, "name: \"hello-task-0-1-0\""));
     EXPECT_TRUE(Has(job, "restartPolicy: \"Never\""));
