@@ -1085,6 +1085,26 @@ TEST_F(ServeTest, EnvExecRunsACommandWithTheLayeredEnvironment) {
     EXPECT_NE(missing.Log().find("no-such-program-gale"), std::string::npos);
 }
 
+TEST_F(ServeTest, ServicesReadTypedSettingsWithTheirSource) {
+    WriteFile(dir_ + "/.env.base", "WIDGETS=12\nBROKEN=twelve\n");
+    Process& ok = Spawn({"get-int", "WIDGETS"}, {{"GALE_DOTENV_DIR", dir_}});
+    auto code = ok.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << ok.Log();
+    EXPECT_NE(ok.Log().find("WIDGETS=12 (dotenv)"), std::string::npos) << ok.Log();
+    Process& env_wins = Spawn({"get-int", "WIDGETS"}, {{"GALE_DOTENV_DIR", dir_}, {"WIDGETS", "13"}});
+    code = env_wins.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_NE(env_wins.Log().find("WIDGETS=13 (environment)"), std::string::npos) << env_wins.Log();
+    Process& bad = Spawn({"get-int", "BROKEN"}, {{"GALE_DOTENV_DIR", dir_}});
+    code = bad.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    EXPECT_NE(bad.Log().find("BROKEN"), std::string::npos) << bad.Log();
+    EXPECT_NE(bad.Log().find(".env.base"), std::string::npos) << bad.Log();
+    EXPECT_NE(bad.Log().find("twelve"), std::string::npos) << bad.Log();
+}
+
 TEST_F(ServeTest, RuntimeDirectoriesAreCreatedAtStartup) {
     std::string a = dir_ + "/run/uploads";
     std::string b = dir_ + "/run/cache";

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <gale/app/app.hpp>
+#include <gale/config/settings.hpp>
 
 namespace {
 
@@ -79,6 +81,19 @@ int main(int argc, char** argv) {
         return code < 0 || code > 255 ? 2 : static_cast<int>(code);
     });
     app.Command("ok", "succeed at once", [](const gale::app::Args&) { return 0; });
+    // Reads a setting through the typed API: prints "KEY=value (layer)" or the error; exit 1 on error.
+    app.Command("get-int", "print an integer setting and its source", [&app](const gale::app::Args& args) {
+        if (args.size() != 1) return 2;
+        auto v = app.settings().GetInt(args[0], 0, 1'000'000);
+        if (!v) {
+            std::printf("error: %s\n", v.error().message().c_str());
+            return 1;
+        }
+        auto info = app.settings().Info(args[0]);
+        std::printf("%s=%lld (%s)\n", args[0].c_str(), static_cast<long long>(*v),
+                    std::string(gale::config::ToString(info->layer)).c_str());
+        return 0;
+    });
 
     app.Migrations([]() -> gale::Result<std::vector<std::string>> {
         if (EnvFileExists("TESTSVC_PENDING_FILE")) return std::vector<std::string>{"0002_add_widgets"};

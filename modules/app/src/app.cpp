@@ -316,6 +316,7 @@ App& App::Migrations(MigrationStatusFn fn) {
 }
 
 metrics::Registry& App::metrics() { return state_->registry; }
+const config::Settings& App::settings() const noexcept { return state_->settings; }
 const std::string& App::name() const noexcept { return state_->name; }
 const std::string& App::version() const noexcept { return state_->version; }
 
@@ -388,6 +389,7 @@ int App::Run(int argc, char** argv) {
         return 2;
     }
     ExportToEnvironment(*loaded, process_env);
+    s.settings = loaded->settings;
     if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
         return 2;

@@ -31,6 +31,7 @@ struct App::State {
     MigrationStatusFn migrations;
     metrics::Registry registry;
     std::vector<config::GroupSpec> contract_groups;  // the service's own environment variables
+    config::Settings settings;                       // loaded by Run
     std::vector<std::string> registration_errors;    // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {

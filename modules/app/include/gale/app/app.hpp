@@ -33,6 +33,7 @@ class Registry;
 
 namespace gale::config {
 struct GroupSpec;
+class Settings;
 }  // namespace gale::config
 
 namespace gale::app {
@@ -69,6 +70,10 @@ public:
 
     /// The service's metrics registry (exposed on the probe port's metrics path); add your own metrics here.
     metrics::Registry& metrics();
+    /// The layered settings (defaults, profile, settings files, dotenv, environment), with typed getters whose
+    /// errors name the key and its source. Loaded by Run before any role starts: call it from handlers, checks and
+    /// commands, not before Run (it is empty then).
+    const config::Settings& settings() const noexcept;
     const std::string& name() const noexcept;
     const std::string& version() const noexcept;
 
