@@ -41,6 +41,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <gale/aws/base64.hpp>
+#include <gale/aws/kms.hpp>
+#include <gale/aws/testing/moto_server.hpp>
 #include <gale/http/testing/raw_client.hpp>
 #include <gale/http/testing/recording_server.hpp>
 
@@ -1103,6 +1106,51 @@ TEST_F(ServeTest, ServicesReadTypedSettingsWithTheirSource) {
     EXPECT_NE(bad.Log().find("BROKEN"), std::string::npos) << bad.Log();
     EXPECT_NE(bad.Log().find(".env.base"), std::string::npos) << bad.Log();
     EXPECT_NE(bad.Log().find("twelve"), std::string::npos) << bad.Log();
+}
+
+TEST_F(ServeTest, KmsEncryptedValuesAreDecryptedWhenAsked) {
+    gale::aws::testing::MotoServer moto;  // a real moto_server as the KMS endpoint
+    ASSERT_TRUE(moto.problem().empty()) << moto.problem();
+    gale::aws::KmsClient kms({.region = "us-east-1",
+                              .endpoint_url = moto.url(),
+                              .credentials = {.access_key_id = "AKIDEXAMPLE",
+                                              .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                              .session_token = {}},
+                              .timeout = 10s,
+                              .connect_timeout = 2s,
+                              .now = {}});
+    auto key = kms.CreateKey("gale integration");
+    ASSERT_TRUE(key) << key.error().ToString();
+    auto blob = kms.Encrypt(*key, "postgres://app:pw@db/app");
+    ASSERT_TRUE(blob) << blob.error().ToString();
+    std::string ciphertext = gale::aws::Base64Encode(*blob);
+    std::map<std::string, std::string> env = {{"GALE_KMS_DECRYPT", "true"},
+                                              {"AWS_REGION", "us-east-1"},
+                                              {"AWS_ENDPOINT_URL", moto.url()},
+                                              {"AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"},
+                                              {"AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"},
+                                              {"MY_DSN", ciphertext},
+                                              {"PLAIN_B64", "c2VjcmV0LWJ1dC1ub3Qta21zLWVuY3J5cHRlZA=="}};
+    Process& p = Spawn({"env", "exec", "--", "sh", "-c", "echo \"dsn=$MY_DSN plain=$PLAIN_B64\""}, env);
+    auto code = p.WaitExit(20s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << p.Log();
+    EXPECT_NE(p.Log().find("dsn=postgres://app:pw@db/app plain=c2VjcmV0LWJ1dC1ub3Qta21zLWVuY3J5cHRlZA=="),
+              std::string::npos)
+        << p.Log();
+    // `config` shows the decrypted value as a secret.
+    Process& c = Spawn({"config"}, env);
+    code = c.WaitExit(20s);
+    ASSERT_TRUE(code);
+    EXPECT_NE(c.Log().find("MY_DSN=********"), std::string::npos) << c.Log();
+    EXPECT_EQ(c.Log().find("app:pw"), std::string::npos);
+    // KMS unreachable: refuse to start rather than use a ciphertext as a value.
+    env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9";
+    Process& dead = Spawn({"config"}, env);
+    code = dead.WaitExit(30s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(dead.Log().find("KMS"), std::string::npos) << dead.Log();
 }
 
 TEST_F(ServeTest, RuntimeDirectoriesAreCreatedAtStartup) {
