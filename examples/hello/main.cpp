@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
-// hello: the smallest complete gale service. SQLite-backed visit counter, a custom health check, a migrate command,
-// and GET / answering a plain-text hello world (the benchmark's route). Run: `hello migrate && hello serve`.
+// hello: the smallest complete gale service. A visit counter in SQL, a custom health check, a migrate command, and
+// GET / answering a plain-text hello world (the benchmark's route). Run: `hello migrate && hello serve`.
+//
+// The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
+// with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
+// DATABASE_NAME, or, when that is unset, at $GALE_HELLO_DB (the benchmark's knob) or ./hello.db.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -8,20 +12,41 @@
 #include <string>
 
 #include <gale/app/app.hpp>
-#include <gale/db/sqlite.hpp>
+#include <gale/db/database.hpp>
+#include <gale/db/migrator.hpp>
 
 namespace {
 
-std::string DatabasePath() {
-    const char* p = std::getenv("GALE_HELLO_DB");
-    return p != nullptr && *p != '\0' ? p : "hello.db";
+bool IsSet(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr && *v != '\0';
 }
 
-const std::vector<gale::db::Migration> kMigrations = {
+gale::Result<gale::db::ConnectionOptions> DatabaseOptions() {
+    auto options = gale::db::OptionsFromEnvironment();
+    if (options && options->engine == gale::db::Engine::kSqlite && !IsSet("DATABASE_NAME") && !IsSet("DATABASE_URL")) {
+        options->sqlite_path = IsSet("GALE_HELLO_DB") ? std::getenv("GALE_HELLO_DB") : "hello.db";
+    }
+    return options;
+}
+
+// The engines disagree on auto-increment keys (SQLite: INTEGER PRIMARY KEY is the rowid; PostgreSQL: an identity
+// column) and on time defaults, so each engine has its own DDL under the same migration id. The SQLite text is
+// unchanged from before PostgreSQL support, so existing databases are not affected.
+const std::vector<gale::db::Migration> kSqliteMigrations = {
     {"0001_create_visits",
      "CREATE TABLE visits (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
      "at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"},
 };
+const std::vector<gale::db::Migration> kPostgresqlMigrations = {
+    {"0001_create_visits",
+     "CREATE TABLE visits (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name TEXT NOT NULL, "
+     "at TIMESTAMPTZ NOT NULL DEFAULT now())"},
+};
+
+const std::vector<gale::db::Migration>& Migrations(const gale::db::Database& db) {
+    return db.engine() == gale::db::Engine::kPostgresql ? kPostgresqlMigrations : kSqliteMigrations;
+}
 
 }  // namespace
 
@@ -37,7 +62,9 @@ int main(int argc, char** argv) {
     auto database = [&]() -> gale::Result<gale::db::Database> {
         std::lock_guard lock(db_mu);
         if (!db) {
-            auto opened = gale::db::Database::Open(DatabasePath());
+            auto options = DatabaseOptions();
+            if (!options) return tl::unexpected(options.error());
+            auto opened = gale::db::Database::Connect(*options);
             if (!opened) return tl::unexpected(opened.error());
             db = std::make_shared<gale::db::Database>(std::move(*opened));
         }
@@ -49,9 +76,10 @@ int main(int argc, char** argv) {
     app.Post("/visits/{name}", [&](Request& req) {
         auto d = database();
         if (!d) return Response::Text(503, d.error().message() + "\n");
-        auto r = d->Execute("INSERT INTO visits (name) VALUES (?)", {std::string(req.param("name"))});
+        // RETURNING works on both engines (SQLite >= 3.35), unlike last_insert_id.
+        auto r = d->Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {std::string(req.param("name"))});
         if (!r) return Response::Text(500, r.error().message() + "\n");
-        return Response::Json(201, "{\"id\":" + std::to_string(r->last_insert_id) + "}\n");
+        return Response::Json(201, "{\"id\":" + std::to_string(std::get<std::int64_t>((*r)[0][0])) + "}\n");
     });
 
     app.Get("/visits/{name}", [&](Request& req) {
@@ -82,7 +110,7 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "migrate: %s\n", d.error().message().c_str());
             return 1;
         }
-        gale::db::Migrator m(*d, kMigrations);
+        gale::db::Migrator m(*d, Migrations(*d));
         auto applied = m.Apply();
         if (!applied) {
             std::fprintf(stderr, "migrate: %s\n", applied.error().ToString().c_str());
@@ -95,7 +123,7 @@ int main(int argc, char** argv) {
     app.Migrations([&]() -> gale::Result<std::vector<std::string>> {
         auto d = database();
         if (!d) return tl::unexpected(d.error());
-        return gale::db::Migrator(*d, kMigrations).Pending();
+        return gale::db::Migrator(*d, Migrations(*d)).Pending();
     });
 
     return app.Run(argc, argv);
