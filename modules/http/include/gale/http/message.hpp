@@ -68,6 +68,7 @@ public:
     void SetParams(std::vector<std::pair<std::string_view, std::string>> params) { params_ = std::move(params); }
     void AddParam(std::string_view name, std::string value) { params_.emplace_back(name, std::move(value)); }
     void SetRequestId(std::string id) { request_id_ = std::move(id); }
+    std::string& mutable_request_id() noexcept { return request_id_; }
     void SetRoute(std::string_view route) { route_ = route; }
     void SetRemoteAddress(std::string_view a) { remote_address_ = a; }
 
