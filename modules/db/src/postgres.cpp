@@ -15,6 +15,8 @@
 //
 // Secrets: libpq's connection errors do not contain the password, but messages are scrubbed of it (and of a URL's
 // userinfo) anyway, as a second line of defence.
+#include <dlfcn.h>
+
 #include <charconv>
 #include <mutex>
 #include <string>
@@ -29,6 +31,83 @@
 namespace gale::db::detail {
 namespace {
 
+// libpq is loaded on first use with dlopen, not linked: libpq and what it pulls in (OpenSSL, GnuTLS via LDAP,
+// Kerberos, …) cost several MiB of resident memory in every process, including the many that use SQLite only.
+// The headers still come from libpq-dev, so every signature below is checked at compile time (decltype).
+struct PqApi {
+    std::string load_error;  // empty when every symbol was found
+    decltype(&::PQclear) clear = nullptr;
+    decltype(&::PQcmdTuples) cmdTuples = nullptr;
+    decltype(&::PQconnectdbParams) connectdbParams = nullptr;
+    decltype(&::PQconsumeInput) consumeInput = nullptr;
+    decltype(&::PQdb) db = nullptr;
+    decltype(&::PQerrorMessage) errorMessage = nullptr;
+    decltype(&::PQexec) exec = nullptr;
+    decltype(&::PQexecParams) execParams = nullptr;
+    decltype(&::PQfinish) finish = nullptr;
+    decltype(&::PQftype) ftype = nullptr;
+    decltype(&::PQgetisnull) getisnull = nullptr;
+    decltype(&::PQgetlength) getlength = nullptr;
+    decltype(&::PQgetvalue) getvalue = nullptr;
+    decltype(&::PQhost) host = nullptr;
+    decltype(&::PQnfields) nfields = nullptr;
+    decltype(&::PQntuples) ntuples = nullptr;
+    decltype(&::PQport) port = nullptr;
+    decltype(&::PQreset) reset = nullptr;
+    decltype(&::PQresultErrorField) resultErrorField = nullptr;
+    decltype(&::PQresultStatus) resultStatus = nullptr;
+    decltype(&::PQsetNoticeProcessor) setNoticeProcessor = nullptr;
+    decltype(&::PQstatus) status = nullptr;
+    decltype(&::PQtransactionStatus) transactionStatus = nullptr;
+    decltype(&::PQuser) user = nullptr;
+};
+
+template <typename F>
+void ResolvePq(void* lib, const char* name, F& out, std::string& error) {
+    out = reinterpret_cast<F>(dlsym(lib, name));
+    if (out == nullptr && error.empty()) error = fmt::format("libpq lacks symbol {}", name);
+}
+
+const PqApi& Pq() {
+    static const PqApi api = [] {
+        PqApi a;
+        void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+        if (lib == nullptr) {
+            a.load_error = fmt::format("cannot load libpq.so.5 (install Debian's libpq5): {}", dlerror());
+            return a;
+        }
+        ResolvePq(lib, "PQclear", a.clear, a.load_error);
+        ResolvePq(lib, "PQcmdTuples", a.cmdTuples, a.load_error);
+        ResolvePq(lib, "PQconnectdbParams", a.connectdbParams, a.load_error);
+        ResolvePq(lib, "PQconsumeInput", a.consumeInput, a.load_error);
+        ResolvePq(lib, "PQdb", a.db, a.load_error);
+        ResolvePq(lib, "PQerrorMessage", a.errorMessage, a.load_error);
+        ResolvePq(lib, "PQexec", a.exec, a.load_error);
+        ResolvePq(lib, "PQexecParams", a.execParams, a.load_error);
+        ResolvePq(lib, "PQfinish", a.finish, a.load_error);
+        ResolvePq(lib, "PQftype", a.ftype, a.load_error);
+        ResolvePq(lib, "PQgetisnull", a.getisnull, a.load_error);
+        ResolvePq(lib, "PQgetlength", a.getlength, a.load_error);
+        ResolvePq(lib, "PQgetvalue", a.getvalue, a.load_error);
+        ResolvePq(lib, "PQhost", a.host, a.load_error);
+        ResolvePq(lib, "PQnfields", a.nfields, a.load_error);
+        ResolvePq(lib, "PQntuples", a.ntuples, a.load_error);
+        ResolvePq(lib, "PQport", a.port, a.load_error);
+        ResolvePq(lib, "PQreset", a.reset, a.load_error);
+        ResolvePq(lib, "PQresultErrorField", a.resultErrorField, a.load_error);
+        ResolvePq(lib, "PQresultStatus", a.resultStatus, a.load_error);
+        ResolvePq(lib, "PQsetNoticeProcessor", a.setNoticeProcessor, a.load_error);
+        ResolvePq(lib, "PQstatus", a.status, a.load_error);
+        ResolvePq(lib, "PQtransactionStatus", a.transactionStatus, a.load_error);
+        ResolvePq(lib, "PQuser", a.user, a.load_error);
+        return a;  // stays loaded for the life of the process
+    }();
+    return api;
+}
+
+}  // namespace
+namespace {
+
 // Type OIDs from PostgreSQL's catalog (pg_type.dat); stable across versions.
 constexpr Oid kBoolOid = 16;
 constexpr Oid kInt8Oid = 20;
@@ -39,7 +118,7 @@ constexpr Oid kFloat4Oid = 700;
 constexpr Oid kFloat8Oid = 701;
 
 struct ResultDeleter {
-    void operator()(PGresult* r) const noexcept { PQclear(r); }
+    void operator()(PGresult* r) const noexcept { Pq().clear(r); }
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -117,16 +196,16 @@ ErrorCode CodeForSqlState(const char* state) {
 class PgConnection final : public Connection {
 public:
     PgConnection(PGconn* conn, std::vector<std::string> secrets) : conn_(conn), secrets_(std::move(secrets)) {
-        PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+        Pq().setNoticeProcessor(conn_, IgnoreNotice, nullptr);
         target_ = Target(conn_);
     }
-    ~PgConnection() override { PQfinish(conn_); }
+    ~PgConnection() override { Pq().finish(conn_); }
     PgConnection(const PgConnection&) = delete;
     PgConnection& operator=(const PgConnection&) = delete;
 
     static std::string Target(PGconn* conn) {
-        const char* host = PQhost(conn);
-        const char* port = PQport(conn);
+        const char* host = Pq().host(conn);
+        const char* port = Pq().port(conn);
         return fmt::format("{}:{}", host != nullptr && *host != '\0' ? host : "localhost",
                            port != nullptr && *port != '\0' ? port : "5432");
     }
@@ -145,9 +224,9 @@ public:
     Result<ExecResult> Execute(std::string_view sql, const std::vector<Value>& params) override {
         GALE_ASSIGN_OR_RETURN(ResultPtr res, Run(sql, params, /*script=*/false));
         ExecResult out;
-        std::string_view tuples = PQcmdTuples(res.get());
+        std::string_view tuples = Pq().cmdTuples(res.get());
         std::from_chars(tuples.data(), tuples.data() + tuples.size(), out.changes);
-        if (PQntuples(res.get()) > 0 && PQnfields(res.get()) > 0 && !PQgetisnull(res.get(), 0, 0)) {
+        if (Pq().ntuples(res.get()) > 0 && Pq().nfields(res.get()) > 0 && !Pq().getisnull(res.get(), 0, 0)) {
             Value v = Convert(res.get(), 0, 0);
             if (const auto* id = std::get_if<std::int64_t>(&v)) out.last_insert_id = *id;
         }
@@ -156,8 +235,8 @@ public:
 
     Result<std::vector<Row>> Query(std::string_view sql, const std::vector<Value>& params) override {
         GALE_ASSIGN_OR_RETURN(ResultPtr res, Run(sql, params, /*script=*/false));
-        int nrows = PQntuples(res.get());
-        int ncols = PQnfields(res.get());
+        int nrows = Pq().ntuples(res.get());
+        int ncols = Pq().nfields(res.get());
         std::vector<Row> rows;
         rows.reserve(static_cast<std::size_t>(nrows));
         for (int r = 0; r < nrows; ++r) {
@@ -171,10 +250,10 @@ public:
 
 private:
     static Value Convert(const PGresult* res, int r, int c) {
-        if (PQgetisnull(res, r, c)) return nullptr;
-        const char* text = PQgetvalue(res, r, c);
-        std::string_view s(text, static_cast<std::size_t>(PQgetlength(res, r, c)));
-        switch (PQftype(res, c)) {
+        if (Pq().getisnull(res, r, c)) return nullptr;
+        const char* text = Pq().getvalue(res, r, c);
+        std::string_view s(text, static_cast<std::size_t>(Pq().getlength(res, r, c)));
+        switch (Pq().ftype(res, c)) {
             case kInt2Oid:
             case kInt4Oid:
             case kInt8Oid:
@@ -203,10 +282,10 @@ private:
     Result<ResultPtr> Run(std::string_view sql, const std::vector<Value>& params, bool script) {
         std::lock_guard lock(mu_);
         GALE_RETURN_IF_ERROR(EnsureConnected());
-        PGTransactionStatusType tx_before = PQtransactionStatus(conn_);
+        PGTransactionStatusType tx_before = Pq().transactionStatus(conn_);
         PGresult* raw = nullptr;
         if (script) {
-            raw = PQexec(conn_, std::string(sql).c_str());
+            raw = Pq().exec(conn_, std::string(sql).c_str());
         } else {
             TranslatedSql t = TranslatePlaceholders(sql);
             if (static_cast<std::size_t>(t.parameter_count) != params.size()) {
@@ -234,48 +313,48 @@ private:
                     },
                     params[i]);
             }
-            raw = PQexecParams(conn_, t.sql.c_str(), static_cast<int>(params.size()), types.data(), values.data(),
-                               nullptr, nullptr, 0);
+            raw = Pq().execParams(conn_, t.sql.c_str(), static_cast<int>(params.size()), types.data(), values.data(),
+                                  nullptr, nullptr, 0);
         }
         ResultPtr res(raw);
-        ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
+        ExecStatusType st = res ? Pq().resultStatus(res.get()) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return res;
 
-        if (PQstatus(conn_) == CONNECTION_BAD) {
+        if (Pq().status(conn_) == CONNECTION_BAD) {
             lost_in_transaction_ = tx_before != PQTRANS_IDLE;
             return MakeError(ErrorCode::kUnavailable,
                              Scrub(fmt::format("postgresql: connection to {} lost during the statement, which may or "
                                                "may not have run; the next call reconnects: {} (in: {:.120})",
-                                               target_, OneLine(PQerrorMessage(conn_)), sql)));
+                                               target_, OneLine(Pq().errorMessage(conn_)), sql)));
         }
-        const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
-        const char* primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-        std::string msg = primary != nullptr ? primary : OneLine(PQerrorMessage(conn_));
+        const char* state = res ? Pq().resultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
+        const char* primary = res ? Pq().resultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+        std::string msg = primary != nullptr ? primary : OneLine(Pq().errorMessage(conn_));
         return MakeError(CodeForSqlState(state),
                          fmt::format("postgresql: {} [{}] (in: {:.120})", msg, state != nullptr ? state : "?", sql));
     }
 
     /// Reconnects (once) if the server closed the connection since the last call.
     Result<void> EnsureConnected() {
-        if (PQstatus(conn_) == CONNECTION_OK) {
-            PGTransactionStatusType tx = PQtransactionStatus(conn_);
+        if (Pq().status(conn_) == CONNECTION_OK) {
+            PGTransactionStatusType tx = Pq().transactionStatus(conn_);
             // Non-blocking: reads what the server sent while we were idle. A terminated session sends an error
             // ("terminating connection due to administrator command", which libpq hands to the notice processor)
             // and then EOF; the EOF is seen by the next read, which turns the status into CONNECTION_BAD. On a live
             // connection each read is one recv() returning EAGAIN.
-            for (int i = 0; i < 3 && PQstatus(conn_) == CONNECTION_OK; ++i) {
-                if (PQconsumeInput(conn_) == 0) break;
+            for (int i = 0; i < 3 && Pq().status(conn_) == CONNECTION_OK; ++i) {
+                if (Pq().consumeInput(conn_) == 0) break;
             }
-            if (PQstatus(conn_) == CONNECTION_BAD && tx != PQTRANS_IDLE) lost_in_transaction_ = true;
+            if (Pq().status(conn_) == CONNECTION_BAD && tx != PQTRANS_IDLE) lost_in_transaction_ = true;
         }
-        if (PQstatus(conn_) == CONNECTION_OK) return {};
-        PQreset(conn_);
-        if (PQstatus(conn_) != CONNECTION_OK) {
+        if (Pq().status(conn_) == CONNECTION_OK) return {};
+        Pq().reset(conn_);
+        if (Pq().status(conn_) != CONNECTION_OK) {
             return MakeError(ErrorCode::kUnavailable,
                              Scrub(fmt::format("postgresql: connection to {} lost and reconnecting failed: {}", target_,
-                                               OneLine(PQerrorMessage(conn_)))));
+                                               OneLine(Pq().errorMessage(conn_)))));
         }
-        PQsetNoticeProcessor(conn_, IgnoreNotice, nullptr);
+        Pq().setNoticeProcessor(conn_, IgnoreNotice, nullptr);
         if (lost_in_transaction_) {
             lost_in_transaction_ = false;
             return MakeError(ErrorCode::kUnavailable,
@@ -296,6 +375,7 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<Connection>> ConnectPostgres(const ConnectionOptions& options) {
+    if (!Pq().load_error.empty()) return MakeError(ErrorCode::kUnavailable, Pq().load_error);
     std::vector<std::pair<const char*, std::string>> params;
     if (!options.url.empty()) {
         params.emplace_back("dbname", options.url);  // expand_dbname: libpq parses the URL
@@ -318,20 +398,20 @@ Result<std::unique_ptr<Connection>> ConnectPostgres(const ConnectionOptions& opt
     keys.push_back(nullptr);
     values.push_back(nullptr);
 
-    PGconn* raw = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+    PGconn* raw = Pq().connectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
     if (raw == nullptr) return MakeError(ErrorCode::kInternal, "postgresql: out of memory creating a connection");
     auto conn = std::make_unique<PgConnection>(raw, Secrets(options));
-    if (PQstatus(raw) != CONNECTION_OK) {
+    if (Pq().status(raw) != CONNECTION_OK) {
         // PQhost/PQport/PQdb/PQuser are the values libpq actually used (after URL parsing and defaults).
         std::string target = options.url.empty() && !options.host.empty()
                                  ? fmt::format("{}:{}", options.host, options.port)
                                  : PgConnection::Target(raw);
-        const char* db = PQdb(raw);
-        const char* user = PQuser(raw);
+        const char* db = Pq().db(raw);
+        const char* user = Pq().user(raw);
         return MakeError(ErrorCode::kUnavailable,
                          conn->Scrub(fmt::format("postgresql: cannot connect to {} (database '{}', user '{}'): {}",
                                                  target, db != nullptr ? db : "", user != nullptr ? user : "",
-                                                 OneLine(PQerrorMessage(raw)))));
+                                                 OneLine(Pq().errorMessage(raw)))));
     }
     return std::unique_ptr<Connection>(std::move(conn));
 }
