@@ -46,6 +46,7 @@
 #include <gale/aws/testing/moto_server.hpp>
 #include <gale/http/testing/raw_client.hpp>
 #include <gale/http/testing/recording_server.hpp>
+#include <gale/pipe/embedded_log.hpp>
 
 extern char** environ;
 
@@ -966,7 +967,7 @@ TEST_F(ServeTest, RunModeTaskRunsTheListedCommandsAndStopsAtTheFirstFailure) {
 }
 
 TEST_F(ServeTest, RunModesThatDoNotExistYetRefuseToStart) {
-    for (const char* mode : {"WORKER", "BEAT", "CONSUME", "bogus"}) {
+    for (const char* mode : {"WORKER", "BEAT", "bogus"}) {
         SCOPED_TRACE(mode);
         Process& p = Spawn({}, {{"APP_RUN_MODE", mode}});
         auto code = p.WaitExit(10s);
@@ -980,6 +981,57 @@ TEST_F(ServeTest, RunModesThatDoNotExistYetRefuseToStart) {
     ASSERT_TRUE(code);
     EXPECT_EQ(*code, 2);
     EXPECT_NE(bad_count.Log().find("APP_WORKER_COUNT"), std::string::npos);
+}
+
+TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters) {
+    std::string db = dir_ + "/pipe.db";
+    std::string out = dir_ + "/saved.txt";
+    {
+        auto log = gale::pipe::EmbeddedLog::Open(db);
+        ASSERT_TRUE(log) << log.error().ToString();
+        auto producer = log->Producer();
+        ASSERT_TRUE(producer);
+        // django-logpipe's own bytes (reference §1.7), a poison body, an unknown type and one that fails to save.
+        for (const char* value :
+             {R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})", "json:{not json",
+              R"(json:{"type":"us-city","version":1,"message":{}})",
+              R"(json:{"type":"us-state","version":1,"message":{"code":"XX","name":"Nowhere"}})",
+              R"(json:{"type":"us-state","version":1,"message":{"code":"PA","name":"Pennsylvania"}})"}) {
+            ASSERT_TRUE((*producer)->Send("us-states", "", value));
+        }
+    }
+    Process& p =
+        Spawn({"consume", "--bind", "127.0.0.1", "--port", "0"}, {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    std::uint16_t probe = p.WaitForPort("probe server listening", 10s);
+    ASSERT_NE(probe, 0);
+    ASSERT_TRUE(Eventually([&] { return ReadFile(out) == "NY\nPA\n"; }, 10s)) << ReadFile(out) << p.Log();
+    EXPECT_EQ(StatusOf(probe, "/ready"), 200);
+    EXPECT_EQ(StatusOf(probe, "/alive"), 200);
+    auto metrics = Get(probe, "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find(
+                  R"(gale_pipe_messages_total{topic="us-states",type="us-state",version="1",outcome="processed"} 2)"),
+              std::string::npos)
+        << metrics->body;
+    EXPECT_NE(metrics->body.find(R"(outcome="dead_lettered"} )"), std::string::npos) << metrics->body;
+    ::kill(p.pid(), SIGTERM);
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    // The poison body and the record that could not be saved are in the dead-letter table, with their reasons.
+    auto log = gale::pipe::EmbeddedLog::Open(db);
+    ASSERT_TRUE(log);
+    auto rows = log->database().Query("SELECT reason FROM gale_pipe_dead_letters ORDER BY rowid");
+    ASSERT_TRUE(rows) << rows.error().ToString();
+    ASSERT_EQ(rows->size(), 2U);
+    // Restarted, nothing is applied twice.
+    Process& again =
+        Spawn({"consume", "--bind", "127.0.0.1", "--port", "0"}, {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    ASSERT_NE(again.WaitForPort("probe server listening", 10s), 0);
+    std::this_thread::sleep_for(700ms);
+    ::kill(again.pid(), SIGTERM);
+    ASSERT_TRUE(again.WaitExit(10s));
+    EXPECT_EQ(ReadFile(out), "NY\nPA\n");
 }
 
 TEST_F(ServeTest, RunModeWebServesWithTheWorkerCount) {

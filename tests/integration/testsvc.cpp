@@ -15,6 +15,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -22,6 +24,8 @@
 
 #include <gale/app/app.hpp>
 #include <gale/config/settings.hpp>
+#include <gale/pipe/consumer.hpp>
+#include <gale/pipe/embedded_log.hpp>
 
 namespace {
 
@@ -98,6 +102,51 @@ int main(int argc, char** argv) {
     app.Migrations([]() -> gale::Result<std::vector<std::string>> {
         if (EnvFileExists("TESTSVC_PENDING_FILE")) return std::vector<std::string>{"0002_add_widgets"};
         return std::vector<std::string>{};
+    });
+
+    // A log-pipe consumer for `consume`: us-state v1 messages from the embedded log at $TESTSVC_PIPE_DB; each saved
+    // message appends its code to $TESTSVC_PIPE_OUT. A code "XX" makes Save fail (retried, then dead-lettered).
+    app.Consumer("states", [](const gale::config::Settings&) -> gale::Result<gale::app::ConsumerSpec> {
+        const char* path = std::getenv("TESTSVC_PIPE_DB");
+        if (path == nullptr) return gale::MakeError(gale::ErrorCode::kInvalidArgument, "TESTSVC_PIPE_DB is not set");
+        auto log = gale::pipe::EmbeddedLog::Open(path);
+        if (!log) return tl::unexpected(log.error());
+        struct Keep {
+            gale::pipe::EmbeddedLog log;
+            std::unique_ptr<gale::pipe::DeadLetterSink> dead_letters;
+        };
+        auto keep = std::make_shared<Keep>(Keep{*log, log->DeadLetters()});
+        gale::app::ConsumerSpec spec;
+        spec.backend = keep->log.Consumer("testsvc", "us-states");
+        gale::pipe::ConsumerOptions options;
+        options.dead_letters = keep->dead_letters.get();
+        options.max_attempts = 2;
+        options.initial_backoff = std::chrono::milliseconds(10);
+        spec.consumer = std::make_unique<gale::pipe::Consumer>("us-states", *spec.backend, options);
+        class StateHandler : public gale::pipe::MessageHandler {
+        public:
+            const std::string& type() const noexcept override { return type_; }
+            std::int64_t version() const noexcept override { return 1; }
+            gale::Result<void> Validate(const gale::pipe::Value& m) override {
+                if (!m.contains("code") || !m["code"].is_string() || m["code"].get<std::string>().size() != 2) {
+                    return gale::MakeError(gale::ErrorCode::kInvalidArgument, "code must be 2 characters");
+                }
+                return {};
+            }
+            gale::Result<void> Save(const gale::pipe::Value& m) override {
+                std::string code = m["code"].get<std::string>();
+                if (code == "XX") return gale::MakeError(gale::ErrorCode::kInternal, "XX cannot be saved");
+                const char* out = std::getenv("TESTSVC_PIPE_OUT");
+                if (out != nullptr) std::ofstream(out, std::ios::app) << code << "\n";
+                return {};
+            }
+
+        private:
+            std::string type_ = "us-state";
+        };
+        spec.consumer->Register(std::make_unique<StateHandler>());
+        spec.keep_alive = keep;
+        return spec;
     });
 
     return app.Run(argc, argv);

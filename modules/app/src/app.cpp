@@ -18,6 +18,7 @@
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
+#include "consume.hpp"
 #include "deploy_k8s.hpp"
 #include "serve.hpp"
 #include "serve_options.hpp"
@@ -310,6 +311,17 @@ App& App::EnvironmentGroup(config::GroupSpec group) {
     return *this;
 }
 
+App& App::Consumer(std::string name, ConsumerFactory factory) {
+    for (const auto& [n, f] : state_->consumers) {
+        if (n == name) {
+            state_->registration_errors.push_back(fmt::format("consumer '{}' is already registered", name));
+            return *this;
+        }
+    }
+    state_->consumers.emplace_back(std::move(name), std::move(factory));
+    return *this;
+}
+
 App& App::Migrations(MigrationStatusFn fn) {
     state_->migrations = std::move(fn);
     return *this;
@@ -331,6 +343,10 @@ int App::Run(int argc, char** argv) {
 
     CLI::App* serve = cli.add_subcommand("serve", "run the HTTP app server with probes and metrics");
     ServeOptionParser serve_parser(*serve);
+
+    CLI::App* consume = cli.add_subcommand(
+        "consume", "run every registered log-pipe consumer, with probes and metrics (takes the serve options)");
+    ServeOptionParser consume_parser(*consume);
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;
@@ -440,7 +456,7 @@ int App::Run(int argc, char** argv) {
     }
 
     // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.
-    auto mode = serve->parsed() ? Result<RunMode>(RunMode{}) : ReadRunMode();
+    auto mode = serve->parsed() || consume->parsed() ? Result<RunMode>(RunMode{}) : ReadRunMode();
     if (!mode) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), mode.error().message().c_str());
         return 2;
@@ -452,9 +468,22 @@ int App::Run(int argc, char** argv) {
         }
         return RunTaskMode(s);
     }
+    if (consume->parsed() || mode->name == "CONSUME") {
+        auto env = GaleEnvironment();
+        auto options = (consume->parsed() ? consume_parser : serve_parser).Resolve(env);
+        if (!options) {
+            std::fprintf(stderr, "%s: %s\n", s.name.c_str(), options.error().message().c_str());
+            return 2;
+        }
+        if (auto r = ConfigureLogging(options->debug); !r) {
+            std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
+            return 2;
+        }
+        return Consume(s, *options);
+    }
     if (mode->name != "WEB") {
         std::fprintf(stderr,
-                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB and TASK are); "
+                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB, TASK and CONSUME are); "
                      "refusing to start rather than run the wrong role\n",
                      s.name.c_str(), mode->name.c_str());
         return 2;

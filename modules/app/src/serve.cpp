@@ -34,48 +34,12 @@
 #include <gale/metrics/process_collector.hpp>
 
 #include "http_metrics.hpp"
+#include "probe_runtime.hpp"
 
 namespace gale::app {
 namespace {
 
 constexpr const char* kLogger = "gale.serve";
-
-std::vector<lifecycle::FailingCheck> FailingChecks(const health::ProbeReport& report) {
-    std::vector<lifecycle::FailingCheck> out;
-    for (const auto& c : report.checks) {
-        if (c.failing) out.push_back({c.name, std::string(health::ToString(c.status)), c.message});
-    }
-    if (out.empty() && !report.pass) out.push_back({"probe", "error", report.reason});
-    return out;
-}
-
-/// Adds the probe and metrics routes to `router`.
-Result<void> AddProbeRoutes(http::Router& router, const ServeOptions& o, health::ProbeState& probes,
-                            metrics::Registry& registry) {
-    auto probe_route = [&](const std::string& path, health::Probe probe) -> Result<void> {
-        auto r = router.Add(http::Method::kGet, path, [&probes, probe](http::Request&) {
-            health::ProbeReport report = probes.Evaluate(probe);
-            http::Response res = http::Response::Json(report.http_status, std::move(report.body));
-            res.AddHeader("Cache-Control", "no-store");
-            return res;
-        });
-        if (!r) return tl::unexpected(r.error());
-        return {};
-    };
-    GALE_RETURN_IF_ERROR(probe_route(o.startup_probe, health::Probe::kStartup));
-    GALE_RETURN_IF_ERROR(probe_route(o.readiness_probe, health::Probe::kReadiness));
-    GALE_RETURN_IF_ERROR(probe_route(o.liveness_probe, health::Probe::kLiveness));
-    if (!o.no_metrics) {
-        auto r = router.Add(http::Method::kGet, o.metrics_path, [&registry](http::Request& req) {
-            auto format = metrics::NegotiateFormat(req.header("accept").value_or(""));
-            http::Response res = http::Response::Text(200, registry.Render(format), metrics::ContentType(format));
-            res.AddHeader("Cache-Control", "no-store");
-            return res;
-        });
-        if (!r) return tl::unexpected(r.error());
-    }
-    return {};
-}
 
 Result<void> MountFiles(http::Router& router, const Mount& mount,
                         std::vector<std::unique_ptr<http::StaticFiles>>& keep) {
@@ -88,58 +52,6 @@ Result<void> MountFiles(http::Router& router, const Mount& mount,
     log::Info(kLogger, "serving files", {{"url", mount.url}, {"root", f->root()}});
     return {};
 }
-
-/// Evaluates readiness and liveness every second after start-up; on a change, sends a webhook and updates gauges.
-class Monitor {
-public:
-    Monitor(health::ProbeState& probes, lifecycle::WebhookSender* webhooks,
-            metrics::Family<metrics::Gauge>* probe_gauge)
-        : probes_(probes), webhooks_(webhooks), probe_gauge_(probe_gauge), thread_([this] { Run(); }) {}
-    ~Monitor() {
-        {
-            std::lock_guard lock(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-
-private:
-    void Run() {
-        std::optional<bool> ready;
-        std::optional<bool> alive;
-        std::unique_lock lock(mu_);
-        while (!stop_) {
-            lock.unlock();
-            Observe(health::Probe::kReadiness, lifecycle::WebhookEvent::kReadiness, ready);
-            Observe(health::Probe::kLiveness, lifecycle::WebhookEvent::kLiveness, alive);
-            lock.lock();
-            cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
-        }
-    }
-    void Observe(health::Probe probe, lifecycle::WebhookEvent event, std::optional<bool>& last) {
-        health::ProbeReport r = probes_.Evaluate(probe);
-        if (probe_gauge_ != nullptr) probe_gauge_->WithLabels({health::ToString(probe)}).Set(r.pass ? 1 : 0);
-        if (last.has_value() && *last == r.pass) return;
-        bool first = !last.has_value();
-        last = r.pass;
-        if (first && r.pass) return;  // the startup webhook already said we are up
-        log::Write(r.pass ? log::Level::kInfo : log::Level::kWarning, kLogger, "probe state changed",
-                   {{"probe", health::ToString(probe)}, {"pass", r.pass}, {"reason", r.reason}});
-        // While draining, readiness fails on purpose; the shutdown webhooks already say so.
-        bool expected = probe == health::Probe::kReadiness && probes_.draining();
-        if (webhooks_ != nullptr && !expected)
-            webhooks_->Send(event, r.pass ? "succeeded" : "failed", FailingChecks(r));
-    }
-
-    health::ProbeState& probes_;
-    lifecycle::WebhookSender* webhooks_;
-    metrics::Family<metrics::Gauge>* probe_gauge_;
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool stop_ = false;
-    std::thread thread_;
-};
 
 }  // namespace
 

@@ -30,9 +30,10 @@ struct App::State {
     std::vector<CommandEntry> commands;
     MigrationStatusFn migrations;
     metrics::Registry registry;
-    std::vector<config::GroupSpec> contract_groups;  // the service's own environment variables
-    config::Settings settings;                       // loaded by Run
-    std::vector<std::string> registration_errors;    // reported by Run, so declaring a service never throws
+    std::vector<config::GroupSpec> contract_groups;                  // the service's own environment variables
+    config::Settings settings;                                       // loaded by Run
+    std::vector<std::pair<std::string, ConsumerFactory>> consumers;  // run by `consume`
+    std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {
         for (const auto& c : commands) {

@@ -31,6 +31,11 @@ namespace gale::metrics {
 class Registry;
 }  // namespace gale::metrics
 
+namespace gale::pipe {
+class Consumer;
+class ConsumerBackend;
+}  // namespace gale::pipe
+
 namespace gale::config {
 struct GroupSpec;
 class Settings;
@@ -43,6 +48,16 @@ using Args = std::vector<std::string>;
 using CommandFn = std::function<int(const Args& args)>;
 /// Reports the migrations not yet applied (their names), or an error if the database can't be reached.
 using MigrationStatusFn = std::function<Result<std::vector<std::string>>()>;
+
+/// A log-pipe consumer run by the `consume` role, with what it needs kept alive. Members are destroyed in reverse
+/// order: the consumer before its backend, the backend before `keep_alive` (e.g. the EmbeddedLog it reads).
+struct ConsumerSpec {
+    std::shared_ptr<void> keep_alive{};
+    std::unique_ptr<pipe::ConsumerBackend> backend{};
+    std::unique_ptr<pipe::Consumer> consumer{};
+};
+/// Builds a consumer once the settings are loaded (at `consume` start-up). An error stops start-up (exit 1).
+using ConsumerFactory = std::function<Result<ConsumerSpec>(const config::Settings& settings)>;
 
 class App {
 public:
@@ -65,6 +80,9 @@ public:
     /// Declares a group of the service's own environment variables, validated at start-up with gale's groups
     /// (see gale/config/contract.hpp and docs/environment.md).
     App& EnvironmentGroup(config::GroupSpec group);
+    /// Registers a log-pipe consumer; `consume` (or APP_RUN_MODE=CONSUME) runs every registered one in one process,
+    /// with the probes, metrics, webhooks and SIGTERM drain of `serve`.
+    App& Consumer(std::string name, ConsumerFactory factory);
     /// Tells `serve --check-migrations` how to find pending migrations.
     App& Migrations(MigrationStatusFn fn);
 

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+#include "probe_runtime.hpp"
+
+#include <gale/metrics/exposition.hpp>
+
+namespace gale::app {
+
+std::vector<lifecycle::FailingCheck> FailingChecks(const health::ProbeReport& report) {
+    std::vector<lifecycle::FailingCheck> out;
+    for (const auto& c : report.checks) {
+        if (c.failing) out.push_back({c.name, std::string(health::ToString(c.status)), c.message});
+    }
+    if (out.empty() && !report.pass) out.push_back({"probe", "error", report.reason});
+    return out;
+}
+
+/// Adds the probe and metrics routes to `router`.
+Result<void> AddProbeRoutes(http::Router& router, const ServeOptions& o, health::ProbeState& probes,
+                            metrics::Registry& registry) {
+    auto probe_route = [&](const std::string& path, health::Probe probe) -> Result<void> {
+        auto r = router.Add(http::Method::kGet, path, [&probes, probe](http::Request&) {
+            health::ProbeReport report = probes.Evaluate(probe);
+            http::Response res = http::Response::Json(report.http_status, std::move(report.body));
+            res.AddHeader("Cache-Control", "no-store");
+            return res;
+        });
+        if (!r) return tl::unexpected(r.error());
+        return {};
+    };
+    GALE_RETURN_IF_ERROR(probe_route(o.startup_probe, health::Probe::kStartup));
+    GALE_RETURN_IF_ERROR(probe_route(o.readiness_probe, health::Probe::kReadiness));
+    GALE_RETURN_IF_ERROR(probe_route(o.liveness_probe, health::Probe::kLiveness));
+    if (!o.no_metrics) {
+        auto r = router.Add(http::Method::kGet, o.metrics_path, [&registry](http::Request& req) {
+            auto format = metrics::NegotiateFormat(req.header("accept").value_or(""));
+            http::Response res = http::Response::Text(200, registry.Render(format), metrics::ContentType(format));
+            res.AddHeader("Cache-Control", "no-store");
+            return res;
+        });
+        if (!r) return tl::unexpected(r.error());
+    }
+    return {};
+}
+
+}  // namespace gale::app

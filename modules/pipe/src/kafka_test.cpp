@@ -1,0 +1,420 @@
+// SPDX-License-Identifier: MIT
+// Tests of the Kafka transport against librdkafka's own mock cluster (rdkafka_mock.h): real protocol, no broker.
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include <gale/db/testing/postgres_server.hpp>
+#include <gale/pipe/kafka.hpp>
+
+#include "murmur2.hpp"
+
+namespace gale::pipe {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::HasSubstr;
+
+// A 3-broker mock cluster owned by a dedicated librdkafka handle.
+class MockCluster {
+public:
+    MockCluster() {
+        char errstr[256];
+        rd_kafka_conf_t* conf = rd_kafka_conf_new();
+        rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof errstr);
+        handle_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        cluster_ = rd_kafka_mock_cluster_new(handle_, 3);
+    }
+    ~MockCluster() {
+        rd_kafka_mock_cluster_destroy(cluster_);
+        rd_kafka_destroy(handle_);
+    }
+    MockCluster(const MockCluster&) = delete;
+    MockCluster& operator=(const MockCluster&) = delete;
+
+    void CreateTopic(const std::string& topic, int partitions) {
+        ASSERT_EQ(rd_kafka_mock_topic_create(cluster_, topic.c_str(), partitions, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    }
+    [[nodiscard]] std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
+
+private:
+    rd_kafka_t* handle_ = nullptr;
+    rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+class KafkaTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        char pattern[] = "/tmp/gale-kafka-test-XXXXXX";
+        ASSERT_NE(mkdtemp(pattern), nullptr);
+        dir_ = pattern;
+        auto database = db::Database::Open(dir_ + "/offsets.db");
+        ASSERT_TRUE(database) << database.error().ToString();
+        database_ = std::move(*database);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    [[nodiscard]] KafkaOptions Options() const {
+        KafkaOptions options;
+        options.bootstrap_servers = cluster_.bootstraps();
+        options.database = database_;
+        options.config["log_level"] = "3";
+        return options;
+    }
+
+    std::unique_ptr<KafkaProducer> Producer(const KafkaOptions& options) {
+        auto producer = KafkaProducer::Create(options);
+        EXPECT_TRUE(producer) << producer.error().ToString();
+        return producer ? std::move(*producer) : nullptr;
+    }
+    std::unique_ptr<KafkaConsumer> Consumer(const std::string& topic, const KafkaOptions& options) {
+        auto consumer = KafkaConsumer::Create(topic, options);
+        EXPECT_TRUE(consumer) << consumer.error().ToString();
+        return consumer ? std::move(*consumer) : nullptr;
+    }
+    // Polls until `count` records arrived or 10 s passed.
+    static std::vector<Record> PollN(KafkaConsumer& consumer, std::size_t count) {
+        std::vector<Record> records;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (records.size() < count && std::chrono::steady_clock::now() < deadline) {
+            auto record = consumer.Poll(milliseconds(200));
+            EXPECT_TRUE(record) << record.error().ToString();
+            if (record && *record) records.push_back(std::move(**record));
+        }
+        return records;
+    }
+
+    MockCluster cluster_;
+    std::string dir_;
+    std::optional<db::Database> database_;
+};
+
+TEST_F(KafkaTest, RoundTripKeepsKeyValueAndPlacement) {
+    cluster_.CreateTopic("orders", 3);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    std::vector<RecordMetadata> sent;
+    for (int i = 0; i < 5; ++i) {
+        auto metadata = producer->Send("orders", "key-" + std::to_string(i), "value-" + std::to_string(i));
+        ASSERT_TRUE(metadata) << metadata.error().ToString();
+        EXPECT_EQ(metadata->topic, "orders");
+        sent.push_back(*metadata);
+    }
+    auto consumer = Consumer("orders", Options());
+    ASSERT_TRUE(consumer);
+    EXPECT_EQ(consumer->partition_count(), 3);
+    const auto records = PollN(*consumer, 5);
+    ASSERT_EQ(records.size(), 5U);
+    for (const Record& record : records) {
+        const int i = std::stoi(record.key.substr(4));
+        EXPECT_EQ(record.value, "value-" + std::to_string(i));
+        EXPECT_EQ(record.topic, "orders");
+        EXPECT_EQ(record.partition, sent[static_cast<std::size_t>(i)].partition);
+        EXPECT_EQ(record.offset, sent[static_cast<std::size_t>(i)].offset);
+        EXPECT_GT(record.timestamp_ms, 1'600'000'000'000);
+    }
+}
+
+TEST_F(KafkaTest, KeysLandWhereJavaAndKafkaPythonPutThem) {
+    cluster_.CreateTopic("twelve", 12);
+    cluster_.CreateTopic("two", 2);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    // django-logpipe §1.9 [verified]: "NY" → 3 of 12 (CRC32 would give 8); the empty non-null key → 9 of 12, 1 of 2.
+    auto ny = producer->Send("twelve", "NY", "v");
+    ASSERT_TRUE(ny) << ny.error().ToString();
+    EXPECT_EQ(ny->partition, "3");
+    for (int i = 0; i < 3; ++i) {  // a null key would be spread at random; the empty key is hashed every time
+        auto empty = producer->Send("twelve", "", "v");
+        ASSERT_TRUE(empty) << empty.error().ToString();
+        EXPECT_EQ(empty->partition, "9");
+    }
+    auto empty_two = producer->Send("two", "", "v");
+    ASSERT_TRUE(empty_two) << empty_two.error().ToString();
+    EXPECT_EQ(empty_two->partition, "1");
+    for (const std::string key : {"21", "foobar", "abc", "a-little-bit-long-string", "K\xc3\xb6ln", "1234"}) {
+        auto metadata = producer->Send("twelve", key, "v");
+        ASSERT_TRUE(metadata) << metadata.error().ToString();
+        EXPECT_EQ(metadata->partition, std::to_string(detail::Murmur2Partition(key, 12))) << key;
+    }
+    // The empty key reaches the consumer empty (and the consumer agrees on the partition).
+    auto consumer = Consumer("two", Options());
+    ASSERT_TRUE(consumer);
+    const auto records = PollN(*consumer, 1);
+    ASSERT_EQ(records.size(), 1U);
+    EXPECT_EQ(records[0].key, "");
+    EXPECT_EQ(records[0].partition, "1");
+}
+
+TEST_F(KafkaTest, DatabaseOffsetsResumeAtTheNextRecord) {
+    cluster_.CreateTopic("events", 1);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(producer->Send("events", "k", "m" + std::to_string(i)));
+    {
+        auto consumer = Consumer("events", Options());
+        ASSERT_TRUE(consumer);
+        const auto records = PollN(*consumer, 3);
+        ASSERT_EQ(records.size(), 3U);
+        for (const Record& record : records) ASSERT_TRUE(consumer->Commit(record));
+        EXPECT_EQ(records[2].offset, "2");
+        EXPECT_EQ(consumer->Lag(), std::optional<std::int64_t>(3));
+    }
+    // django-logpipe's meaning: offset = the next offset to read (last processed + 1).
+    auto rows = database_->Query(R"(SELECT "topic", "partition", "offset" FROM "logpipe_kafkaoffset")");
+    ASSERT_TRUE(rows) << rows.error().ToString();
+    ASSERT_EQ(rows->size(), 1U);
+    EXPECT_EQ(std::get<std::string>((*rows)[0][0]), "events");
+    EXPECT_EQ(std::get<std::int64_t>((*rows)[0][1]), 0);
+    EXPECT_EQ(std::get<std::int64_t>((*rows)[0][2]), 3);
+
+    // A new process (a new Database handle on the same file) resumes at the 4th record.
+    auto reopened = db::Database::Open(dir_ + "/offsets.db");
+    ASSERT_TRUE(reopened);
+    KafkaOptions options = Options();
+    options.database = *reopened;
+    auto consumer = Consumer("events", options);
+    ASSERT_TRUE(consumer);
+    const auto rest = PollN(*consumer, 3);
+    ASSERT_EQ(rest.size(), 3U);
+    EXPECT_EQ(rest[0].offset, "3");
+    EXPECT_EQ(rest[0].value, "m3");
+    EXPECT_EQ(consumer->Lag(), std::optional<std::int64_t>(0));
+}
+
+TEST_F(KafkaTest, KafkaOffsetsResumeForTheGroup) {
+    cluster_.CreateTopic("audit", 2);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(producer->Send("audit", "same-key", "m" + std::to_string(i)));
+    KafkaOptions options = Options();
+    options.offset_storage = KafkaOffsetStorage::kKafka;
+    options.group_id = "django-logpipe";
+    options.database.reset();
+    {
+        auto consumer = Consumer("audit", options);
+        ASSERT_TRUE(consumer);
+        const auto records = PollN(*consumer, 3);
+        ASSERT_EQ(records.size(), 3U);
+        for (const Record& record : records) {
+            auto committed = consumer->Commit(record);
+            ASSERT_TRUE(committed) << committed.error().ToString();
+        }
+    }
+    auto consumer = Consumer("audit", options);
+    ASSERT_TRUE(consumer);
+    const auto rest = PollN(*consumer, 1);
+    ASSERT_EQ(rest.size(), 1U);
+    EXPECT_EQ(rest[0].offset, "3");
+    EXPECT_EQ(rest[0].value, "m3");
+    // Nothing else is left: the group resumed instead of starting over.
+    auto none = consumer->Poll(milliseconds(300));
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    // And no table was needed.
+    auto tables = database_->Query("SELECT name FROM sqlite_master WHERE name = 'logpipe_kafkaoffset'");
+    ASSERT_TRUE(tables);
+    EXPECT_TRUE(tables->empty());
+}
+
+TEST_F(KafkaTest, UnknownTopicIsNamed) {
+    auto consumer = KafkaConsumer::Create("no-such-topic", Options());
+    ASSERT_FALSE(consumer);
+    EXPECT_EQ(consumer.error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(consumer.error().message(), "Could not find topic no-such-topic. Does it exist?");
+}
+
+TEST_F(KafkaTest, CommitRefusesForeignRecords) {
+    cluster_.CreateTopic("mine", 1);
+    auto consumer = Consumer("mine", Options());
+    ASSERT_TRUE(consumer);
+    Record other{.topic = "other", .partition = "0", .offset = "1"};
+    EXPECT_EQ(consumer->Commit(other).error().code(), ErrorCode::kInvalidArgument);
+    Record bad{.topic = "mine", .partition = "0", .offset = "x"};
+    EXPECT_EQ(consumer->Commit(bad).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(KafkaTest, OptionsAreValidated) {
+    KafkaOptions options = Options();
+    options.bootstrap_servers.clear();
+    EXPECT_EQ(KafkaProducer::Create(options).error().code(), ErrorCode::kInvalidArgument);
+    options = Options();
+    options.database.reset();
+    EXPECT_THAT(KafkaConsumer::Create("t", options).error().message(), HasSubstr("need a database"));
+    options.offset_storage = KafkaOffsetStorage::kKafka;
+    EXPECT_THAT(KafkaConsumer::Create("t", options).error().message(), HasSubstr("need a group_id"));
+}
+
+TEST_F(KafkaTest, UnreachableBrokerFailsWithinTheSendTimeout) {
+    KafkaOptions options;
+    options.bootstrap_servers = "127.0.0.1:1";
+    options.send_timeout = milliseconds(1500);
+    options.config["log_level"] = "0";
+    auto producer = Producer(options);
+    ASSERT_TRUE(producer);
+    const auto start = std::chrono::steady_clock::now();
+    auto sent = producer->Send("orders", "k", "v");
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error().code(), ErrorCode::kTimeout);
+    EXPECT_THAT(sent.error().message(), HasSubstr("\"orders\""));
+    EXPECT_THAT(sent.error().message(), HasSubstr("127.0.0.1:1"));  // the last broker error says where
+    EXPECT_GE(elapsed, milliseconds(1400));
+    EXPECT_LT(elapsed, milliseconds(2000));
+}
+
+TEST_F(KafkaTest, AsyncFailuresAreReportedToCallbacksAndFlush) {
+    KafkaOptions options;
+    options.bootstrap_servers = "127.0.0.1:1";
+    options.send_timeout = milliseconds(500);
+    options.config["log_level"] = "0";
+    auto producer = Producer(options);
+    ASSERT_TRUE(producer);
+    int failed = 0;
+    ASSERT_TRUE(producer->SendAsync("orders", "k", "v1", [&](const Result<RecordMetadata>& r) { failed += !r; }));
+    ASSERT_TRUE(producer->SendAsync("orders", "k", "v2"));
+    EXPECT_EQ(producer->pending(), 2);
+    auto flushed = producer->Flush(milliseconds(5000));
+    ASSERT_FALSE(flushed);
+    EXPECT_EQ(failed, 1);
+    EXPECT_EQ(producer->pending(), 0);
+    EXPECT_THAT(flushed.error().ToString(), HasSubstr("2 Kafka record(s) failed"));
+    EXPECT_THAT(flushed.error().ToString(), HasSubstr("\"orders\""));
+    EXPECT_TRUE(producer->Flush(milliseconds(100)));  // the count starts again
+}
+
+TEST_F(KafkaTest, AsyncSendsAreAllDeliveredByFlush) {
+    cluster_.CreateTopic("bulk", 4);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    int delivered = 0;
+    for (int i = 0; i < 1000; ++i) {
+        const auto callback = [&](const Result<RecordMetadata>& r) { delivered += r.has_value(); };
+        ASSERT_TRUE(producer->SendAsync("bulk", std::to_string(i), "v",
+                                        i % 2 == 0 ? KafkaDeliveryCallback(callback) : KafkaDeliveryCallback()));
+    }
+    auto flushed = producer->Flush(milliseconds(10000));
+    ASSERT_TRUE(flushed) << flushed.error().ToString();
+    EXPECT_EQ(delivered, 500);
+    EXPECT_EQ(producer->pending(), 0);
+    // A synchronous Send after async ones still gets its own metadata.
+    auto sent = producer->Send("bulk", "NY", "v");
+    ASSERT_TRUE(sent) << sent.error().ToString();
+    EXPECT_EQ(sent->partition, std::to_string(detail::Murmur2Partition("NY", 4)));
+}
+
+TEST_F(KafkaTest, SecuritySettingsPassThroughToLibrdkafka) {
+    KafkaOptions options = Options();
+    options.config["security.protocol"] = "SASL_PLAINTEXT";
+    options.config["sasl.mechanisms"] = "SCRAM-SHA-512";
+    options.config["sasl.username"] = "svc";
+    options.config["sasl.password"] = "hunter2";
+    options.config["acks"] = "1";
+    options.config["log_level"] = "0";  // the mock cluster does not speak SASL: keep its refusal out of the log
+    auto producer = KafkaProducer::Create(options);
+    ASSERT_TRUE(producer) << producer.error().ToString();
+    EXPECT_EQ((*producer)->ConfigValueForTest("sasl.mechanisms"), "SCRAM-SHA-512");
+    EXPECT_EQ((*producer)->ConfigValueForTest("sasl.username"), "svc");
+    EXPECT_EQ((*producer)->ConfigValueForTest("partitioner"), "murmur2_random");
+    // Options given in `config` win over gale's defaults (KAFKA_KWARGS semantics).
+    options.config["auto.offset.reset"] = "latest";
+    options.database.reset();
+    options.offset_storage = KafkaOffsetStorage::kKafka;
+    options.group_id = "g";
+    options.config.erase("security.protocol");  // the mock cluster speaks plaintext
+    options.config.erase("sasl.mechanisms");
+    cluster_.CreateTopic("sec", 1);
+    auto consumer = KafkaConsumer::Create("sec", options);
+    ASSERT_TRUE(consumer) << consumer.error().ToString();
+    EXPECT_EQ((*consumer)->ConfigValueForTest("auto.offset.reset"), "largest");  // librdkafka's name for latest
+}
+
+TEST_F(KafkaTest, InvalidSettingsAreConfigErrorsNamingTheProperty) {
+    KafkaOptions options = Options();
+    options.config["security.protocol"] = "TLS_PLEASE";
+    auto bad_value = KafkaProducer::Create(options);
+    ASSERT_FALSE(bad_value);
+    EXPECT_EQ(bad_value.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(bad_value.error().message(), HasSubstr("\"security.protocol\""));
+    EXPECT_THAT(bad_value.error().message(), HasSubstr("TLS_PLEASE"));
+
+    options.config = {{"no.such.property", "1"}};
+    auto unknown = KafkaConsumer::Create("t", options);
+    ASSERT_FALSE(unknown);
+    EXPECT_THAT(unknown.error().message(), HasSubstr("\"no.such.property\""));
+
+    options.config = {{"security.protocol", "SSL"}, {"ssl.ca.location", dir_ + "/missing-ca.pem"}};
+    auto tls = KafkaProducer::Create(options);
+    ASSERT_FALSE(tls);
+    EXPECT_EQ(tls.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(tls.error().message(), HasSubstr("ssl.ca.location"));
+}
+
+TEST_F(KafkaTest, OffsetStoreUpsertsAndAcceptsDjangosTable) {
+    // The table exactly as Django's migrations leave it on SQLite (reference §5).
+    ASSERT_TRUE(database_->ExecScript(
+        R"(CREATE TABLE "logpipe_kafkaoffset" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, "topic" varchar(200) )"
+        R"(NOT NULL, "partition" integer unsigned NOT NULL CHECK ("partition" >= 0), "offset" integer unsigned NOT )"
+        R"(NULL CHECK ("offset" >= 0));)"
+        R"(CREATE UNIQUE INDEX "logpipe_offset_topic_partition_8988af52_uniq" ON "logpipe_kafkaoffset" )"
+        R"(("topic", "partition");)"
+        R"(INSERT INTO "logpipe_kafkaoffset" ("topic", "partition", "offset") VALUES ('users', 1, 2);)"));
+    KafkaOffsetStore store(*database_);
+    ASSERT_TRUE(store.EnsureTable());
+    ASSERT_TRUE(store.EnsureTable());  // idempotent
+    EXPECT_EQ(store.Load("users", 1).value(), std::optional<std::int64_t>(2));
+    EXPECT_EQ(store.Load("users", 0).value(), std::nullopt);
+    ASSERT_TRUE(store.Store("users", 1, 7));
+    ASSERT_TRUE(store.Store("users", 0, 1));
+    EXPECT_EQ(store.Load("users", 1).value(), std::optional<std::int64_t>(7));
+    EXPECT_EQ(store.Load("users", 0).value(), std::optional<std::int64_t>(1));
+    auto count = database_->Query(R"(SELECT count(*) FROM "logpipe_kafkaoffset")");
+    ASSERT_TRUE(count);
+    EXPECT_EQ(std::get<std::int64_t>((*count)[0][0]), 2);
+    EXPECT_EQ(store.Store("users", 0, -1).error().code(), ErrorCode::kInvalidArgument);
+}
+
+// PostgreSQL: a real server from Debian's postgresql package, started (and stopped) by the test.
+TEST(KafkaOffsetStorePostgresTest, CreatesUpsertsAndLoads) {
+    auto server = db::testing::PostgresServer::Start();
+    ASSERT_TRUE(server) << server.error().ToString();
+    auto database = db::Database::Connect((*server)->connection_options());
+    ASSERT_TRUE(database) << database.error().ToString();
+    ASSERT_TRUE(database->ExecScript(R"(DROP TABLE IF EXISTS "logpipe_kafkaoffset")"));
+    KafkaOffsetStore store(*database);
+    auto created = store.EnsureTable();
+    ASSERT_TRUE(created) << created.error().ToString();
+    ASSERT_TRUE(store.EnsureTable());
+    EXPECT_EQ(store.Load("users", 0).value(), std::nullopt);
+    ASSERT_TRUE(store.Store("users", 0, 3));
+    auto stored = store.Store("users", 0, 5'000'000'000);  // bigint: above Django's int32 column
+    ASSERT_TRUE(stored) << stored.error().ToString();
+    EXPECT_EQ(store.Load("users", 0).value(), std::optional<std::int64_t>(5'000'000'000));
+
+    // The table as Django's migrations leave it on PostgreSQL (integer offset, a UNIQUE constraint) is used as is.
+    ASSERT_TRUE(database->ExecScript(
+        R"(DROP TABLE "logpipe_kafkaoffset";)"
+        R"(CREATE TABLE "logpipe_kafkaoffset" ("id" serial NOT NULL PRIMARY KEY, "topic" varchar(200) NOT NULL, )"
+        R"("partition" integer NOT NULL CHECK ("partition" >= 0), "offset" integer NOT NULL CHECK ("offset" >= 0));)"
+        R"(ALTER TABLE "logpipe_kafkaoffset" ADD CONSTRAINT "logpipe_offset_topic_partition_8988af52_uniq" )"
+        R"(UNIQUE ("topic", "partition");)"));
+    auto django = store.EnsureTable();
+    ASSERT_TRUE(django) << django.error().ToString();
+    ASSERT_TRUE(store.Store("users", 2, 10));
+    ASSERT_TRUE(store.Store("users", 2, 11));
+    EXPECT_EQ(store.Load("users", 2).value(), std::optional<std::int64_t>(11));
+    EXPECT_FALSE(store.Store("users", 2, 5'000'000'000));  // Django's int32 column: an error, not a wrap
+    ASSERT_TRUE(database->ExecScript(R"(DROP TABLE "logpipe_kafkaoffset")"));
+}
+
+}  // namespace
+}  // namespace gale::pipe
