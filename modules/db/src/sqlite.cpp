@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -38,12 +39,8 @@ Error SqlError(sqlite3* db, std::string_view what, std::string_view sql) {
     return Error(ec, fmt::format("sqlite {}: {} (in: {:.120})", what, sqlite3_errmsg(db), sql));
 }
 
-Result<StmtPtr> Prepare(sqlite3* db, std::string_view sql, const std::vector<Value>& params) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) != SQLITE_OK) {
-        return tl::unexpected(SqlError(db, "prepare", sql));
-    }
-    StmtPtr stmt(raw);
+/// Binds `params` to a prepared statement. Errors: wrong parameter count, bind failure.
+Result<void> Bind(sqlite3* db, sqlite3_stmt* raw, std::string_view sql, const std::vector<Value>& params) {
     if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(raw)) {
         return MakeError(ErrorCode::kInvalidArgument,
                          fmt::format("sqlite: statement takes {} parameters, {} given (in: {:.120})",
@@ -67,13 +64,34 @@ Result<StmtPtr> Prepare(sqlite3* db, std::string_view sql, const std::vector<Val
             params[i]);
         if (rc != SQLITE_OK) return tl::unexpected(SqlError(db, "bind", sql));
     }
-    return stmt;
+    return {};
 }
+
+/// A statement borrowed from the connection's cache: reset and unbound when the lease ends, so the next user finds
+/// it fresh. Parsing SQL is most of the cost of a small statement; the cache makes repeated statements (the log
+/// pipe's offset commits, a handler's INSERT) cost only their execution. Used under the connection's mutex.
+class StmtLease {
+public:
+    explicit StmtLease(sqlite3_stmt* stmt) : stmt_(stmt) {}
+    ~StmtLease() {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+    }
+    StmtLease(const StmtLease&) = delete;
+    StmtLease& operator=(const StmtLease&) = delete;
+    sqlite3_stmt* get() const noexcept { return stmt_; }
+
+private:
+    sqlite3_stmt* stmt_;
+};
 
 class SqliteConnection final : public Connection {
 public:
     SqliteConnection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-    ~SqliteConnection() override { sqlite3_close_v2(db_); }
+    ~SqliteConnection() override {
+        for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+        sqlite3_close_v2(db_);
+    }
     SqliteConnection(const SqliteConnection&) = delete;
     SqliteConnection& operator=(const SqliteConnection&) = delete;
 
@@ -92,7 +110,9 @@ public:
 
     Result<ExecResult> Execute(std::string_view sql, const std::vector<Value>& params) override {
         DbMutexLock lock(db_);
-        GALE_ASSIGN_OR_RETURN(StmtPtr stmt, Prepare(db_, sql, params));
+        GALE_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(sql));
+        StmtLease stmt(raw);
+        GALE_RETURN_IF_ERROR(Bind(db_, raw, sql, params));
         int rc;
         while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
         }
@@ -102,7 +122,9 @@ public:
 
     Result<std::vector<Row>> Query(std::string_view sql, const std::vector<Value>& params) override {
         DbMutexLock lock(db_);
-        GALE_ASSIGN_OR_RETURN(StmtPtr stmt, Prepare(db_, sql, params));
+        GALE_ASSIGN_OR_RETURN(sqlite3_stmt * raw, Prepare(sql));
+        StmtLease stmt(raw);
+        GALE_RETURN_IF_ERROR(Bind(db_, raw, sql, params));
         std::vector<Row> rows;
         int rc;
         while ((rc = sqlite3_step(stmt.get())) == SQLITE_ROW) {
@@ -134,8 +156,36 @@ public:
     }
 
 private:
+    static constexpr std::size_t kMaxCachedStatements = 128;
+
+    /// The cached statement for `sql`, prepared on first use. Once the cache is full, new statements are still
+    /// cached by evicting nothing: they are prepared per call instead (kept in `transient_`).
+    Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+        if (auto it = cache_.find(sql); it != cache_.end()) return it->second;
+        sqlite3_stmt* raw = nullptr;
+        if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                               cache_.size() < kMaxCachedStatements ? SQLITE_PREPARE_PERSISTENT : 0, &raw,
+                               nullptr) != SQLITE_OK) {
+            return tl::unexpected(SqlError(db_, "prepare", sql));
+        }
+        if (raw == nullptr) return MakeError(ErrorCode::kInvalidArgument, "sqlite: empty statement");
+        if (cache_.size() < kMaxCachedStatements) {
+            cache_.emplace(std::string(sql), raw);
+        } else {
+            transient_.reset(raw);  // finalized at the next Prepare or at close
+        }
+        return raw;
+    }
+
+    struct StringHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+
     sqlite3* db_;
     std::string path_;
+    std::unordered_map<std::string, sqlite3_stmt*, StringHash, std::equal_to<>> cache_;
+    StmtPtr transient_;
 };
 
 }  // namespace
