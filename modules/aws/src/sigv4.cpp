@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 
 #include <gale/aws/sigv4.hpp>
+#include <gale/base/dynamic_library.hpp>
 #include <gale/base/strings.hpp>
 
 namespace gale::aws {
@@ -36,11 +37,36 @@ std::string Hex(const unsigned char* data, std::size_t size) {
     return out;
 }
 
+// libcrypto is loaded on first use (gale/base/dynamic_library.hpp): a service that never signs an AWS request does
+// not carry it. Only these symbols are used; their types come from OpenSSL's headers.
+struct CryptoApi {
+    std::string error;  // empty when loaded
+    decltype(&::HMAC) hmac = nullptr;
+    decltype(&::EVP_sha256) sha256 = nullptr;
+    decltype(&::EVP_Digest) digest = nullptr;
+};
+
+const CryptoApi& Crypto() {
+    static const CryptoApi api = [] {
+        CryptoApi a;
+        auto lib = DynamicLibrary::Open({"libcrypto.so.3"}, "libssl3");
+        if (!lib) {
+            a.error = lib.error().message();
+            return a;
+        }
+        lib->Resolve("HMAC", a.hmac, a.error);
+        lib->Resolve("EVP_sha256", a.sha256, a.error);
+        lib->Resolve("EVP_Digest", a.digest, a.error);
+        return a;
+    }();
+    return api;
+}
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
     unsigned int size = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out.data(), &size);
+    Crypto().hmac(Crypto().sha256(), key.data(), static_cast<int>(key.size()),
+                  reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &size);
     return std::string(reinterpret_cast<const char*>(out.data()), size);
 }
 
@@ -163,9 +189,10 @@ std::string FormatAmzDate(std::chrono::system_clock::time_point time, bool* ok) 
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
+    if (!Crypto().error.empty()) return {};  // Sign() reports the load error before any hashing
     std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
     unsigned int size = 0;
-    EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr);
+    Crypto().digest(data.data(), data.size(), out.data(), &size, Crypto().sha256(), nullptr);
     return Hex(out.data(), size);
 }
 
@@ -188,6 +215,7 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
 }
 
 Result<Signature> Sign(const SigningRequest& request, const SigningParams& params) {
+    if (!Crypto().error.empty()) return MakeError(ErrorCode::kUnavailable, "SigV4: " + Crypto().error);
     if (params.credentials.access_key_id.empty() || params.credentials.secret_access_key.empty()) {
         return MakeError(ErrorCode::kInvalidArgument, "SigV4: the access key id and secret access key must be set");
     }

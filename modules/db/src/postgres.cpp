@@ -15,8 +15,6 @@
 //
 // Secrets: libpq's connection errors do not contain the password, but messages are scrubbed of it (and of a URL's
 // userinfo) anyway, as a second line of defence.
-#include <dlfcn.h>
-
 #include <charconv>
 #include <mutex>
 #include <string>
@@ -24,6 +22,8 @@
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
+
+#include <gale/base/dynamic_library.hpp>
 
 #include "connection.hpp"
 #include "placeholders.hpp"
@@ -62,44 +62,38 @@ struct PqApi {
     decltype(&::PQuser) user = nullptr;
 };
 
-template <typename F>
-void ResolvePq(void* lib, const char* name, F& out, std::string& error) {
-    out = reinterpret_cast<F>(dlsym(lib, name));
-    if (out == nullptr && error.empty()) error = fmt::format("libpq lacks symbol {}", name);
-}
-
 const PqApi& Pq() {
     static const PqApi api = [] {
         PqApi a;
-        void* lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-        if (lib == nullptr) {
-            a.load_error = fmt::format("cannot load libpq.so.5 (install Debian's libpq5): {}", dlerror());
+        auto lib = DynamicLibrary::Open({"libpq.so.5"}, "libpq5");
+        if (!lib) {
+            a.load_error = lib.error().message();
             return a;
         }
-        ResolvePq(lib, "PQclear", a.clear, a.load_error);
-        ResolvePq(lib, "PQcmdTuples", a.cmdTuples, a.load_error);
-        ResolvePq(lib, "PQconnectdbParams", a.connectdbParams, a.load_error);
-        ResolvePq(lib, "PQconsumeInput", a.consumeInput, a.load_error);
-        ResolvePq(lib, "PQdb", a.db, a.load_error);
-        ResolvePq(lib, "PQerrorMessage", a.errorMessage, a.load_error);
-        ResolvePq(lib, "PQexec", a.exec, a.load_error);
-        ResolvePq(lib, "PQexecParams", a.execParams, a.load_error);
-        ResolvePq(lib, "PQfinish", a.finish, a.load_error);
-        ResolvePq(lib, "PQftype", a.ftype, a.load_error);
-        ResolvePq(lib, "PQgetisnull", a.getisnull, a.load_error);
-        ResolvePq(lib, "PQgetlength", a.getlength, a.load_error);
-        ResolvePq(lib, "PQgetvalue", a.getvalue, a.load_error);
-        ResolvePq(lib, "PQhost", a.host, a.load_error);
-        ResolvePq(lib, "PQnfields", a.nfields, a.load_error);
-        ResolvePq(lib, "PQntuples", a.ntuples, a.load_error);
-        ResolvePq(lib, "PQport", a.port, a.load_error);
-        ResolvePq(lib, "PQreset", a.reset, a.load_error);
-        ResolvePq(lib, "PQresultErrorField", a.resultErrorField, a.load_error);
-        ResolvePq(lib, "PQresultStatus", a.resultStatus, a.load_error);
-        ResolvePq(lib, "PQsetNoticeProcessor", a.setNoticeProcessor, a.load_error);
-        ResolvePq(lib, "PQstatus", a.status, a.load_error);
-        ResolvePq(lib, "PQtransactionStatus", a.transactionStatus, a.load_error);
-        ResolvePq(lib, "PQuser", a.user, a.load_error);
+        lib->Resolve("PQclear", a.clear, a.load_error);
+        lib->Resolve("PQcmdTuples", a.cmdTuples, a.load_error);
+        lib->Resolve("PQconnectdbParams", a.connectdbParams, a.load_error);
+        lib->Resolve("PQconsumeInput", a.consumeInput, a.load_error);
+        lib->Resolve("PQdb", a.db, a.load_error);
+        lib->Resolve("PQerrorMessage", a.errorMessage, a.load_error);
+        lib->Resolve("PQexec", a.exec, a.load_error);
+        lib->Resolve("PQexecParams", a.execParams, a.load_error);
+        lib->Resolve("PQfinish", a.finish, a.load_error);
+        lib->Resolve("PQftype", a.ftype, a.load_error);
+        lib->Resolve("PQgetisnull", a.getisnull, a.load_error);
+        lib->Resolve("PQgetlength", a.getlength, a.load_error);
+        lib->Resolve("PQgetvalue", a.getvalue, a.load_error);
+        lib->Resolve("PQhost", a.host, a.load_error);
+        lib->Resolve("PQnfields", a.nfields, a.load_error);
+        lib->Resolve("PQntuples", a.ntuples, a.load_error);
+        lib->Resolve("PQport", a.port, a.load_error);
+        lib->Resolve("PQreset", a.reset, a.load_error);
+        lib->Resolve("PQresultErrorField", a.resultErrorField, a.load_error);
+        lib->Resolve("PQresultStatus", a.resultStatus, a.load_error);
+        lib->Resolve("PQsetNoticeProcessor", a.setNoticeProcessor, a.load_error);
+        lib->Resolve("PQstatus", a.status, a.load_error);
+        lib->Resolve("PQtransactionStatus", a.transactionStatus, a.load_error);
+        lib->Resolve("PQuser", a.user, a.load_error);
         return a;  // stays loaded for the life of the process
     }();
     return api;

@@ -21,8 +21,6 @@
 // most gale processes never send an outbound request. Only the symbols below are used; the headers still come
 // from libcurl4-openssl-dev, so the types are checked at compile time.
 #define CURL_DISABLE_TYPECHECK 1
-#include <dlfcn.h>
-
 #include <array>
 #include <cstddef>
 #include <cstring>
@@ -33,6 +31,7 @@
 #include <curl/curl.h>
 #include <fmt/format.h>
 
+#include <gale/base/dynamic_library.hpp>
 #include <gale/base/strings.hpp>
 #include <gale/http/client.hpp>
 
@@ -53,34 +52,24 @@ struct CurlApi {
     void (*slist_free_all)(curl_slist*) = nullptr;
 };
 
-template <typename F>
-void Resolve(void* lib, const char* name, F& out, std::string& error) {
-    out = reinterpret_cast<F>(dlsym(lib, name));
-    if (out == nullptr && error.empty()) error = fmt::format("libcurl lacks symbol {}", name);
-}
-
 const CurlApi& Curl() {
     static const CurlApi api = [] {
         CurlApi a;
-        void* lib = nullptr;
-        for (const char* name : {"libcurl.so.4", "libcurl-gnutls.so.4"}) {
-            lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-            if (lib != nullptr) break;
-        }
-        if (lib == nullptr) {
-            a.load_error = fmt::format("cannot load libcurl.so.4 (install Debian's libcurl4): {}", dlerror());
+        auto lib = DynamicLibrary::Open({"libcurl.so.4", "libcurl-gnutls.so.4"}, "libcurl4");
+        if (!lib) {
+            a.load_error = lib.error().message();
             return a;
         }
-        Resolve(lib, "curl_global_init", a.global_init, a.load_error);
-        Resolve(lib, "curl_easy_init", a.easy_init, a.load_error);
-        Resolve(lib, "curl_easy_cleanup", a.easy_cleanup, a.load_error);
-        Resolve(lib, "curl_easy_reset", a.easy_reset, a.load_error);
-        Resolve(lib, "curl_easy_setopt", a.easy_setopt, a.load_error);
-        Resolve(lib, "curl_easy_perform", a.easy_perform, a.load_error);
-        Resolve(lib, "curl_easy_getinfo", a.easy_getinfo, a.load_error);
-        Resolve(lib, "curl_easy_strerror", a.easy_strerror, a.load_error);
-        Resolve(lib, "curl_slist_append", a.slist_append, a.load_error);
-        Resolve(lib, "curl_slist_free_all", a.slist_free_all, a.load_error);
+        lib->Resolve("curl_global_init", a.global_init, a.load_error);
+        lib->Resolve("curl_easy_init", a.easy_init, a.load_error);
+        lib->Resolve("curl_easy_cleanup", a.easy_cleanup, a.load_error);
+        lib->Resolve("curl_easy_reset", a.easy_reset, a.load_error);
+        lib->Resolve("curl_easy_setopt", a.easy_setopt, a.load_error);
+        lib->Resolve("curl_easy_perform", a.easy_perform, a.load_error);
+        lib->Resolve("curl_easy_getinfo", a.easy_getinfo, a.load_error);
+        lib->Resolve("curl_easy_strerror", a.easy_strerror, a.load_error);
+        lib->Resolve("curl_slist_append", a.slist_append, a.load_error);
+        lib->Resolve("curl_slist_free_all", a.slist_free_all, a.load_error);
         return a;  // the library stays loaded for the life of the process
     }();
     return api;
