@@ -9,6 +9,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -468,18 +469,22 @@ int App::Run(int argc, char** argv) {
         }
         return RunTaskMode(s);
     }
-    if (consume->parsed() || mode->name == "CONSUME") {
-        auto env = GaleEnvironment();
-        auto options = (consume->parsed() ? consume_parser : serve_parser).Resolve(env);
+    // The options of a long-running role, with logging configured from them; errors print and exit 2.
+    auto role_options = [&](const ServeOptionParser& parser, const auto& env) -> std::optional<ServeOptions> {
+        auto options = parser.Resolve(env);
         if (!options) {
             std::fprintf(stderr, "%s: %s\n", s.name.c_str(), options.error().message().c_str());
-            return 2;
+            return std::nullopt;
         }
         if (auto r = ConfigureLogging(options->debug); !r) {
             std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
-            return 2;
+            return std::nullopt;
         }
-        return Consume(s, *options);
+        return std::move(*options);
+    };
+    if (consume->parsed() || mode->name == "CONSUME") {
+        auto options = role_options(consume->parsed() ? consume_parser : serve_parser, GaleEnvironment());
+        return options ? Consume(s, *options) : 2;
     }
     if (mode->name != "WEB") {
         std::fprintf(stderr,
@@ -492,16 +497,8 @@ int App::Run(int argc, char** argv) {
     if (mode->worker_count != 0 && env.find("GALE_WORKERS") == env.end()) {
         env["GALE_WORKERS"] = std::to_string(mode->worker_count);
     }
-    auto options = serve_parser.Resolve(env);
-    if (!options) {
-        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), options.error().message().c_str());
-        return 2;
-    }
-    if (auto r = ConfigureLogging(options->debug); !r) {
-        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
-        return 2;
-    }
-    return Serve(s, *options, argv);
+    auto options = role_options(serve_parser, env);
+    return options ? Serve(s, *options, argv) : 2;
 }
 
 }  // namespace gale::app

@@ -91,18 +91,9 @@ int Consume(App::State& state, const ServeOptions& o) {
         return 2;
     }
 
-    std::unique_ptr<lifecycle::WebhookSender> webhooks;
-    if (!o.webhook_urls.empty()) {
-        webhooks = std::make_unique<lifecycle::WebhookSender>(
-            lifecycle::WebhookOptions{.urls = o.webhook_urls, .service = state.name, .version = state.version});
-    }
+    LifecycleNotifier notifier(state.name, state.version, o);
     auto fail_startup = [&](int code, const std::string& what, const std::string& error) {
-        log::Error(kLogger, "start-up failed", {{"step", what}, {"error", error}, {"exit_code", code}});
-        if (webhooks) {
-            webhooks->Send(lifecycle::WebhookEvent::kStartup, "failed", {{what, "error", error}});
-            (void)webhooks->Flush(std::chrono::seconds(5));
-        }
-        return code;
+        return notifier.FailStartup(code, what, error);
     };
 
     // --- health: the loop's heartbeat is the watchdog; backend reachability is a readiness check ---
@@ -142,16 +133,9 @@ int Consume(App::State& state, const ServeOptions& o) {
         if (auto r = AddProbeRoutes(probe_router, o, probes, state.registry); !r) {
             return fail_startup(2, "probe routes", r.error().ToString());
         }
-        http::ServerOptions po;
-        po.name = "probe";
-        po.bind = o.bind;
-        po.port = o.probe_port;
-        po.loops = 1;
-        po.workers = 2;
-        po.access_log = false;
-        probe_server = std::make_unique<http::Server>(po, probe_router);
-        if (auto r = probe_server->Listen(); !r) return fail_startup(1, "probe server", r.error().ToString());
-        probe_server->Start();
+        auto started = StartProbeServer(o, probe_router);
+        if (!started) return fail_startup(1, "probe server", started.error().ToString());
+        probe_server = std::move(*started);
         log::Info("gale.serve", "probe server listening",
                   {{"port", probe_server->port()}, {"role", "consume"}, {"readiness", o.readiness_probe}});
     }
@@ -173,8 +157,8 @@ int Consume(App::State& state, const ServeOptions& o) {
 
     probes.SetStarted();
     log::Info(kLogger, "consuming", {{"service", state.name}, {"consumers", consumers.size()}});
-    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kStartup, "succeeded");
-    auto monitor = std::make_unique<Monitor>(probes, webhooks.get(), probe_gauge);
+    notifier.Send(lifecycle::WebhookEvent::kStartup, "succeeded");
+    auto monitor = std::make_unique<Monitor>(probes, notifier.webhooks(), probe_gauge);
 
     while (!shutdown.requested()) {
         auto round = multi.RunRound(std::chrono::milliseconds(500));
@@ -199,17 +183,15 @@ int Consume(App::State& state, const ServeOptions& o) {
     }
 
     probes.SetDraining();
-    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kShutdown, "started");
+    notifier.Send(lifecycle::WebhookEvent::kShutdown, "started");
     log::Info(kLogger, "shutdown started", {{"reason", shutdown.why()}});
     monitor.reset();
     if (probe_server) probe_server->Stop();
     std::uint64_t processed = 0;
     for (auto* c : consumers) processed += c->Stats().Total(pipe::Outcome::kProcessed);
     log::Info(kLogger, "shutdown finished", {{"processed", processed}});
-    if (webhooks) {
-        webhooks->Send(lifecycle::WebhookEvent::kShutdown, "finished");
-        (void)webhooks->Flush(std::chrono::seconds(5));
-    }
+    notifier.Send(lifecycle::WebhookEvent::kShutdown, "finished");
+    notifier.Finish();
     return 0;
 }
 

@@ -5,6 +5,45 @@
 
 namespace gale::app {
 
+LifecycleNotifier::LifecycleNotifier(const std::string& service, const std::string& version, const ServeOptions& o) {
+    if (!o.webhook_urls.empty()) {
+        webhooks_ = std::make_unique<lifecycle::WebhookSender>(
+            lifecycle::WebhookOptions{.urls = o.webhook_urls, .service = service, .version = version});
+    }
+}
+
+int LifecycleNotifier::FailStartup(int code, const std::string& step, const std::string& error) {
+    log::Error("gale.serve", "start-up failed", {{"step", step}, {"error", error}, {"exit_code", code}});
+    if (webhooks_) {
+        webhooks_->Send(lifecycle::WebhookEvent::kStartup, "failed", {{step, "error", error}});
+        (void)webhooks_->Flush(std::chrono::seconds(5));
+    }
+    return code;
+}
+
+void LifecycleNotifier::Send(lifecycle::WebhookEvent event, std::string_view status) {
+    if (webhooks_) webhooks_->Send(event, status);
+}
+
+void LifecycleNotifier::Finish() {
+    if (webhooks_) (void)webhooks_->Flush(std::chrono::seconds(5));
+    webhooks_.reset();
+}
+
+Result<std::unique_ptr<http::Server>> StartProbeServer(const ServeOptions& o, const http::Router& router) {
+    http::ServerOptions po;
+    po.name = "probe";
+    po.bind = o.bind;
+    po.port = o.probe_port;
+    po.loops = 1;
+    po.workers = 2;
+    po.access_log = false;
+    auto server = std::make_unique<http::Server>(po, router);
+    GALE_RETURN_IF_ERROR(server->Listen());
+    server->Start();
+    return server;
+}
+
 std::vector<lifecycle::FailingCheck> FailingChecks(const health::ProbeReport& report) {
     std::vector<lifecycle::FailingCheck> out;
     for (const auto& c : report.checks) {

@@ -5,14 +5,18 @@
 #pragma once
 
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <gale/base/error.hpp>
 #include <gale/health/probes.hpp>
 #include <gale/http/router.hpp>
+#include <gale/http/server.hpp>
 #include <gale/lifecycle/webhooks.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
@@ -20,6 +24,25 @@
 #include "serve_options.hpp"
 
 namespace gale::app {
+
+/// The webhook sender of --webhook-url (none without URLs) and the start-up failure path every role shares.
+class LifecycleNotifier {
+public:
+    LifecycleNotifier(const std::string& service, const std::string& version, const ServeOptions& o);
+    lifecycle::WebhookSender* webhooks() noexcept { return webhooks_.get(); }
+    /// Logs the failed step, sends startup/failed (waiting up to 5 s for delivery) and returns `code`.
+    int FailStartup(int code, const std::string& step, const std::string& error);
+    /// Sends an event if webhooks are configured.
+    void Send(lifecycle::WebhookEvent event, std::string_view status);
+    /// Waits (bounded) for pending webhooks; then drops the sender.
+    void Finish();
+
+private:
+    std::unique_ptr<lifecycle::WebhookSender> webhooks_;
+};
+
+/// Starts the probe server on --bind/--probe-port (one loop, two workers, no access log) serving `router`.
+[[nodiscard]] Result<std::unique_ptr<http::Server>> StartProbeServer(const ServeOptions& o, const http::Router& router);
 
 /// The failing checks of a report, for a webhook payload (the reason itself when no check failed).
 std::vector<lifecycle::FailingCheck> FailingChecks(const health::ProbeReport& report);

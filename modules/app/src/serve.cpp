@@ -123,18 +123,9 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
         metrics::AddProcessCollector(reg);
     }
 
-    std::unique_ptr<lifecycle::WebhookSender> webhooks;
-    if (!o.webhook_urls.empty()) {
-        webhooks = std::make_unique<lifecycle::WebhookSender>(
-            lifecycle::WebhookOptions{.urls = o.webhook_urls, .service = state.name, .version = state.version});
-    }
+    LifecycleNotifier notifier(state.name, state.version, o);
     auto fail_startup = [&](int code, const std::string& what, const std::string& error) {
-        log::Error(kLogger, "start-up failed", {{"step", what}, {"error", error}, {"exit_code", code}});
-        if (webhooks) {
-            webhooks->Send(lifecycle::WebhookEvent::kStartup, "failed", {{what, "error", error}});
-            (void)webhooks->Flush(std::chrono::seconds(5));
-        }
-        return code;
+        return notifier.FailStartup(code, what, error);
     };
 
     // --- probe server ---
@@ -148,16 +139,9 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
         }
     }
     if (!o.no_probe && !integrated) {
-        http::ServerOptions po;
-        po.name = "probe";
-        po.bind = o.bind;
-        po.port = o.probe_port;
-        po.loops = 1;
-        po.workers = 2;
-        po.access_log = false;
-        probe_server = std::make_unique<http::Server>(po, probe_router);
-        if (auto r = probe_server->Listen(); !r) return fail_startup(1, "probe server", r.error().ToString());
-        probe_server->Start();
+        auto started = StartProbeServer(o, probe_router);
+        if (!started) return fail_startup(1, "probe server", started.error().ToString());
+        probe_server = std::move(*started);
         log::Info(kLogger, "probe server listening",
                   {{"port", probe_server->port()},
                    {"startup", o.startup_probe},
@@ -223,7 +207,7 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
                {"workers", app_server.options().workers},
                {"startup_ms", startup_s * 1000},
                {"probes", integrated ? "integrated" : "separate"}});
-    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kStartup, "succeeded");
+    notifier.Send(lifecycle::WebhookEvent::kStartup, "succeeded");
 
     std::unique_ptr<lifecycle::AutoReloader> reloader;
     if (o.autoreload) {
@@ -234,14 +218,14 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
             shutdown.Request(lifecycle::StopReason::kReload, changed);
         });
     }
-    auto monitor = std::make_unique<Monitor>(probes, webhooks.get(), probe_gauge);
+    auto monitor = std::make_unique<Monitor>(probes, notifier.webhooks(), probe_gauge);
 
     // --- run until asked to stop ---
     lifecycle::StopReason reason = shutdown.Wait();
     bool reload = reason == lifecycle::StopReason::kReload;
     probes.SetDraining();
     app_server.SetDraining();
-    if (webhooks) webhooks->Send(lifecycle::WebhookEvent::kShutdown, "started");
+    notifier.Send(lifecycle::WebhookEvent::kShutdown, "started");
     log::Info(kLogger, "shutdown started",
               {{"reason", shutdown.why()},
                {"drain_delay_ms", reload ? 0 : o.drain_delay.count()},
@@ -258,13 +242,10 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
     app_server.Stop();
     if (probe_server) probe_server->Stop();
     log::Info(kLogger, "shutdown finished", {{"clean", clean}, {"requests_served", app_server.requests_served()}});
-    if (webhooks) {
-        webhooks->Send(lifecycle::WebhookEvent::kShutdown, "finished");
-        (void)webhooks->Flush(std::chrono::seconds(5));
-    }
+    notifier.Send(lifecycle::WebhookEvent::kShutdown, "finished");
+    notifier.Finish();
     if (reload) {
         std::string self = lifecycle::AutoReloader::SelfExecutable();
-        webhooks.reset();
         ::execv(self.c_str(), argv);
         log::Error(kLogger, "autoreload: exec failed", {{"path", self}, {"error", std::strerror(errno)}});
         return 1;
