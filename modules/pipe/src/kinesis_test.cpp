@@ -18,6 +18,7 @@
 
 #include <gale/aws/testing/moto_server.hpp>
 #include <gale/db/database.hpp>
+#include <gale/db/testing/postgres_server.hpp>
 #include <gale/pipe/kinesis.hpp>
 
 namespace gale::pipe {
@@ -166,6 +167,38 @@ TEST_F(KinesisMotoTest, ProducesAndConsumesInKeyOrderAndResumesFromStoredOffsets
         std::vector<Record> got = Drain(**consumer, keys.size());
         ASSERT_EQ(got.size(), keys.size());
         for (const Record& r : got) EXPECT_EQ(r.value, r.key + ":" + std::to_string(counters[r.key] - 1));
+    }
+}
+
+TEST_F(KinesisMotoTest, OffsetsLiveInPostgresqlToo) {
+    // The same offset table and upsert on a real PostgreSQL (Debian's postgresql, started by the test).
+    auto server = db::testing::PostgresServer::Start();
+    ASSERT_TRUE(server) << server.error().ToString();
+    auto client = Client();
+    CreateStream(*client, "pg-orders", 2);
+    KinesisProducer producer(client);
+    for (int i = 0; i < 10; ++i)
+        ASSERT_TRUE(producer.Send("pg-orders", "k" + std::to_string(i % 3), std::to_string(i)));
+    {
+        auto db = db::Database::Connect((*server)->connection_options());
+        ASSERT_TRUE(db) << db.error().ToString();
+        auto consumer = KinesisConsumer::Open(client, *db, {.stream = "pg-orders"});
+        ASSERT_TRUE(consumer) << consumer.error().ToString();
+        ASSERT_EQ(Drain(**consumer, 10).size(), 10u);
+        auto rows = db->Query("SELECT region, stream, shard, sequence_number FROM logpipe_kinesisoffset");
+        ASSERT_TRUE(rows) << rows.error().ToString();
+        EXPECT_FALSE(rows->empty());
+    }
+    {
+        auto db = db::Database::Connect((*server)->connection_options());
+        ASSERT_TRUE(db);
+        auto consumer = KinesisConsumer::Open(client, *db, {.stream = "pg-orders"});
+        ASSERT_TRUE(consumer) << consumer.error().ToString();
+        EXPECT_TRUE(Drain(**consumer, 1).empty()) << "nothing re-delivered after reopening";
+        ASSERT_TRUE(producer.Send("pg-orders", "k1", "new"));
+        auto got = Drain(**consumer, 1);
+        ASSERT_EQ(got.size(), 1u);
+        EXPECT_EQ(got[0].value, "new");
     }
 }
 
