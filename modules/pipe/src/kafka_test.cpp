@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <gale/db/testing/postgres_server.hpp>
+#include <gale/pipe/consumer.hpp>
 #include <gale/pipe/kafka.hpp>
 
 #include "murmur2.hpp"
@@ -189,6 +190,79 @@ TEST_F(KafkaTest, DatabaseOffsetsResumeAtTheNextRecord) {
     EXPECT_EQ(rest[0].offset, "3");
     EXPECT_EQ(rest[0].value, "m3");
     EXPECT_EQ(consumer->Lag(), std::optional<std::int64_t>(0));
+}
+
+// With the offsets in the service's database, the consumer's save and the offset commit are one transaction: a crash
+// before COMMIT undoes both (so the record is consumed again and applied once), a COMMIT makes both durable.
+TEST_F(KafkaTest, SaveAndDatabaseOffsetCommitAreOneTransaction) {
+    cluster_.CreateTopic("states", 1);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    for (const char* code : {"NY", "PA"}) {
+        std::string value =
+            std::string(R"(json:{"type":"us-state","version":1,"message":{"code":")") + code + R"(","name":"x"}})";
+        ASSERT_TRUE(producer->Send("states", code, value));
+    }
+    ASSERT_TRUE(database_->ExecScript("CREATE TABLE applied (code TEXT PRIMARY KEY)"));
+    auto backend = Consumer("states", Options());
+    ASSERT_TRUE(backend);
+
+    bool crash_before_commit = true;
+    ConsumerOptions options;
+    options.transaction = [&](const std::function<Result<void>()>& body) -> Result<void> {
+        GALE_RETURN_IF_ERROR(database_->ExecScript("BEGIN IMMEDIATE"));
+        auto r = body();
+        if (!r || crash_before_commit) {
+            (void)database_->ExecScript("ROLLBACK");
+            if (!r) return r;
+            return MakeError(ErrorCode::kUnavailable, "simulated crash before COMMIT");
+        }
+        return database_->ExecScript("COMMIT");
+    };
+    class Apply : public MessageHandler {
+    public:
+        explicit Apply(db::Database& database) : database_(database) {}
+        const std::string& type() const noexcept override { return type_; }
+        std::int64_t version() const noexcept override { return 1; }
+        Result<void> Validate(const Value&) override { return {}; }
+        Result<void> Save(const Value& message) override {
+            auto r = database_.Execute("INSERT INTO applied (code) VALUES (?)", {message["code"].get<std::string>()});
+            if (!r) return tl::unexpected(r.error());
+            return {};
+        }
+
+    private:
+        db::Database& database_;
+        std::string type_ = "us-state";
+    };
+    gale::pipe::Consumer consumer("states", *backend, options);
+    consumer.Register(std::make_unique<Apply>(*database_));
+
+    auto count = [&](const char* sql) {
+        auto rows = database_->Query(sql);
+        return rows && !rows->empty() ? std::get<std::int64_t>((*rows)[0][0]) : -1;
+    };
+    // The crash: nothing applied, no offset stored.
+    Result<std::size_t> first = MakeError(ErrorCode::kInternal, "not run");
+    for (int i = 0; i < 20 && first.has_value() == false && first.error().message() == "not run"; ++i) {
+        first = consumer.RunOnce(milliseconds(500));
+        if (first && *first == 0) first = MakeError(ErrorCode::kInternal, "not run");
+    }
+    ASSERT_FALSE(first);
+    EXPECT_NE(first.error().ToString().find("simulated crash"), std::string::npos) << first.error().ToString();
+    EXPECT_EQ(count("SELECT COUNT(*) FROM applied"), 0);
+    EXPECT_EQ(count(R"(SELECT COUNT(*) FROM "logpipe_kafkaoffset")"), 0);
+
+    // After the "restart": both records applied exactly once, and the stored offset is the next one to read.
+    crash_before_commit = false;
+    std::size_t done = 0;
+    for (int i = 0; i < 40 && done < 2; ++i) {
+        auto n = consumer.RunOnce(milliseconds(200));
+        ASSERT_TRUE(n) << n.error().ToString();
+        done += *n;
+    }
+    EXPECT_EQ(count("SELECT COUNT(*) FROM applied"), 2);
+    EXPECT_EQ(count(R"(SELECT "offset" FROM "logpipe_kafkaoffset")"), 2);
 }
 
 TEST_F(KafkaTest, KafkaOffsetsResumeForTheGroup) {
