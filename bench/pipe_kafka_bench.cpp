@@ -96,6 +96,24 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void*) {
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) ++delivered_errors;
 }
 
+// Enqueues `messages` records on `rkt` with librdkafka's fastest loop (poll(0) after each, waiting only when the
+// queue is full); exits on any other produce error, naming `what`. The caller flushes.
+void ProduceAll(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int messages, const std::string& value,
+                const std::vector<std::string>& keys, const char* what) {
+    for (int i = 0; i < messages; ++i) {
+        const std::string& key = keys[static_cast<std::size_t>(i) % keys.size()];
+        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
+                                value.size(), key.data(), key.size(), nullptr) != 0) {
+            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                std::fprintf(stderr, "%s: %s\n", what, rd_kafka_err2str(rd_kafka_last_error()));
+                std::exit(1);
+            }
+            rd_kafka_poll(rk, 100);
+        }
+        rd_kafka_poll(rk, 0);
+    }
+}
+
 // Messages/s of raw librdkafka.
 double Raw(const std::string& bootstraps, int messages, const std::string& value,
            const std::vector<std::string>& keys) {
@@ -109,18 +127,7 @@ double Raw(const std::string& bootstraps, int messages, const std::string& value
                      keys[0].data(), keys[0].size(), nullptr);
     rd_kafka_flush(rk, 10000);
     const auto start = Clock::now();
-    for (int i = 0; i < messages; ++i) {
-        const std::string& key = keys[static_cast<std::size_t>(i) % keys.size()];
-        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
-                                value.size(), key.data(), key.size(), nullptr) != 0) {
-            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                std::fprintf(stderr, "raw produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
-                std::exit(1);
-            }
-            rd_kafka_poll(rk, 100);
-        }
-        rd_kafka_poll(rk, 0);
-    }
+    ProduceAll(rk, rkt, messages, value, keys, "raw produce");
     rd_kafka_flush(rk, 60000);
     const double rate = messages / Seconds(Clock::now() - start);
     rd_kafka_topic_destroy(rkt);
@@ -195,18 +202,7 @@ double Fill(const std::string& bootstraps, int messages, const std::string& valu
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
     rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, kConsumeTopic, nullptr);
     const auto start = Clock::now();
-    for (int i = 0; i < messages; ++i) {
-        const std::string& key = keys[static_cast<std::size_t>(i) % keys.size()];
-        while (rd_kafka_produce(rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()),
-                                value.size(), key.data(), key.size(), nullptr) != 0) {
-            if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                std::fprintf(stderr, "fill produce: %s\n", rd_kafka_err2str(rd_kafka_last_error()));
-                std::exit(1);
-            }
-            rd_kafka_poll(rk, 100);
-        }
-        rd_kafka_poll(rk, 0);
-    }
+    ProduceAll(rk, rkt, messages, value, keys, "fill produce");
     const rd_kafka_resp_err_t flushed = rd_kafka_flush(rk, 60000);
     const double rate = messages / Seconds(Clock::now() - start);
     rd_kafka_topic_destroy(rkt);
