@@ -4,7 +4,10 @@
 // saved per second by a Consumer whose handler inserts one row into the service's table, with Save + offset commit
 // in one SQLite transaction (exactly-once), for several batch sizes.
 //
-//   gale-pipe-bench [MESSAGES] [DB_PATH]     (default 200000 messages, a file under /tmp)
+//   gale-pipe-bench [MESSAGES] [DB_PATH] [MIN_RATE]
+//
+// Defaults: 200000 messages, a file under /tmp, no target. With MIN_RATE (msg/s) the exit status is 1 unless the
+// batch_size 256 consume + save rate reaches it (bench/pipe.sh passes the 100000).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +57,12 @@ int Fail(const gale::Error& e) {
 int main(int argc, char** argv) {
     const long n = argc > 1 ? std::atol(argv[1]) : 200'000;
     const std::string path = argc > 2 ? argv[2] : "/tmp/gale-pipe-bench.db";
+    const double min_rate = argc > 3 ? std::atof(argv[3]) : 0.0;
+    if (n <= 0 || min_rate < 0) {
+        std::fprintf(stderr, "usage: %s [MESSAGES>0] [DB_PATH] [MIN_RATE>=0]\n", argv[0]);
+        return 2;
+    }
+    double batch_256_rate = 0;
     gale::log::SetLevel(gale::log::Level::kError);
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
     auto log = gale::pipe::EmbeddedLog::Open(path);
@@ -97,6 +106,7 @@ int main(int argc, char** argv) {
             done += *r;
         }
         double consume_s = Seconds(Clock::now() - t0);
+        if (batch == 256) batch_256_rate = static_cast<double>(done) / consume_s;
         auto rows = db.Query("SELECT COUNT(*) FROM " + table);
         std::printf(
             "consume  %8zu messages  %7.2f s  %9.0f msg/s  (batch_size %3zu, Save + commit per transaction; "
@@ -106,5 +116,11 @@ int main(int argc, char** argv) {
             static_cast<unsigned long long>(consumer.Stats().Total(gale::pipe::Outcome::kProcessed)));
     }
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
+    if (min_rate > 0) {
+        const bool met = batch_256_rate >= min_rate;
+        std::printf("target >= %.0f msg/s consumed and saved (batch_size 256): %.0f msg/s, %s\n", min_rate,
+                    batch_256_rate, met ? "met" : "NOT MET");
+        return met ? 0 : 1;
+    }
     return 0;
 }

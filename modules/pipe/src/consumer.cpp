@@ -78,7 +78,7 @@ std::uint64_t ConsumerStats::Total(Outcome outcome) const noexcept {
 
 struct Consumer::Plan {
     enum class Kind { kSave, kSkip, kDeadLetter };
-    Record record{};
+    Record* record = nullptr;  ///< in pending_; moved into deferred_commits_ only after Finish
     Kind kind = Kind::kSkip;
     Outcome skip_outcome = Outcome::kSkippedIgnored;
     std::string type{};     ///< label
@@ -117,16 +117,20 @@ std::chrono::steady_clock::time_point Consumer::last_progress() const noexcept {
         std::chrono::nanoseconds(last_progress_ns_.load(std::memory_order_relaxed)));
 }
 
-void Consumer::Count(const std::string& type, const std::string& version, Outcome outcome, std::uint64_t n) {
+bool Consumer::CounterLess::operator()(const CounterKeyView& a, const CounterKeyView& b) const noexcept {
+    return std::tie(a.type, a.version, a.outcome) < std::tie(b.type, b.version, b.outcome);
+}
+
+void Consumer::Count(std::string_view type, std::string_view version, Outcome outcome, std::uint64_t n) {
     std::lock_guard lock(stats_mu_);
-    auto key = std::make_tuple(type, version, outcome);
-    auto it = counters_.find(key);
+    CounterKeyView key{type, version, outcome};
+    auto it = counters_.find(key);  // no allocation when the key exists (the common case)
     if (it == counters_.end() && counters_.size() >= kMaxCounterKeys) {
-        key = std::make_tuple(std::string("<other>"), std::string(), outcome);
+        key = CounterKeyView{"<other>", {}, outcome};
         it = counters_.find(key);
     }
     if (it == counters_.end()) {
-        counters_.emplace(std::move(key), n);
+        counters_.emplace(CounterKey{std::string(key.type), std::string(key.version), outcome}, n);
     } else {
         it->second += n;
     }
@@ -136,16 +140,14 @@ ConsumerStats Consumer::Stats() const {
     ConsumerStats stats;
     stats.topic = topic_;
     std::lock_guard lock(stats_mu_);
-    for (const auto& [key, n] : counters_) {
-        stats.counters.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), n});
-    }
+    for (const auto& [key, n] : counters_) stats.counters.push_back({key.type, key.version, key.outcome, n});
     stats.backend_errors = backend_errors_;
     return stats;
 }
 
-Consumer::Plan Consumer::Classify(const Record& record) {
+Consumer::Plan Consumer::Classify(Record& record) {
     Plan plan;
-    plan.record = record;
+    plan.record = &record;
     DecodeProblem problem = DecodeProblem::kNone;
     auto decoded = DecodeEnvelope(record.value, &problem);
     if (!decoded) {
@@ -155,14 +157,17 @@ Consumer::Plan Consumer::Classify(const Record& record) {
     }
     Envelope& env = decoded->envelope;
     plan.type = Label(env.type);
-    plan.version = Label(env.version.dump());
+    // The received version as a label only where no handler matched (dump() allocates; this is the hot path).
+    auto received_version = [&env] { return Label(env.version.dump()); };
     if (ignored_.contains(env.type)) {
+        plan.version = received_version();
         plan.skip_outcome = Outcome::kSkippedIgnored;
         plan.reason = "Received message with ignored type \"" + env.type + "\" in topic " + topic_;
         return plan;
     }
     auto it = handlers_.find(env.type);
     if (it == handlers_.end()) {
+        plan.version = received_version();
         plan.skip_outcome = Outcome::kSkippedUnknownType;
         plan.reason = "Received message with unknown type \"" + env.type + "\" in topic " + topic_;
         return plan;
@@ -174,6 +179,7 @@ Consumer::Plan Consumer::Classify(const Record& record) {
         }
     }
     if (plan.handler == nullptr) {
+        plan.version = received_version();
         plan.skip_outcome = Outcome::kSkippedUnknownVersion;
         plan.reason = "Received message of type \"" + env.type + "\" with unknown version \"" + env.version.dump() +
                       "\" in topic " + topic_;
@@ -200,7 +206,7 @@ Consumer::Plan Consumer::Classify(const Record& record) {
 
 // Logs and counts the final outcome of a record (after its commit succeeded).
 void Consumer::Finish(const Plan& plan) {
-    const Record& r = plan.record;
+    const Record& r = *plan.record;
     switch (plan.kind) {
         case Plan::Kind::kSave:
             log::Debug(kLogger, "Processed message",
@@ -266,12 +272,10 @@ Result<void> Consumer::SaveOnce(const Plan& plan, bool defer_commit, std::string
             *why = saved.error().ToString();
             return saved;
         }
-        if (!defer_commit) GALE_RETURN_IF_ERROR(backend_.Commit(plan.record));
+        if (!defer_commit) GALE_RETURN_IF_ERROR(backend_.Commit(*plan.record));
         return {};
     };
-    GALE_RETURN_IF_ERROR(Transact(body));
-    if (defer_commit) deferred_commits_[plan.record.partition] = plan.record;
-    return {};
+    return Transact(body);
 }
 
 Result<void> Consumer::DeadLetter(const Record& record, const std::string& reason, bool defer_commit) {
@@ -287,9 +291,7 @@ Result<void> Consumer::DeadLetter(const Record& record, const std::string& reaso
         if (!defer_commit) GALE_RETURN_IF_ERROR(backend_.Commit(record));
         return {};
     };
-    GALE_RETURN_IF_ERROR(Transact(body));
-    if (defer_commit) deferred_commits_[record.partition] = record;
-    return {};
+    return Transact(body);
 }
 
 bool Consumer::StopRequested() const noexcept {
@@ -321,20 +323,27 @@ bool Consumer::Backoff(int failed_attempts) {
     return !StopRequested();
 }
 
+void Consumer::DeferCommit(Record& record) {
+    auto it = deferred_commits_.find(record.partition);
+    if (it == deferred_commits_.end()) {
+        deferred_commits_.emplace(record.partition, std::move(record));
+    } else {
+        it->second = std::move(record);
+    }
+}
+
 Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
-    const Record& record = plan.record;
+    const Record& record = *plan.record;
     switch (plan.kind) {
         case Plan::Kind::kSkip:
-            if (defer_commit) {
-                deferred_commits_[record.partition] = record;
-            } else {
-                GALE_RETURN_IF_ERROR(backend_.Commit(record));
-            }
+            if (!defer_commit) GALE_RETURN_IF_ERROR(backend_.Commit(record));
             Finish(plan);
+            if (defer_commit) DeferCommit(*plan.record);
             return false;
         case Plan::Kind::kDeadLetter:
             GALE_RETURN_IF_ERROR(DeadLetter(record, plan.reason, defer_commit));
             Finish(plan);
+            if (defer_commit) DeferCommit(*plan.record);
             return true;
         case Plan::Kind::kSave:
             break;
@@ -345,6 +354,7 @@ Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
         auto r = SaveOnce(plan, defer_commit, &why, &save_failed);
         if (r) {
             Finish(plan);
+            if (defer_commit) DeferCommit(*plan.record);
             return true;
         }
         if (!save_failed) return tl::unexpected(r.error());  // the transaction or the commit failed
@@ -365,6 +375,7 @@ Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
     dead.reason = "save_failed after " + std::to_string(options_.max_attempts) + " attempts: " + why;
     GALE_RETURN_IF_ERROR(DeadLetter(record, dead.reason, defer_commit));
     Finish(dead);
+    if (defer_commit) DeferCommit(*plan.record);
     return true;
 }
 
@@ -374,7 +385,7 @@ Result<bool> Consumer::TryBatch(std::vector<Plan>& plans) {
     const Plan* failed = nullptr;
     std::string why;
     auto body = [&]() -> Result<void> {
-        std::map<std::string, const Record*> last;  // commit only the last record of each partition
+        std::map<std::string_view, const Record*> last;  // commit only the last record of each partition
         for (const Plan& p : plans) {
             if (p.kind == Plan::Kind::kSave) {
                 auto saved = CallSave(*p.handler, p.message);
@@ -388,12 +399,14 @@ Result<bool> Consumer::TryBatch(std::vector<Plan>& plans) {
                     failed = &p;  // let the one-by-one path report it
                     return MakeError(ErrorCode::kUnavailable, "no dead-letter sink");
                 }
-                GALE_RETURN_IF_ERROR(options_.dead_letters->Put(p.record, p.reason));
+                GALE_RETURN_IF_ERROR(options_.dead_letters->Put(*p.record, p.reason));
             }
-            last[p.record.partition] = &p.record;
+            last[p.record->partition] = p.record;
         }
-        for (const auto& [partition, record] : last) GALE_RETURN_IF_ERROR(backend_.Commit(*record));
-        return {};
+        std::vector<const Record*> commits;
+        commits.reserve(last.size());
+        for (const auto& [partition, record] : last) commits.push_back(record);
+        return backend_.CommitAll(commits);
     };
     auto r = options_.transaction(body);
     if (r) {
@@ -404,20 +417,21 @@ Result<bool> Consumer::TryBatch(std::vector<Plan>& plans) {
     if (failed->kind == Plan::Kind::kSave) {
         Count(failed->type, failed->version, Outcome::kFailedAttempts);
         log::Warning(kLogger, "Failed to process message in a batch; replaying the batch one record at a time",
-                     {{"topic", failed->record.topic},
-                      {"partition", failed->record.partition},
-                      {"offset", failed->record.offset},
+                     {{"topic", failed->record->topic},
+                      {"partition", failed->record->partition},
+                      {"offset", failed->record->offset},
                       {"error", why}});
     }
     return false;
 }
 
 Result<void> Consumer::FlushDeferredCommits() {
-    while (!deferred_commits_.empty()) {
-        auto it = deferred_commits_.begin();
-        GALE_RETURN_IF_ERROR(backend_.Commit(it->second));
-        deferred_commits_.erase(it);
-    }
+    if (deferred_commits_.empty()) return {};
+    std::vector<const Record*> commits;
+    commits.reserve(deferred_commits_.size());
+    for (const auto& [partition, record] : deferred_commits_) commits.push_back(&record);
+    GALE_RETURN_IF_ERROR(backend_.CommitAll(commits));  // on error all stay deferred: committing again is harmless
+    deferred_commits_.clear();
     return {};
 }
 
@@ -438,15 +452,18 @@ Result<std::size_t> Consumer::RunOnceImpl(std::chrono::milliseconds timeout) {
     std::size_t handled = 0;
     GALE_RETURN_IF_ERROR(FlushDeferredCommits());
     for (;;) {
+        // Only the first record may be waited for; the rest of a batch is what already arrived.
         while (pending_.size() < target) {
-            auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (!pending_.empty() || left.count() < 0) left = std::chrono::milliseconds(0);
+            auto left = std::chrono::milliseconds(0);
+            if (pending_.empty()) {
+                left = std::max(left, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          deadline - std::chrono::steady_clock::now()));
+            }
             GALE_ASSIGN_OR_RETURN(auto polled, backend_.Poll(left));
-            Touch();
             if (!polled) break;
             pending_.push_back(std::move(*polled));
         }
+        Touch();
         if (pending_.empty()) return handled;
         const std::size_t n = std::min(target, pending_.size());
         bool ended = false;  // a record was saved or dead-lettered

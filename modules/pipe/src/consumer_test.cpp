@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <gale/pipe/consumer.hpp>
@@ -419,7 +420,30 @@ TEST(Consumer, BatchWithoutTransactionDefersCommits) {
     EXPECT_EQ(f.Drain(c), 10U);
     EXPECT_EQ(f.log.saved.size(), 10U);
     EXPECT_EQ(f.backend.commits().size(), 2U);
+    EXPECT_EQ(f.backend.commit_all_calls(), 2U);  // one CommitAll per batch (all partitions at once)
     EXPECT_EQ(f.backend.committed_count(), 10U);
+}
+
+TEST(Consumer, AFailedDeferredCommitIsRetriedWithoutSavingAgain) {
+    Fixture f;
+    ConsumerOptions o = f.Options();
+    o.batch_size = 4;
+    Consumer c("states", f.backend, o);
+    f.Add(c, "us-state", 1);
+    for (int i = 0; i < 4; ++i) f.backend.Append("states", "", State("S" + std::to_string(i)));
+    f.backend.FailNextCommit(Error(ErrorCode::kUnavailable, "offset store down"));
+    auto failed = c.RunOnce(std::chrono::milliseconds(0));
+    ASSERT_FALSE(failed);
+    EXPECT_THAT(failed.error().ToString(), ::testing::HasSubstr("offset store down"));
+    EXPECT_EQ(f.log.saved.size(), 4U);
+    EXPECT_EQ(f.backend.committed_count(), 0U);
+    // The next call commits the deferred offsets first and does not save the batch again.
+    auto next = c.RunOnce(std::chrono::milliseconds(0));
+    ASSERT_TRUE(next) << next.error().ToString();
+    EXPECT_EQ(*next, 0U);
+    EXPECT_EQ(f.log.saved.size(), 4U);
+    EXPECT_EQ(f.backend.committed_count(), 4U);
+    EXPECT_EQ(c.Stats().backend_errors, 1U);
 }
 
 TEST(Consumer, LastProgressMovesAndRunStops) {

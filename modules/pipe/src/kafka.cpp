@@ -401,6 +401,30 @@ Result<void> KafkaOffsetStore::Store(std::string_view topic, std::int32_t partit
     return {};
 }
 
+Result<void> KafkaOffsetStore::StoreAll(std::string_view topic,
+                                        std::span<const std::pair<std::int32_t, std::int64_t>> next_offsets) {
+    if (next_offsets.empty()) return {};
+    if (next_offsets.size() == 1) return Store(topic, next_offsets[0].first, next_offsets[0].second);
+    std::string sql = R"(INSERT INTO "logpipe_kafkaoffset" ("topic", "partition", "offset") VALUES )";
+    std::vector<db::Value> params;
+    params.reserve(next_offsets.size() * 3);
+    for (const auto& [partition, next_offset] : next_offsets) {
+        if (next_offset < 0 || partition < 0) {
+            return MakeError(
+                ErrorCode::kInvalidArgument,
+                "logpipe_kafkaoffset: negative partition or offset for topic \"" + std::string(topic) + "\"");
+        }
+        sql += params.empty() ? "(?, ?, ?)" : ", (?, ?, ?)";
+        params.emplace_back(std::string(topic));
+        params.emplace_back(std::int64_t{partition});
+        params.emplace_back(next_offset);
+    }
+    sql += R"( ON CONFLICT ("topic", "partition") DO UPDATE SET "offset" = excluded."offset")";
+    auto done = database_.Execute(sql, params);
+    if (!done) return tl::unexpected(done.error());
+    return {};
+}
+
 // ------------------------------------------------------------------------------------------------------------------
 // KafkaConsumer
 
@@ -561,8 +585,9 @@ Result<std::optional<Record>> KafkaConsumer::Poll(std::chrono::milliseconds time
     return std::optional<Record>(std::move(record));
 }
 
-Result<void> KafkaConsumer::Commit(const Record& record) {
-    Impl& impl = *impl_;
+// (partition, next offset to read) for a record this consumer handed out; kInvalidArgument for a foreign one.
+Result<std::pair<std::int32_t, std::int64_t>> KafkaConsumer::NextOffset(const Record& record) const {
+    const Impl& impl = *impl_;
     std::int32_t partition = 0;
     std::int64_t offset = 0;
     if (record.topic != impl.topic || !ParseInt(record.partition, partition) || !ParseInt(record.offset, offset) ||
@@ -571,17 +596,38 @@ Result<void> KafkaConsumer::Commit(const Record& record) {
                          "Kafka consumer of topic \"" + impl.topic + "\" cannot commit topic \"" + record.topic +
                              "\" partition \"" + record.partition + "\" offset \"" + record.offset + "\"");
     }
-    const std::int64_t next = offset + 1;  // the next offset to read, in both stores
-    if (impl.store) return impl.store->Store(impl.topic, partition, next);
+    return std::pair{partition, offset + 1};  // the next offset to read, in both stores
+}
 
-    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(offsets.get(), impl.topic.c_str(), partition)->offset = next;
+Result<void> KafkaConsumer::Commit(const Record& record) {
+    const Record* one[] = {&record};
+    return CommitAll(one);
+}
+
+Result<void> KafkaConsumer::CommitAll(std::span<const Record* const> records) {
+    Impl& impl = *impl_;
+    std::vector<std::pair<std::int32_t, std::int64_t>> next;
+    next.reserve(records.size());
+    for (const Record* record : records) {
+        GALE_ASSIGN_OR_RETURN(auto p, NextOffset(*record));
+        next.push_back(p);
+    }
+    if (next.empty()) return {};
+    if (impl.store) return impl.store->StoreAll(impl.topic, next);
+
+    PartitionListPtr offsets(rd_kafka_topic_partition_list_new(static_cast<int>(next.size())));
+    for (const auto& [partition, offset] : next) {
+        rd_kafka_topic_partition_list_add(offsets.get(), impl.topic.c_str(), partition)->offset = offset;
+    }
     const rd_kafka_resp_err_t err = rd_kafka_commit(impl.rk, offsets.get(), 0);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-    return MakeError(CodeFor(err), WithLastError("committing offset " + std::to_string(next) + " of Kafka topic \"" +
-                                                     impl.topic + "\" partition " + std::to_string(partition) +
-                                                     " for group \"" + impl.options.group_id + "\": " + Describe(err),
-                                                 impl));
+    std::string what = next.size() == 1
+                           ? "offset " + std::to_string(next[0].second) + " of Kafka topic \"" + impl.topic +
+                                 "\" partition " + std::to_string(next[0].first)
+                           : std::to_string(next.size()) + " offsets of Kafka topic \"" + impl.topic + "\"";
+    return MakeError(
+        CodeFor(err),
+        WithLastError("committing " + what + " for group \"" + impl.options.group_id + "\": " + Describe(err), impl));
 }
 
 std::optional<std::int64_t> KafkaConsumer::Lag() {
@@ -604,6 +650,14 @@ std::optional<std::int64_t> KafkaConsumer::Lag() {
         lag += std::max<std::int64_t>(0, high - position);
     }
     return lag;
+}
+
+std::size_t KafkaConsumer::prefetched() const {
+    rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(impl_->rk);
+    if (queue == nullptr) return 0;
+    const int length = rd_kafka_queue_length(queue);
+    rd_kafka_queue_destroy(queue);
+    return length > 0 ? static_cast<std::size_t>(length) : 0;
 }
 
 std::int32_t KafkaConsumer::partition_count() const noexcept { return impl_->assignment->cnt; }

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -265,6 +267,79 @@ TEST_F(KafkaTest, SaveAndDatabaseOffsetCommitAreOneTransaction) {
     EXPECT_EQ(count(R"(SELECT "offset" FROM "logpipe_kafkaoffset")"), 2);
 }
 
+// CommitAll: the last record of each partition in one upsert statement; a foreign record fails the whole call.
+TEST_F(KafkaTest, CommitAllStoresEveryPartitionAtOnce) {
+    cluster_.CreateTopic("multi", 3);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    for (int i = 0; i < 30; ++i) ASSERT_TRUE(producer->Send("multi", "k" + std::to_string(i), "m" + std::to_string(i)));
+    std::map<std::string, std::int64_t> read;  // partition -> records read
+    {
+        auto consumer = Consumer("multi", Options());
+        ASSERT_TRUE(consumer);
+        const auto records = PollN(*consumer, 30);
+        ASSERT_EQ(records.size(), 30U);
+        std::map<std::string, const Record*> last;
+        for (const Record& r : records) {
+            last[r.partition] = &r;
+            ++read[r.partition];
+        }
+        ASSERT_EQ(last.size(), 3U) << "30 keys over 3 partitions should touch each";
+        std::vector<const Record*> commits;
+        for (const auto& [partition, record] : last) commits.push_back(record);
+
+        Record foreign = *commits.front();
+        foreign.topic = "other";
+        std::vector<const Record*> with_foreign = commits;
+        with_foreign.push_back(&foreign);
+        auto refused = consumer->CommitAll(with_foreign);
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+        auto none = database_->Query(R"(SELECT COUNT(*) FROM "logpipe_kafkaoffset")");
+        ASSERT_TRUE(none);
+        EXPECT_EQ(std::get<std::int64_t>((*none)[0][0]), 0) << "a refused CommitAll must store nothing";
+
+        auto committed = consumer->CommitAll(commits);
+        ASSERT_TRUE(committed) << committed.error().ToString();
+        ASSERT_TRUE(consumer->CommitAll({}));  // nothing to do
+    }
+    auto rows = database_->Query(R"(SELECT "partition", "offset" FROM "logpipe_kafkaoffset" ORDER BY "partition")");
+    ASSERT_TRUE(rows) << rows.error().ToString();
+    ASSERT_EQ(rows->size(), 3U);
+    for (const auto& row : *rows) {
+        const std::string partition = std::to_string(std::get<std::int64_t>(row[0]));
+        EXPECT_EQ(std::get<std::int64_t>(row[1]), read[partition]) << "partition " << partition;
+    }
+    // A restarted consumer has nothing left to read.
+    auto consumer = Consumer("multi", Options());
+    ASSERT_TRUE(consumer);
+    auto next = consumer->Poll(milliseconds(500));
+    ASSERT_TRUE(next);
+    EXPECT_FALSE(*next);
+}
+
+TEST_F(KafkaTest, PrefetchedCountsRecordsQueuedInTheClient) {
+    cluster_.CreateTopic("queued", 2);
+    auto producer = Producer(Options());
+    ASSERT_TRUE(producer);
+    for (int i = 0; i < 20; ++i) ASSERT_TRUE(producer->Send("queued", "k" + std::to_string(i), "m"));
+    auto consumer = Consumer("queued", Options());
+    ASSERT_TRUE(consumer);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (consumer->prefetched() < 20 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(milliseconds(10));
+    }
+    // Every record is queued, plus a few librdkafka control events.
+    const std::size_t queued = consumer->prefetched();
+    ASSERT_GE(queued, 20U);
+    EXPECT_LE(queued, 20U + 8U);
+    auto first = consumer->Poll(milliseconds(0));
+    ASSERT_TRUE(first && *first);
+    EXPECT_LT(consumer->prefetched(), queued);
+    EXPECT_EQ(PollN(*consumer, 19).size(), 19U);
+    EXPECT_LE(consumer->prefetched(), 8U);
+}
+
 TEST_F(KafkaTest, KafkaOffsetsResumeForTheGroup) {
     cluster_.CreateTopic("audit", 2);
     auto producer = Producer(Options());
@@ -283,6 +358,19 @@ TEST_F(KafkaTest, KafkaOffsetsResumeForTheGroup) {
             auto committed = consumer->Commit(record);
             ASSERT_TRUE(committed) << committed.error().ToString();
         }
+    }
+    {
+        // CommitAll sends one request; committing the same offset again is harmless.
+        auto consumer = Consumer("audit", options);
+        ASSERT_TRUE(consumer);
+        const auto records = PollN(*consumer, 1);
+        ASSERT_EQ(records.size(), 1U);
+        EXPECT_EQ(records[0].offset, "3");
+        Record again = records[0];
+        again.offset = "2";
+        const Record* both[] = {&again};
+        auto committed = consumer->CommitAll(both);
+        ASSERT_TRUE(committed) << committed.error().ToString();
     }
     auto consumer = Consumer("audit", options);
     ASSERT_TRUE(consumer);
@@ -455,6 +543,18 @@ TEST_F(KafkaTest, OffsetStoreUpsertsAndAcceptsDjangosTable) {
     ASSERT_TRUE(count);
     EXPECT_EQ(std::get<std::int64_t>((*count)[0][0]), 2);
     EXPECT_EQ(store.Store("users", 0, -1).error().code(), ErrorCode::kInvalidArgument);
+
+    // StoreAll: one statement for several partitions, updating and inserting; a bad row refuses the whole call.
+    const std::pair<std::int32_t, std::int64_t> rows[] = {{0, 4}, {1, 9}, {2, 1}};
+    auto stored = store.StoreAll("users", rows);
+    ASSERT_TRUE(stored) << stored.error().ToString();
+    EXPECT_EQ(store.Load("users", 0).value(), std::optional<std::int64_t>(4));
+    EXPECT_EQ(store.Load("users", 1).value(), std::optional<std::int64_t>(9));
+    EXPECT_EQ(store.Load("users", 2).value(), std::optional<std::int64_t>(1));
+    const std::pair<std::int32_t, std::int64_t> bad[] = {{0, 5}, {3, -1}};
+    EXPECT_EQ(store.StoreAll("users", bad).error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(store.Load("users", 0).value(), std::optional<std::int64_t>(4));
+    EXPECT_EQ(store.Load("users", 3).value(), std::nullopt);
 }
 
 // PostgreSQL: a real server from Debian's postgresql package, started (and stopped) by the test.
@@ -487,6 +587,16 @@ TEST(KafkaOffsetStorePostgresTest, CreatesUpsertsAndLoads) {
     ASSERT_TRUE(store.Store("users", 2, 11));
     EXPECT_EQ(store.Load("users", 2).value(), std::optional<std::int64_t>(11));
     EXPECT_FALSE(store.Store("users", 2, 5'000'000'000));  // Django's int32 column: an error, not a wrap
+    // StoreAll is one statement: when one row fails, the other is not stored either.
+    const std::pair<std::int32_t, std::int64_t> rows[] = {{2, 12}, {3, 5'000'000'000}};
+    EXPECT_FALSE(store.StoreAll("users", rows));
+    EXPECT_EQ(store.Load("users", 2).value(), std::optional<std::int64_t>(11));
+    EXPECT_EQ(store.Load("users", 3).value(), std::nullopt);
+    const std::pair<std::int32_t, std::int64_t> good[] = {{2, 12}, {3, 1}};
+    auto stored_all = store.StoreAll("users", good);
+    ASSERT_TRUE(stored_all) << stored_all.error().ToString();
+    EXPECT_EQ(store.Load("users", 2).value(), std::optional<std::int64_t>(12));
+    EXPECT_EQ(store.Load("users", 3).value(), std::optional<std::int64_t>(1));
     ASSERT_TRUE(database->ExecScript(R"(DROP TABLE "logpipe_kafkaoffset")"));
 }
 

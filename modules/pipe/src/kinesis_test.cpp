@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -19,6 +22,7 @@
 #include <gale/aws/testing/moto_server.hpp>
 #include <gale/db/database.hpp>
 #include <gale/db/testing/postgres_server.hpp>
+#include <gale/pipe/consumer.hpp>
 #include <gale/pipe/kinesis.hpp>
 
 namespace gale::pipe {
@@ -280,6 +284,235 @@ TEST_F(KinesisMotoTest, UpdateShardCountIsAccepted) {
     EXPECT_FALSE(none->has_value());
     EXPECT_EQ((*consumer)->readable_shards(),
               (std::vector<std::string>{"shardId-000000000001", "shardId-000000000002"}));
+}
+
+// A split of a shard that holds records, on real moto. moto 5.2.1 (moto/kinesis/models.py) does not route records
+// to the children: Stream.split_shard (which Stream.update_shard_count calls for each open shard when growing) adds
+// the two children, closes the parent, empties it and re-puts its records through Stream.put_record; and
+// Stream.get_shard_for_key returns the first shard in insertion order whose hash range holds the key, without looking
+// at is_open. The parent was inserted first and its range covers both children's, so its records go back into the
+// closed parent (renumbered from 1, in their old order), every later PutRecord lands in the closed parent too, and
+// the children stay empty. (Shard.to_json reports the closed parent's EndingSequenceNumber as its current last
+// sequence number, so it grows with those puts; the consumer below is opened after the last one.)
+// What this test can show: every record exactly once and in order per key, the children not read while the parent is
+// being drained, and the children readable once it is. That a child's own records come only after all of its parent's
+// is covered by KinesisFakeTest.ChildIsReadOnlyAfterItsParentReturnsNoNextIterator.
+TEST_F(KinesisMotoTest, SplitParentWithRecordsDrainsBeforeChildren) {
+    const std::string parent = "shardId-000000000000";
+    const std::vector<std::string> children = {"shardId-000000000001", "shardId-000000000002"};
+    auto client = Client();
+    CreateStream(*client, "split", 1);
+    KinesisProducer producer(client);
+    const std::vector<std::string> keys = {"a", "b", "c", "d", "e"};
+    std::map<std::string, int> counters;
+    std::set<std::string> sent;
+    // Sends `n` records round-robin over the keys; returns the shard of each.
+    auto send = [&](int n) {
+        std::vector<std::string> shards;
+        for (int i = 0; i < n; ++i) {
+            const std::string& key = keys[static_cast<std::size_t>(i) % keys.size()];
+            const std::string value = key + ":" + std::to_string(counters[key]++);
+            auto put = producer.Send("split", key, value);
+            EXPECT_TRUE(put) << put.error().ToString();
+            if (!put) break;
+            sent.insert(value);
+            shards.push_back(put->partition);
+        }
+        return shards;
+    };
+    EXPECT_THAT(send(10), ::testing::Each(parent));
+    // The client has no SplitShard; growing from 1 to 2 shards is one split of shard 0 at the middle of its range.
+    ASSERT_TRUE(client->UpdateShardCount("split", 2));
+    auto shards = client->ListShards("split");
+    ASSERT_TRUE(shards) << shards.error().ToString();
+    ASSERT_EQ(shards->size(), 3u);
+    EXPECT_EQ((*shards)[0].shard_id, parent);
+    EXPECT_TRUE((*shards)[0].closed());
+    EXPECT_EQ((*shards)[0].ending_sequence_number, "10") << "the parent keeps its 10 records (re-put by moto)";
+    for (std::size_t i = 0; i < children.size(); ++i) {
+        EXPECT_EQ((*shards)[i + 1].shard_id, children[i]);
+        EXPECT_EQ((*shards)[i + 1].parent_shard_id, parent);
+        EXPECT_FALSE((*shards)[i + 1].closed());
+    }
+    EXPECT_THAT(send(10), ::testing::Each(parent))
+        << "moto 5.2.1 puts into the closed parent (see above); if it now routes to the children, check here that "
+           "their records come after all of the parent's";
+    ASSERT_EQ(sent.size(), 20u);
+
+    auto db = db::Database::Open(":memory:");
+    ASSERT_TRUE(db);
+    auto consumer = KinesisConsumer::Open(client, *db, {.stream = "split", .fetch_limit = 3});
+    ASSERT_TRUE(consumer) << consumer.error().ToString();
+    EXPECT_EQ((*consumer)->readable_shards(), std::vector<std::string>{parent});
+    std::vector<Record> got;
+    for (int empty_polls = 0; empty_polls < 5;) {
+        auto record = (*consumer)->Poll(std::chrono::milliseconds(0));
+        ASSERT_TRUE(record) << record.error().ToString();
+        if (!*record) {
+            ++empty_polls;
+            continue;
+        }
+        ASSERT_TRUE((*consumer)->Commit(**record));
+        EXPECT_EQ((*record)->partition, parent);
+        // Seven pages of at most 3 records; the parent finishes only on the empty page after the last one.
+        EXPECT_EQ((*consumer)->readable_shards(), std::vector<std::string>{parent})
+            << "children readable before the parent was drained, at record " << got.size();
+        got.push_back(std::move(**record));
+    }
+    ASSERT_EQ(got.size(), 20u);
+    std::set<std::string> values;
+    for (const Record& r : got) values.insert(r.value);
+    EXPECT_EQ(values, sent) << "every record exactly once";
+    ExpectPerKeyOrder(got);
+    EXPECT_EQ((*consumer)->readable_shards(), children);
+    auto stored = db->Query("SELECT shard, sequence_number FROM logpipe_kinesisoffset");
+    ASSERT_TRUE(stored) << stored.error().ToString();
+    ASSERT_EQ(stored->size(), 1u);
+    EXPECT_EQ(std::get<std::string>((*stored)[0][0]), parent);
+    EXPECT_EQ(std::get<std::string>((*stored)[0][1]), "20");
+}
+
+// With the offsets in the service's database, Save and the offset commit are one transaction: a crash before COMMIT
+// undoes both, a COMMIT makes both durable (the twin of KafkaTest.SaveAndDatabaseOffsetCommitAreOneTransaction).
+// KinesisConsumer keeps a copy of the db::Database handle, and copies share one connection, so its Commit runs on
+// the connection that holds BEGIN IMMEDIATE. Each "restart" opens a new connection and a new KinesisConsumer, so
+// what is resumed is what the database file holds, not state kept in memory.
+TEST_F(KinesisMotoTest, SaveAndDatabaseOffsetCommitAreOneTransaction) {
+    auto client = Client();
+    CreateStream(*client, "states", 1);  // one shard: "the last record" is well defined
+    KinesisProducer producer(client);
+    std::map<std::string, std::string> sequence_of;
+    auto send = [&](const std::string& code) {
+        auto sent = producer.Send(
+            "states", code, R"(json:{"type":"us-state","version":1,"message":{"code":")" + code + R"(","name":"x"}})");
+        ASSERT_TRUE(sent) << sent.error().ToString();
+        sequence_of[code] = sent->offset;
+    };
+    send("NY");
+    send("PA");
+
+    class Apply : public MessageHandler {
+    public:
+        explicit Apply(db::Database database) : database_(std::move(database)) {}
+        const std::string& type() const noexcept override { return type_; }
+        std::int64_t version() const noexcept override { return 1; }
+        Result<void> Validate(const Value&) override { return {}; }
+        Result<void> Save(const Value& message) override {
+            auto r = database_.Execute("INSERT INTO applied (code) VALUES (?)", {message["code"].get<std::string>()});
+            if (!r) return tl::unexpected(r.error());
+            return {};
+        }
+
+    private:
+        db::Database database_;
+        std::string type_ = "us-state";
+    };
+    auto count = [](db::Database& database, const char* sql) -> std::int64_t {
+        auto rows = database.Query(sql);
+        return rows && !rows->empty() ? std::get<std::int64_t>((*rows)[0][0]) : -1;
+    };
+    // One "process": a connection, the backend on it, and a Consumer whose transaction runs on the same connection.
+    struct Process {
+        std::optional<db::Database> database;
+        std::unique_ptr<KinesisConsumer> backend;
+        std::unique_ptr<gale::pipe::Consumer> consumer;
+    };
+    const std::string path = TempDbPath("states");
+    bool crash_before_commit = true;
+    std::int64_t offsets_inside_transaction = -1;
+    auto start = [&](Process& p) {
+        auto database = db::Database::Open(path);
+        ASSERT_TRUE(database) << database.error().ToString();
+        p.database = *database;
+        auto backend = KinesisConsumer::Open(client, *p.database, {.stream = "states"});
+        ASSERT_TRUE(backend) << backend.error().ToString();
+        p.backend = std::move(*backend);
+        ConsumerOptions options;
+        options.sleep = [](std::chrono::milliseconds) {};
+        options.transaction = [&, db = *p.database](const std::function<Result<void>()>& body) mutable -> Result<void> {
+            GALE_RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
+            auto r = body();
+            // What the body wrote, seen from inside the transaction: the offset must be among it. (An offset
+            // committed after the transaction would be missing here; one committed before it would survive the
+            // ROLLBACK below.)
+            offsets_inside_transaction = count(db, R"(SELECT COUNT(*) FROM "logpipe_kinesisoffset")");
+            if (!r || crash_before_commit) {
+                (void)db.ExecScript("ROLLBACK");
+                if (!r) return r;
+                return MakeError(ErrorCode::kUnavailable, "simulated crash before COMMIT");
+            }
+            return db.ExecScript("COMMIT");
+        };
+        p.consumer = std::make_unique<gale::pipe::Consumer>("states", *p.backend, options);
+        p.consumer->Register(std::make_unique<Apply>(*p.database));
+    };
+    // Runs until `want` records were handled; an error ends the run and is returned.
+    auto run = [](gale::pipe::Consumer& consumer, std::size_t want) -> Result<std::size_t> {
+        std::size_t done = 0;
+        for (int i = 0; i < 40 && done < want; ++i) {
+            GALE_ASSIGN_OR_RETURN(std::size_t n, consumer.RunOnce(std::chrono::milliseconds(200)));
+            done += n;
+        }
+        return done;
+    };
+    {
+        auto setup = db::Database::Open(path);
+        ASSERT_TRUE(setup) << setup.error().ToString();
+        ASSERT_TRUE(setup->ExecScript("CREATE TABLE applied (code TEXT PRIMARY KEY)"));
+    }
+
+    // The crash: nothing applied, no offset stored, although the offset was written inside the transaction.
+    {
+        Process p;
+        start(p);
+        if (HasFatalFailure()) return;
+        auto first = run(*p.consumer, 1);
+        ASSERT_FALSE(first) << "handled " << *first << " records without the simulated crash";
+        EXPECT_THAT(first.error().ToString(), HasSubstr("simulated crash")) << first.error().ToString();
+        EXPECT_EQ(offsets_inside_transaction, 1);
+        EXPECT_EQ(count(*p.database, "SELECT COUNT(*) FROM applied"), 0);
+        EXPECT_EQ(count(*p.database, R"(SELECT COUNT(*) FROM "logpipe_kinesisoffset")"), 0);
+    }
+
+    // After the restart (new connection, new KinesisConsumer): both applied exactly once, and the stored sequence
+    // number is the last record's.
+    crash_before_commit = false;
+    {
+        Process p;
+        start(p);
+        if (HasFatalFailure()) return;
+        auto second = run(*p.consumer, 2);
+        ASSERT_TRUE(second) << second.error().ToString();
+        EXPECT_EQ(*second, 2u);
+        EXPECT_EQ(count(*p.database, "SELECT COUNT(*) FROM applied"), 2);
+        auto rows = p.database->Query(R"(SELECT region, stream, shard, sequence_number FROM "logpipe_kinesisoffset")");
+        ASSERT_TRUE(rows) << rows.error().ToString();
+        ASSERT_EQ(rows->size(), 1u);
+        EXPECT_EQ(std::get<std::string>((*rows)[0][0]), "us-east-1");
+        EXPECT_EQ(std::get<std::string>((*rows)[0][1]), "states");
+        EXPECT_EQ(std::get<std::string>((*rows)[0][2]), "shardId-000000000000");
+        EXPECT_EQ(std::get<std::string>((*rows)[0][3]), sequence_of["PA"]);
+    }
+
+    // Another restart resumes after the stored offset: only the new record arrives (a re-delivered NY or PA would
+    // fail Save on the primary key and end the run with an error).
+    send("NJ");
+    {
+        Process p;
+        start(p);
+        if (HasFatalFailure()) return;
+        auto third = run(*p.consumer, 1);
+        ASSERT_TRUE(third) << third.error().ToString();
+        EXPECT_EQ(*third, 1u);
+        auto idle = p.consumer->RunOnce(std::chrono::milliseconds(0));
+        ASSERT_TRUE(idle) << idle.error().ToString();
+        EXPECT_EQ(*idle, 0u);
+        EXPECT_EQ(count(*p.database, "SELECT COUNT(*) FROM applied"), 3);
+        auto stored = p.database->Query(R"(SELECT sequence_number FROM "logpipe_kinesisoffset")");
+        ASSERT_TRUE(stored) << stored.error().ToString();
+        ASSERT_EQ(stored->size(), 1u);
+        EXPECT_EQ(std::get<std::string>((*stored)[0][0]), sequence_of["NJ"]);
+    }
 }
 
 TEST_F(KinesisMotoTest, MissingStreamIsNotFound) {

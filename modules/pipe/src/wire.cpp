@@ -753,24 +753,39 @@ Result<Decoded> DecodeEnvelope(std::string_view bytes, DecodeProblem* problem) {
         return DecodeFailure(problem, DecodeProblem::kInvalidEnvelope,
                              fmt::format("envelope is a {}, not a map", data.type_name()));
     }
-    for (const char* key : {"type", "version", "message"}) {
-        if (!data.contains(key)) {
+    // One pass over the (insertion-ordered, duplicate-free) keys instead of a linear find per key.
+    Value* type = nullptr;
+    Value* version = nullptr;
+    Value* message = nullptr;
+    Value* producer = nullptr;
+    for (auto& [key, value] : data.items()) {
+        if (key == "type") {
+            type = &value;
+        } else if (key == "version") {
+            version = &value;
+        } else if (key == "message") {
+            message = &value;
+        } else if (key == "producer") {
+            producer = &value;
+        }
+    }
+    for (const auto& [key, found] : {std::pair{"type", type}, {"version", version}, {"message", message}}) {
+        if (found == nullptr) {
             return DecodeFailure(problem, DecodeProblem::kInvalidEnvelope,
                                  fmt::format("missing top-level \"{}\" key", key));
         }
     }
-    Value& type = data["type"];
-    if (!type.is_string()) {
+    if (!type->is_string()) {
         return DecodeFailure(problem, DecodeProblem::kInvalidEnvelope,
-                             fmt::format("top-level \"type\" is a {}, not a string", type.type_name()));
+                             fmt::format("top-level \"type\" is a {}, not a string", type->type_name()));
     }
     Decoded decoded;
     decoded.format = parsed.format;
-    decoded.envelope.type = std::move(type.get_ref<std::string&>());
-    decoded.envelope.version = std::move(data["version"]);
-    decoded.envelope.message = std::move(data["message"]);
-    if (const auto it = data.find("producer"); it != data.end() && it->is_string()) {
-        decoded.envelope.producer = it->get<std::string>();
+    decoded.envelope.type = std::move(type->get_ref<std::string&>());
+    decoded.envelope.version = std::move(*version);
+    decoded.envelope.message = std::move(*message);
+    if (producer != nullptr && producer->is_string()) {
+        decoded.envelope.producer = std::move(producer->get_ref<std::string&>());
     }
     return decoded;
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include <gale/base/error.hpp>
@@ -49,6 +50,13 @@ public:
     [[nodiscard]] virtual Result<std::optional<Record>> Poll(std::chrono::milliseconds timeout) = 0;
     /// Marks `record` (and everything before it in its partition) as processed.
     [[nodiscard]] virtual Result<void> Commit(const Record& record) = 0;
+    /// Commits several records of distinct partitions (the last processed record of each), atomically where the
+    /// store allows: on error none may be assumed committed, and committing them again is harmless. The default
+    /// commits one by one; Kafka does it in one statement (database offsets) or one request (Kafka offsets).
+    [[nodiscard]] virtual Result<void> CommitAll(std::span<const Record* const> records) {
+        for (const Record* record : records) GALE_RETURN_IF_ERROR(Commit(*record));
+        return {};
+    }
     /// Records not yet consumed (sum over partitions), for the lag metric; nullopt if unknown.
     virtual std::optional<std::int64_t> Lag() { return std::nullopt; }
 };

@@ -158,16 +158,17 @@ public:
 
 private:
     struct Plan;  // what to do with one record, decided before any side effect
-    Plan Classify(const Record& record);
+    Plan Classify(Record& record);
     [[nodiscard]] Result<std::size_t> RunOnceImpl(std::chrono::milliseconds timeout);
     [[nodiscard]] Result<bool> HandleOne(Plan& plan, bool defer_commit);
     [[nodiscard]] Result<bool> TryBatch(std::vector<Plan>& plans);
     [[nodiscard]] Result<void> SaveOnce(const Plan& plan, bool defer_commit, std::string* why, bool* save_failed);
     [[nodiscard]] Result<void> DeadLetter(const Record& record, const std::string& reason, bool defer_commit);
+    void DeferCommit(Record& record);  // moves the finished record into deferred_commits_
     void Finish(const Plan& plan);
     [[nodiscard]] Result<void> Transact(const std::function<Result<void>()>& body);
     [[nodiscard]] Result<void> FlushDeferredCommits();
-    void Count(const std::string& type, const std::string& version, Outcome outcome, std::uint64_t n = 1);
+    void Count(std::string_view type, std::string_view version, Outcome outcome, std::uint64_t n = 1);
     void Touch() noexcept;
     bool Backoff(int failed_attempts);
     bool StopRequested() const noexcept;
@@ -182,7 +183,23 @@ private:
     std::map<std::string, Record> deferred_commits_;  ///< per partition, batch without transaction
 
     mutable std::mutex stats_mu_;
-    std::map<std::tuple<std::string, std::string, Outcome>, std::uint64_t> counters_;
+    // Counter keys, looked up by string_view (no allocation per record).
+    struct CounterKeyView {
+        std::string_view type;
+        std::string_view version;
+        Outcome outcome;
+    };
+    struct CounterKey {
+        std::string type;
+        std::string version;
+        Outcome outcome;
+        operator CounterKeyView() const noexcept { return {type, version, outcome}; }
+    };
+    struct CounterLess {
+        using is_transparent = void;
+        bool operator()(const CounterKeyView& a, const CounterKeyView& b) const noexcept;
+    };
+    std::map<CounterKey, std::uint64_t, CounterLess> counters_;
     std::uint64_t backend_errors_ = 0;
     std::atomic<std::int64_t> last_progress_ns_{0};
     std::atomic<bool> stop_{false};

@@ -16,13 +16,16 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <gale/base/error.hpp>
 #include <gale/db/database.hpp>
@@ -148,6 +151,10 @@ public:
 
     /// Upserts the row's `offset` to `next_offset`. Errors: kInvalidArgument for a negative offset; the database's.
     [[nodiscard]] Result<void> Store(std::string_view topic, std::int32_t partition, std::int64_t next_offset);
+    /// Upserts several (partition, next_offset) rows of `topic` in ONE statement (atomic on both engines, inside or
+    /// outside the caller's transaction). Errors: as Store.
+    [[nodiscard]] Result<void> StoreAll(std::string_view topic,
+                                        std::span<const std::pair<std::int32_t, std::int64_t>> next_offsets);
 
 private:
     db::Database database_;
@@ -180,9 +187,16 @@ public:
     /// Stores record.offset + 1 for record.partition. Errors: kInvalidArgument for a record of another topic or with
     /// a non-numeric partition/offset; the database's or Kafka's commit error.
     [[nodiscard]] Result<void> Commit(const Record& record) override;
+    /// One upsert statement (kDatabase) or one synchronous commit request (kKafka) for all of them.
+    [[nodiscard]] Result<void> CommitAll(std::span<const Record* const> records) override;
     /// Sum over partitions of (high watermark − position), from librdkafka's cached watermarks; nullopt until a
     /// fetch has reported every partition's high watermark.
     std::optional<std::int64_t> Lag() override;
+
+    /// Records librdkafka has fetched and queued in the client that Poll has not returned yet, plus the few control
+    /// events queued with them (it is the consumer queue's length); bounded by queued.min.messages and
+    /// queued.max.messages.kbytes. For monitoring and benchmarks, not for exact counts.
+    [[nodiscard]] std::size_t prefetched() const;
 
     /// The number of assigned partitions (all of the topic's).
     [[nodiscard]] std::int32_t partition_count() const noexcept;
@@ -194,6 +208,7 @@ public:
 
 private:
     explicit KafkaConsumer(std::unique_ptr<Impl> impl);
+    [[nodiscard]] Result<std::pair<std::int32_t, std::int64_t>> NextOffset(const Record& record) const;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,6 +64,14 @@ public:
         }
         return MakeError(ErrorCode::kInvalidArgument,
                          "commit of a record not polled: " + record.topic + "/" + record.offset);
+    }
+    /// Counts the call (commit_all_calls), then commits one by one as the default does.
+    [[nodiscard]] Result<void> CommitAll(std::span<const Record* const> records) override {
+        {
+            std::lock_guard lock(mu_);
+            ++commit_all_calls_;
+        }
+        return ConsumerBackend::CommitAll(records);
     }
     /// Records of the consumed topic after the last commit.
     std::optional<std::int64_t> Lag() override {
@@ -113,6 +122,10 @@ public:
         std::lock_guard lock(mu_);
         return polls_;
     }
+    std::size_t commit_all_calls() const {
+        std::lock_guard lock(mu_);
+        return commit_all_calls_;
+    }
 
 private:
     RecordMetadata AppendLocked(const std::string& topic, const std::string& key, const std::string& value) {
@@ -149,6 +162,7 @@ private:
     std::optional<Error> commit_error_;
     std::int64_t timestamp_ms_ = 0;
     std::size_t polls_ = 0;
+    std::size_t commit_all_calls_ = 0;
 };
 
 }  // namespace gale::pipe::testing
