@@ -48,6 +48,10 @@ std::int64_t NowNs() noexcept {
 
 }  // namespace
 
+bool IsPermanentSaveError(ErrorCode code) noexcept {
+    return code == ErrorCode::kInvalidArgument || code == ErrorCode::kNotFound || code == ErrorCode::kAlreadyExists;
+}
+
 std::string_view ToString(Outcome outcome) noexcept {
     switch (outcome) {
         case Outcome::kProcessed:
@@ -349,6 +353,7 @@ Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
             break;
     }
     std::string why;
+    bool rejected = false;  // a permanent error: retrying cannot help
     for (int attempt = 1;; ++attempt) {
         bool save_failed = false;
         auto r = SaveOnce(plan, defer_commit, &why, &save_failed);
@@ -359,6 +364,16 @@ Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
         }
         if (!save_failed) return tl::unexpected(r.error());  // the transaction or the commit failed
         Count(plan.type, plan.version, Outcome::kFailedAttempts);
+        if (IsPermanentSaveError(r.error().code())) {
+            log::Warning(kLogger, "Message rejected by its handler; dead-lettering without retries",
+                         {{"topic", record.topic},
+                          {"partition", record.partition},
+                          {"offset", record.offset},
+                          {"key", record.key},
+                          {"error", why}});
+            rejected = true;
+            break;
+        }
         log::Warning(kLogger, "Failed to process message",
                      {{"topic", record.topic},
                       {"partition", record.partition},
@@ -372,7 +387,8 @@ Result<bool> Consumer::HandleOne(Plan& plan, bool defer_commit) {
     }
     Plan dead = plan;
     dead.kind = Plan::Kind::kDeadLetter;
-    dead.reason = "save_failed after " + std::to_string(options_.max_attempts) + " attempts: " + why;
+    dead.reason = rejected ? "rejected: " + why
+                           : "save_failed after " + std::to_string(options_.max_attempts) + " attempts: " + why;
     GALE_RETURN_IF_ERROR(DeadLetter(record, dead.reason, defer_commit));
     Finish(dead);
     if (defer_commit) DeferCommit(*plan.record);

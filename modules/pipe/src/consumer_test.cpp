@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <gale/pipe/consumer.hpp>
+#include <gale/pipe/serializer.hpp>
 #include <gale/pipe/testing/memory_backend.hpp>
 
 namespace gale::pipe {
@@ -221,6 +222,57 @@ TEST(Consumer, RetryThenDeadLetterAndContinue) {
     EXPECT_EQ(CountOf(s, "us-state", "1", Outcome::kFailedAttempts), 5U);
     EXPECT_EQ(CountOf(s, "us-state", "1", Outcome::kDeadLettered), 1U);
     EXPECT_EQ(CountOf(s, "us-state", "1", Outcome::kProcessed), 1U);
+}
+
+// django-logpipe's lookup_instance, typed: the found instance reaches save; a permanent lookup failure (here: two
+// stores match) is a poison message, dead-lettered at once; a transient one is retried.
+struct StoreMsg {
+    std::string code;
+    std::string name;
+};
+GALE_PIPE_DEFINE_MESSAGE(StoreMsg, code, name)
+
+TEST(Consumer, LookupFindsTheInstanceAndAFailingLookupIsPoison) {
+    Fixture f;
+    Consumer c("states", f.backend, f.Options());
+    std::map<std::string, std::string> stores = {{"NY", "old name"}};  // code -> name: the "database"
+    int lookups = 0;
+    int transient = 1;
+    c.Register(MakeLookupHandler<std::string>(
+        TypedSerializer<StoreMsg>("us-state", 1, "code"),
+        [&](const StoreMsg& m) -> Result<std::optional<std::string>> {
+            ++lookups;
+            if (m.code == "ZZ") return MakeError(ErrorCode::kNotFound, "2 stores match code ZZ");
+            if (m.code == "TX" && transient-- > 0) return MakeError(ErrorCode::kUnavailable, "database is down");
+            auto it = stores.find(m.code);
+            if (it == stores.end()) return std::optional<std::string>();
+            return std::optional<std::string>(it->second);
+        },
+        [&](const StoreMsg& m, std::optional<std::string> existing) -> Result<void> {
+            // update when found, create otherwise: the test records which one happened
+            stores[m.code] = existing ? *existing + " -> " + m.name : "new " + m.name;
+            return {};
+        }));
+    f.backend.Append("states", "NY", State("NY"));
+    f.backend.Append("states", "PA", State("PA"));
+    f.backend.Append("states", "ZZ", State("ZZ"));
+    f.backend.Append("states", "TX", State("TX"));
+    EXPECT_EQ(f.Drain(c), 4U);
+    EXPECT_EQ(stores["NY"], "old name -> x");
+    EXPECT_EQ(stores["PA"], "new x");
+    EXPECT_EQ(stores["TX"], "new x");
+    EXPECT_FALSE(stores.contains("ZZ"));
+    ASSERT_EQ(f.sink.entries.size(), 1U);
+    EXPECT_EQ(f.sink.entries[0].first.key, "ZZ");
+    EXPECT_THAT(f.sink.entries[0].second, ::testing::HasSubstr("rejected: "));
+    EXPECT_THAT(f.sink.entries[0].second, ::testing::HasSubstr("us-state v1: lookup: 2 stores match code ZZ"));
+    EXPECT_EQ(lookups, 5);                                                // NY, PA, ZZ once (no retry), TX twice
+    EXPECT_EQ(f.sleeps, (std::vector<milliseconds>{milliseconds(100)}));  // only TX's transient failure waited
+    EXPECT_EQ(f.backend.committed_count(), 4U);
+    auto s = c.Stats();
+    EXPECT_EQ(s.Total(Outcome::kProcessed), 3U);
+    EXPECT_EQ(s.Total(Outcome::kDeadLettered), 1U);
+    EXPECT_EQ(s.Total(Outcome::kFailedAttempts), 2U);  // ZZ's one attempt, TX's first
 }
 
 TEST(Consumer, BackoffDoublesUpToTheCap) {

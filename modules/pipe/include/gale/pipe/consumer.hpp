@@ -17,6 +17,11 @@
 /// | Save() succeeds                          | debug   | processed                | yes  | committed with Save   |
 /// | Save() fails or throws, then succeeds    | warning | failed_attempts, processed | yes | committed with Save  |
 /// | Save() fails max_attempts times          | error   | failed_attempts, dead_lettered | yes | committed after DLQ |
+/// | Save() fails with a permanent error      | warning | failed_attempts, dead_lettered | yes | committed after DLQ |
+///
+/// A permanent error (IsPermanentSaveError: kInvalidArgument, kNotFound, kAlreadyExists — e.g. a failing lookup, a
+/// constraint the message violates) is dead-lettered at once ("rejected: …"): retrying cannot help. Every other code
+/// (kUnavailable, kTimeout, kIo, kInternal, exceptions) is treated as transient and retried with backoff.
 ///
 /// django-logpipe crashes on the first three (forever: the offset is never committed). gale dead-letters them: the
 /// offset moves on exactly as for a skipped message, and the bytes are kept for an operator. The invalid envelope is
@@ -71,6 +76,9 @@ enum class Outcome {
     kDeadLettered,
     kFailedAttempts,  ///< one per failed Save attempt (a record retried 5 times counts 5)
 };
+
+/// True for the Save error codes that mean "this message can never be saved" (see the table above).
+bool IsPermanentSaveError(ErrorCode code) noexcept;
 
 /// "processed", "skipped_ignored", … (metric label values).
 std::string_view ToString(Outcome outcome) noexcept;

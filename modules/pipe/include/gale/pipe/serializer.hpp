@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -163,20 +164,40 @@ private:
     std::string key_field_;
 };
 
+/// The Instance of a TypedHandler without a lookup.
+struct NoLookup {};
+
 /// A MessageHandler for T: Validate = FromMessage succeeds and then `validate(value)` (if given) succeeds; Save =
-/// FromMessage and `save(value)` (django-logpipe's lookup_instance + save, in one function). Errors from Validate are
-/// prefixed with the type and version ("us-state v1: field 'code': …"). Exceptions thrown by `save` propagate to the
-/// consumer, which treats them like an error (retry, then dead-letter).
+/// FromMessage, then `lookup(value)` (if the handler has one), then `save`. Errors from Validate and lookup are
+/// prefixed with the type and version ("us-state v1: field 'code': …", "us-state v1: lookup: …"). Exceptions thrown
+/// by the functions propagate to the consumer, which treats them as transient errors (retry, then dead-letter).
+///
+/// With an Instance type, the handler is django-logpipe's `lookup_instance` + `save`, typed: `lookup` finds the
+/// existing object the message is about (nullopt: there is none, create one) and `save(value, instance)` creates or
+/// updates it. Both run inside Save, so in the consumer's transaction when it has one (the object cannot change
+/// between the two). A lookup that fails with a permanent code (kNotFound, kInvalidArgument, kAlreadyExists, e.g.
+/// two objects match) dead-letters the record at once, as the poison message it is; kUnavailable/kTimeout are
+/// retried like any save error.
 ///
 /// Ownership: holds a copy of the serializer and the functions. Thread-safety: as the functions are.
-template <typename T>
+template <typename T, typename Instance = NoLookup>
 class TypedHandler final : public MessageHandler {
+    static constexpr bool kHasLookup = !std::is_same_v<Instance, NoLookup>;
+
 public:
     using ValidateFn = std::function<Result<void>(const T&)>;
-    using SaveFn = std::function<Result<void>(const T&)>;
+    using LookupFn = std::function<Result<std::optional<Instance>>(const T&)>;
+    using SaveFn = std::conditional_t<kHasLookup, std::function<Result<void>(const T&, std::optional<Instance>)>,
+                                      std::function<Result<void>(const T&)>>;
 
-    TypedHandler(TypedSerializer<T> serializer, SaveFn save, ValidateFn validate = {})
+    TypedHandler(TypedSerializer<T> serializer, SaveFn save, ValidateFn validate = {}) requires(!kHasLookup)
         : serializer_(std::move(serializer)), save_(std::move(save)), validate_(std::move(validate)) {}
+    TypedHandler(TypedSerializer<T> serializer, LookupFn lookup, SaveFn save,
+                 ValidateFn validate = {}) requires(kHasLookup)
+        : serializer_(std::move(serializer)),
+          lookup_(std::move(lookup)),
+          save_(std::move(save)),
+          validate_(std::move(validate)) {}
 
     // gale::pipe::MessageHandler
     const std::string& type() const noexcept override { return serializer_.type(); }
@@ -193,8 +214,19 @@ public:
     [[nodiscard]] Result<void> Save(const Value& message) override {
         auto value = serializer_.FromMessage(message);
         if (!value) return Prefixed(value.error());
-        if (!save_) return {};
-        return save_(*value);
+        if constexpr (kHasLookup) {
+            std::optional<Instance> instance;
+            if (lookup_) {
+                auto found = lookup_(*value);
+                if (!found) return Prefixed(Error(found.error().code(), "lookup: " + found.error().message()));
+                instance = std::move(*found);
+            }
+            if (!save_) return {};
+            return save_(*value, std::move(instance));
+        } else {
+            if (!save_) return {};
+            return save_(*value);
+        }
     }
 
 private:
@@ -204,6 +236,7 @@ private:
     }
 
     TypedSerializer<T> serializer_;
+    [[no_unique_address]] std::conditional_t<kHasLookup, LookupFn, NoLookup> lookup_{};
     SaveFn save_;
     ValidateFn validate_;
 };
@@ -213,6 +246,17 @@ template <typename T>
 MessageHandlerPtr MakeHandler(TypedSerializer<T> serializer, typename TypedHandler<T>::SaveFn save,
                               typename TypedHandler<T>::ValidateFn validate = {}) {
     return std::make_unique<TypedHandler<T>>(std::move(serializer), std::move(save), std::move(validate));
+}
+
+/// With a lookup: `consumer.Register(MakeLookupHandler<Store>(kStores, FindStore, SaveStore, ValidateStore))`, where
+/// `FindStore(const StoreMsg&) -> Result<std::optional<Store>>` and `SaveStore(const StoreMsg&,
+/// std::optional<Store>) -> Result<void>`.
+template <typename Instance, typename T>
+MessageHandlerPtr MakeLookupHandler(TypedSerializer<T> serializer, typename TypedHandler<T, Instance>::LookupFn lookup,
+                                    typename TypedHandler<T, Instance>::SaveFn save,
+                                    typename TypedHandler<T, Instance>::ValidateFn validate = {}) {
+    return std::make_unique<TypedHandler<T, Instance>>(std::move(serializer), std::move(lookup), std::move(save),
+                                                       std::move(validate));
 }
 
 }  // namespace gale::pipe
