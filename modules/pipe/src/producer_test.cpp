@@ -45,6 +45,19 @@ TEST(Producer, SendsTheGoldenJsonWithKey) {
     EXPECT_EQ(producer.Send(kStates, {"PA", "Pennsylvania"})->offset, "1");
 }
 
+TEST(TypedProducer, BindsTheSerializer) {
+    MemoryBackend backend;
+    TypedProducer<UsState> producer(kTopic, kStates, backend);
+    auto md = producer.Send({"NY", "New York"});
+    ASSERT_TRUE(md) << md.error().ToString();
+    const auto records = backend.records();
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].key, "NY");
+    EXPECT_EQ(records[0].value, R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})");
+    EXPECT_EQ(producer.producer().topic(), kTopic);
+    EXPECT_EQ(producer.serializer().type(), "us-state");
+}
+
 TEST(Producer, ProducerIdAndMsgpack) {
     MemoryBackend backend;
     Producer producer(kTopic, backend, Format::kMsgpack, "svc-a");

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <gale/base/error.hpp>
 #include <gale/pipe/backend.hpp>
@@ -49,6 +50,25 @@ private:
     ProducerBackend& backend_;
     Format format_;
     std::string producer_id_;
+};
+
+/// django-logpipe's `Producer(topic, serializer_class)`: a Producer bound to one serializer, so that sending is
+/// `producer.Send(value)`. Same ownership, thread-safety and errors as Producer.
+template <typename T>
+class TypedProducer {
+public:
+    TypedProducer(std::string topic, TypedSerializer<T> serializer, ProducerBackend& backend,
+                  Format format = Format::kJson, std::string producer_id = {})
+        : producer_(std::move(topic), backend, format, std::move(producer_id)), serializer_(std::move(serializer)) {}
+
+    [[nodiscard]] Result<RecordMetadata> Send(const T& value) const { return producer_.Send(serializer_, value); }
+
+    [[nodiscard]] const Producer& producer() const noexcept { return producer_; }
+    [[nodiscard]] const TypedSerializer<T>& serializer() const noexcept { return serializer_; }
+
+private:
+    Producer producer_;
+    TypedSerializer<T> serializer_;
 };
 
 }  // namespace gale::pipe
