@@ -371,10 +371,14 @@ int App::Run(int argc, char** argv) {
     K8sInputs k8s;
     std::string k8s_modes = "WEB";
     deploy_k8s->add_option("--image", k8s.image, "container image, e.g. registry.example.com/hello:0.1.0")->required();
-    deploy_k8s->add_option("--modes", k8s_modes, "comma-separated run modes: WEB (Deployment + Service), TASK (Job)")
+    deploy_k8s
+        ->add_option("--modes", k8s_modes,
+                     "comma-separated run modes: WEB (Deployment + Service), TASK (Job), CONSUME (Deployment "
+                     "with 1 replica, Recreate)")
         ->capture_default_str();
     deploy_k8s->add_option("--namespace", k8s.namespace_name, "metadata.namespace (default: none)");
-    deploy_k8s->add_option("--replicas", k8s.replicas, "replicas of the WEB Deployment")->capture_default_str();
+    deploy_k8s->add_option("--replicas", k8s.replicas, "replicas of the WEB Deployment (not CONSUME: always 1)")
+        ->capture_default_str();
     deploy_k8s->add_option("--task-commands", k8s.task_commands, "APP_TASK_COMMANDS of the TASK Job")
         ->capture_default_str();
     deploy_k8s->add_flag("--no-wait-for-migrations{false}", k8s.wait_for_migrations,

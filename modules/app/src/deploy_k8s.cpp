@@ -9,6 +9,12 @@
 // The timing follows gale's own shutdown (README, Lifecycle): on SIGTERM readiness fails at once and the app
 // keeps serving for the drain delay, then waits up to the graceful timeout for in-flight requests. So the pods
 // need no preStop sleep, and terminationGracePeriodSeconds covers both phases plus a margin.
+//
+// CONSUME (consume.cpp) is a single-replica Deployment with the Recreate strategy: every gale consumer reads its
+// whole topic or stream (Kafka: rd_kafka_assign of every partition, no group rebalancing, as django-logpipe;
+// the embedded log and Kinesis: every partition/shard), so a second pod, even the overlap of a rolling update,
+// would process every record twice. Its only port is the probe server's; on SIGTERM it fails readiness, finishes
+// the round in flight and exits, so the WEB grace period is ample.
 #include "deploy_k8s.hpp"
 
 #include <algorithm>
@@ -157,10 +163,14 @@ void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view p
     w.Line(indent + 2, fmt::format("failureThreshold: {}", failures));
 }
 
-/// The pod spec shared by the WEB Deployment and the TASK Job (from "spec:" of the template, at `indent`).
+/// The pod spec shared by the WEB and CONSUME Deployments and the TASK Job (from "spec:" of the template, at
+/// `indent`).
 void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) {
     const bool web = mode == "WEB";
-    const std::string probe_port_name = Integrated(in) ? "http" : "metrics";
+    const bool consume = mode == "CONSUME";
+    const bool probed = web || consume;  // long-running roles with the probe server
+    // CONSUME serves no app port: its only port is the probe server's, always named "metrics".
+    const std::string probe_port_name = web && Integrated(in) ? "http" : "metrics";
     w.Line(indent, "spec:");
     const int s = indent + 2;
     if (mode == "TASK") w.Line(s, "restartPolicy: \"Never\"");
@@ -168,6 +178,12 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         w.Line(s, "# No preStop hook: gale drains itself. On SIGTERM readiness fails at once (so endpoints drop the");
         w.Line(s, "# pod) while the app keeps serving for the drain delay, then waits for in-flight requests up to");
         w.Line(s, "# the graceful timeout. The grace period is drain delay + graceful timeout + 5 s margin.");
+    }
+    if (consume) {
+        w.Line(s, "# No preStop hook: on SIGTERM the consumer fails readiness, finishes the round in flight (the");
+        w.Line(s, "# record being saved is saved and committed, or not at all) and exits 0. It does not wait the");
+        w.Line(s, "# drain delay; the grace period is WEB's (drain delay + graceful timeout + 5 s), room for a");
+        w.Line(s, "# slow Save and its retries before SIGKILL.");
     }
     w.Line(s, fmt::format("terminationGracePeriodSeconds: {}", TerminationGracePeriodSeconds(in)));
     w.Line(s, "automountServiceAccountToken: false");
@@ -195,6 +211,12 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
             w.Line(k + 4, "protocol: \"TCP\"");
         }
     }
+    if (consume) {
+        w.Line(k, "ports:");
+        w.Line(k + 2, "- name: \"metrics\"");
+        w.Line(k + 4, fmt::format("containerPort: {}", in.probe_port));
+        w.Line(k + 4, "protocol: \"TCP\"");
+    }
     w.Line(k, "env:");
     Env(w, k + 2, "APP_RUN_MODE", mode);
     Env(w, k + 2, "GALE_PROFILE", in.profile);  // production: debug off, secret key required, security headers
@@ -212,6 +234,15 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         if (in.workers > 0) Env(w, k + 2, "APP_WORKER_COUNT", std::to_string(in.workers));
         if (in.wait_for_migrations && HasMode(in, "TASK")) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
     }
+    if (consume) {
+        // The probe server is all that listens; pinned so it serves what the probes point at. The drain delay,
+        // graceful timeout and workers are not read by `consume`, so they are not set.
+        Env(w, k + 2, "GALE_PROBE_PORT", std::to_string(in.probe_port));
+        Env(w, k + 2, "GALE_STARTUP_PROBE", in.startup_path);
+        Env(w, k + 2, "GALE_READINESS_PROBE", in.readiness_path);
+        Env(w, k + 2, "GALE_LIVENESS_PROBE", in.liveness_path);
+        Env(w, k + 2, "GALE_METRICS_PATH", in.metrics_path);
+    }
     if (HasVars(in, false) || HasVars(in, true)) {
         w.Line(k, "envFrom:");
         if (HasVars(in, false)) {
@@ -223,10 +254,11 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
             w.Line(k + 6, "name: " + Quote(SecretName(in)));
         }
     }
-    if (web) {
+    if (probed) {
         // Startup: generous, since --check-migrations and start-up commands hold it (5 min at 2 s). Readiness:
         // every 5 s, out after 2 misses. Liveness: gale's watchdog already waits --watchdog-timeout (10 s)
-        // before failing, so 3 misses at 10 s is a hung process, not a slow one.
+        // before failing, so 3 misses at 10 s is a hung process, not a slow one (for CONSUME: the consume loop
+        // has not turned, e.g. a Save stuck).
         HttpProbe(w, k, "startupProbe", in.startup_path, probe_port_name, 2, 2, 150);
         HttpProbe(w, k, "readinessProbe", in.readiness_path, probe_port_name, 5, 3, 2);
         HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, 10, 3, 3);
@@ -333,6 +365,34 @@ void RenderWeb(Writer& w, const K8sInputs& in) {
     }
 }
 
+void RenderConsume(Writer& w, const K8sInputs& in) {
+    w.Document();
+    w.Line(0, "apiVersion: \"apps/v1\"");
+    w.Line(0, "kind: \"Deployment\"");
+    Metadata(w, 0, in, in.service + "-consume", "consume");
+    w.Line(0, "spec:");
+    w.Line(2, "# Exactly one consumer pod: do not scale it. gale's Kafka consumer assigns every partition of its");
+    w.Line(2, "# topic to itself (as django-logpipe does: no consumer-group rebalancing), and the embedded-log and");
+    w.Line(2, "# Kinesis consumers likewise read the whole topic or stream, so two pods, including the overlap of a");
+    w.Line(2, "# RollingUpdate, would process the same records twice. Recreate stops the old pod (which drains on");
+    w.Line(2, "# SIGTERM) before the new one starts. No Service: nothing connects to a consumer.");
+    w.Line(2, "replicas: 1");
+    w.Line(2, "selector:");
+    w.Line(4, "matchLabels:");
+    w.Line(6, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(6, "app.kubernetes.io/component: \"consume\"");
+    w.Line(2, "strategy:");
+    w.Line(4, "type: \"Recreate\"");
+    w.Line(2, "template:");
+    w.Line(4, "metadata:");
+    PodLabels(w, 6, in, "consume");
+    w.Line(6, "annotations:");
+    w.Line(8, "prometheus.io/scrape: \"true\"");
+    w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
+    w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+    PodSpec(w, 4, in, "CONSUME");
+}
+
 void RenderTask(Writer& w, const K8sInputs& in) {
     w.Document();
     w.Line(0, "# One Job per release (its name carries the version): a Job's pod template cannot be changed, and");
@@ -394,14 +454,14 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     if (in.image.empty() || in.image.find_first_of(" \t\n") != std::string::npos) {
         problems.push_back(fmt::format("image: '{}' is not an image reference", in.image));
     }
-    if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK)");
+    if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK, CONSUME)");
     std::set<std::string> seen;
     for (const auto& mode : in.run_modes) {
         const std::string m = Upper(mode);
-        if (m == "WORKER" || m == "BEAT" || m == "CONSUME") {
+        if (m == "WORKER" || m == "BEAT") {
             problems.push_back(fmt::format("run mode {}: not available in gale yet (the process would exit 2)", m));
-        } else if (m != "WEB" && m != "TASK") {
-            problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK)", mode));
+        } else if (m != "WEB" && m != "TASK" && m != "CONSUME") {
+            problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK, CONSUME)", mode));
         } else if (!seen.insert(m).second) {
             problems.push_back(fmt::format("run mode {}: given twice", m));
         }
@@ -454,6 +514,7 @@ std::string RenderK8sManifests(const K8sInputs& in) {
         const std::string m = Upper(mode);
         if (m == "WEB") RenderWeb(w, in);
         if (m == "TASK") RenderTask(w, in);
+        if (m == "CONSUME") RenderConsume(w, in);
     }
     return out;
 }

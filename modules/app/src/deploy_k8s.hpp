@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /// @file deploy_k8s.hpp (private)
-/// @brief Renders Kubernetes manifests (Deployment/Service for WEB, Job for TASK, ConfigMap and Secret skeletons
-///        for the environment contract) that match a service's `serve` options: ports, probe paths, drain timing.
+/// @brief Renders Kubernetes manifests (Deployment/Service for WEB, Job for TASK, a single-replica Deployment for
+///        CONSUME, ConfigMap and Secret skeletons for the environment contract) that match a service's `serve`
+///        options: ports, probe paths, drain timing.
 #pragma once
 
 #include <chrono>
@@ -19,7 +20,7 @@ struct K8sInputs {
     std::string service;                 ///< DNS-1035 label: names every object ("hello", "hello-web", …)
     std::string version;                 ///< label value (app.kubernetes.io/version); also names the TASK Job
     std::string image;                   ///< "registry.example.com/hello:0.1.0"
-    std::vector<std::string> run_modes;  ///< APP_RUN_MODE values: "WEB" (Deployment + Service), "TASK" (Job)
+    std::vector<std::string> run_modes;  ///< APP_RUN_MODE values: "WEB", "TASK", "CONSUME" (RenderK8sManifests)
     std::uint16_t port = 8000;           ///< --port
     std::uint16_t probe_port = 8001;     ///< --probe-port; equal to port = integrated probes on the app port
     std::string startup_path = "/startup";
@@ -32,7 +33,7 @@ struct K8sInputs {
     /// Variables of the environment contract: name, and whether it is a secret (→ Secret, else → ConfigMap).
     std::vector<std::pair<std::string, bool>> env_vars;
     std::string namespace_name;             ///< empty: no metadata.namespace (kubectl -n decides)
-    int replicas = 2;                       ///< of the WEB Deployment
+    int replicas = 2;                       ///< of the WEB Deployment only; CONSUME always runs 1
     std::string task_commands = "migrate";  ///< APP_TASK_COMMANDS of the TASK Job
     /// With a TASK Job: WEB pods start with GALE_CHECK_MIGRATIONS=true, so the startup probe holds them back
     /// until the Job has migrated (instead of serving against an old schema).
@@ -46,18 +47,19 @@ struct K8sInputs {
 };
 
 /// Every problem with `in` that would make the manifests invalid or the pods fail (bad names, ports, paths,
-/// quantities, unknown or not-yet-available run modes), one message each, naming the field and value. Empty when
-/// the inputs are fine. Call it before RenderK8sManifests.
+/// quantities, unknown, repeated or not-yet-available run modes: WORKER and BEAT), one message each, naming the
+/// field and value. Empty when the inputs are fine. Call it before RenderK8sManifests.
 [[nodiscard]] std::vector<std::string> ValidateK8sInputs(const K8sInputs& in);
 
 /// Multi-document YAML ("---"-separated): ConfigMap and Secret (when the contract has such variables), then per
-/// run mode in the order given: WEB → Deployment + Service, TASK → Job. Strings are double-quoted YAML scalars,
-/// so no value can change type or break the document. Expects inputs that ValidateK8sInputs accepts; for others
-/// the output is well-formed YAML that Kubernetes would reject. Pure; thread-safe.
+/// run mode in the order given: WEB → Deployment `<service>-web` + Service, TASK → Job, CONSUME → Deployment
+/// `<service>-consume` (replicas 1, Recreate, probes on the probe port, no Service). Strings are double-quoted YAML
+/// scalars, so no value can change type or break the document. Expects inputs that ValidateK8sInputs accepts; for
+/// others the output is well-formed YAML that Kubernetes would reject. Pure; thread-safe.
 [[nodiscard]] std::string RenderK8sManifests(const K8sInputs& in);
 
 /// terminationGracePeriodSeconds for the inputs: drain delay + graceful timeout, rounded up to whole seconds,
-/// plus a 5 s margin for process exit.
+/// plus a 5 s margin for process exit. Used by every workload (WEB, CONSUME, TASK).
 [[nodiscard]] std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in);
 
 }  // namespace gale::app

@@ -76,6 +76,10 @@ std::size_t Count(const std::string& s, const std::string& what) {
 
 bool Has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
 
+std::string GraceLine(const K8sInputs& in) {
+    return "terminationGracePeriodSeconds: " + std::to_string(TerminationGracePeriodSeconds(in)) + "\n";
+}
+
 TEST(DeployK8s, ValidInputsHaveNoProblems) { EXPECT_TRUE(ValidateK8sInputs(Hello()).empty()); }
 
 TEST(DeployK8s, ProblemsNameTheFieldAndValue) {
@@ -96,6 +100,29 @@ TEST(DeployK8s, ProblemsNameTheFieldAndValue) {
     EXPECT_TRUE(Has(all, "port: 0")) << all;
     EXPECT_TRUE(Has(all, "memory limit: 'lots'")) << all;
     EXPECT_TRUE(Has(all, "'BAD-NAME'")) << all;
+}
+
+TEST(DeployK8s, RunModesAreValidatedOneByOne) {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK", "consume"};
+    EXPECT_TRUE(ValidateK8sInputs(in).empty());
+    in.run_modes = {"CONSUME"};
+    EXPECT_TRUE(ValidateK8sInputs(in).empty());
+
+    in.run_modes = {"CONSUME", "WORKER", "beat", "Consume", "cron"};
+    std::string all;
+    for (const auto& p : ValidateK8sInputs(in)) all += p + "\n";
+    EXPECT_TRUE(Has(all, "run mode CONSUME: given twice\n")) << all;
+    EXPECT_TRUE(Has(all, "run mode WORKER: not available in gale yet (the process would exit 2)\n")) << all;
+    EXPECT_TRUE(Has(all, "run mode BEAT: not available in gale yet (the process would exit 2)\n")) << all;
+    EXPECT_TRUE(Has(all, "run mode 'cron': unknown (WEB, TASK, CONSUME)\n")) << all;
+    EXPECT_FALSE(Has(all, "run mode CONSUME: not available")) << all;
+    EXPECT_EQ(Count(all, "run mode"), 4U) << all;
+
+    in.run_modes.clear();
+    std::vector<std::string> none = ValidateK8sInputs(in);
+    ASSERT_EQ(none.size(), 1U);
+    EXPECT_EQ(none[0], "run modes: none given (WEB, TASK, CONSUME)");
 }
 
 TEST(DeployK8s, GracePeriodIsDrainPlusGracefulPlusMargin) {
@@ -203,6 +230,99 @@ TEST(DeployK8s, RunModeIsSetPerWorkload) {
                     .empty());
 }
 
+/// The Deployment named `name` among the documents of `yaml`.
+std::string DeploymentNamed(const std::string& yaml, const std::string& name) {
+    for (auto& d : OfKind(yaml, "Deployment")) {
+        if (Has(d, "metadata:\n  name: \"" + name + "\"\n")) return d;
+    }
+    return {};
+}
+
+TEST(DeployK8s, ConsumeIsOneRecreatedDeploymentProbedOnTheProbePort) {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK", "CONSUME"};
+    in.port = 9000;
+    in.probe_port = 9100;
+    in.startup_path = "/healthz/startup";
+    in.readiness_path = "/healthz/ready";
+    in.liveness_path = "/healthz/alive";
+    in.metrics_path = "/prom";
+    in.replicas = 5;  // WEB only
+    in.workers = 8;   // WEB only
+    ASSERT_TRUE(ValidateK8sInputs(in).empty());
+    std::string yaml = RenderK8sManifests(in);
+    ASSERT_EQ(OfKind(yaml, "Deployment").size(), 2U);
+    const std::string web = DeploymentNamed(yaml, "hello-web");
+    const std::string d = DeploymentNamed(yaml, "hello-consume");
+    ASSERT_FALSE(web.empty()) << yaml;
+    ASSERT_FALSE(d.empty()) << yaml;
+    EXPECT_TRUE(Has(web, "replicas: 5\n"));
+
+    // One pod, never two: replicas 1 whatever --replicas says, and Recreate instead of a rolling overlap.
+    EXPECT_TRUE(Has(d, "\n  replicas: 1\n")) << d;
+    EXPECT_EQ(Block(d, "strategy"), "  type: \"Recreate\"\n") << d;
+    EXPECT_FALSE(Has(d, "rollingUpdate")) << d;
+    EXPECT_TRUE(Has(d, "assigns every partition of its")) << "the YAML says why";
+    EXPECT_TRUE(Has(d, "Recreate stops the old pod (which drains on")) << "the YAML says why";
+    EXPECT_TRUE(Has(Block(d, "matchLabels"), "app.kubernetes.io/component: \"consume\"\n"));
+    EXPECT_TRUE(Has(Block(d, "template"), "    app.kubernetes.io/component: \"consume\"\n"));
+
+    // The consume role, by APP_RUN_MODE as WEB and TASK are, in a container named after it.
+    EXPECT_EQ(Count(d, "name: \"APP_RUN_MODE\""), 1U);
+    EXPECT_TRUE(Has(d, "name: \"APP_RUN_MODE\"\n              value: \"CONSUME\""));
+    EXPECT_TRUE(Has(d, "- name: \"consume\"\n          image: \"registry.example.com/hello:0.1.0\""));
+    EXPECT_TRUE(Has(d, "name: \"GALE_PROFILE\"\n              value: \"production\""));
+
+    // The probe port is the only port, and the probes use it with the configured paths.
+    EXPECT_EQ(Block(d, "ports"), "  - name: \"metrics\"\n    containerPort: 9100\n    protocol: \"TCP\"\n");
+    for (auto [probe, path] :
+         {std::pair{"startupProbe", "/healthz/startup"}, std::pair{"readinessProbe", "/healthz/ready"},
+          std::pair{"livenessProbe", "/healthz/alive"}}) {
+        std::string block = Block(d, probe);
+        EXPECT_TRUE(Has(block, std::string("  path: \"") + path + "\"\n")) << probe << "\n" << block;
+        EXPECT_TRUE(Has(block, "  port: \"metrics\"\n")) << probe << "\n" << block;
+        EXPECT_EQ(block, Block(web, probe)) << "the same timing as WEB: " << probe;
+    }
+    EXPECT_TRUE(Has(d, "name: \"GALE_PROBE_PORT\"\n              value: \"9100\""));
+    EXPECT_TRUE(Has(d, "name: \"GALE_READINESS_PROBE\"\n              value: \"/healthz/ready\""));
+    EXPECT_TRUE(Has(d, "name: \"GALE_METRICS_PATH\"\n              value: \"/prom\""));
+    EXPECT_EQ(Block(d, "annotations"), Block(web, "annotations"));
+    // Nothing that `consume` does not read, nor the app port it does not serve.
+    for (const char* absent : {"GALE_PORT\"", "APP_WORKER_COUNT", "GALE_CHECK_MIGRATIONS", "APP_TASK_COMMANDS",
+                               "GALE_DRAIN_DELAY", "9000"}) {
+        EXPECT_FALSE(Has(d, absent)) << absent;
+    }
+
+    // Same grace period, envFrom, resources, security context and volumes as WEB.
+    EXPECT_TRUE(Has(d, GraceLine(in)));
+    EXPECT_EQ(Block(d, "envFrom"), Block(web, "envFrom"));
+    EXPECT_EQ(Block(d, "securityContext"), Block(web, "securityContext"));  // the pod's
+    EXPECT_EQ(d.substr(d.find("\n          resources:")), web.substr(web.find("\n          resources:")));
+    EXPECT_TRUE(Has(d, "# No preStop hook: on SIGTERM the consumer fails readiness"));
+
+    // No Service selects the consumer.
+    auto services = OfKind(yaml, "Service");
+    ASSERT_EQ(services.size(), 1U);
+    EXPECT_TRUE(Has(Block(services[0], "selector"), "app.kubernetes.io/component: \"web\""));
+    K8sInputs only = in;
+    only.run_modes = {"consume"};
+    std::string alone = RenderK8sManifests(only);
+    EXPECT_TRUE(OfKind(alone, "Service").empty());
+    EXPECT_TRUE(OfKind(alone, "Job").empty());
+    EXPECT_EQ(OfKind(alone, "Deployment").size(), 1U);
+    EXPECT_FALSE(DeploymentNamed(alone, "hello-consume").empty());
+}
+
+TEST(DeployK8s, ConsumeWithIntegratedProbesStillNamesThePortMetrics) {
+    K8sInputs in = Hello();
+    in.run_modes = {"CONSUME"};
+    in.probe_port = in.port;  // WEB would probe "http"; a consumer has no app port
+    const std::string d = OfKind(RenderK8sManifests(in), "Deployment").at(0);
+    EXPECT_EQ(Block(d, "ports"), "  - name: \"metrics\"\n    containerPort: 8000\n    protocol: \"TCP\"\n");
+    EXPECT_TRUE(Has(Block(d, "livenessProbe"), "  port: \"metrics\"\n"));
+    EXPECT_FALSE(Has(d, "\"http\""));
+}
+
 TEST(DeployK8s, SecretVariablesOnlyInTheSecret) {
     std::string yaml = RenderK8sManifests(Hello());
     auto secrets = OfKind(yaml, "Secret");
@@ -308,7 +428,7 @@ protected:
 };
 
 TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
-    std::vector<K8sInputs> variants(5, Hello());
+    std::vector<K8sInputs> variants(7, Hello());
     variants[1].run_modes = {"WEB"};
     variants[1].env_vars.clear();
     variants[2].probe_port = variants[2].port;  // integrated probes
@@ -318,12 +438,31 @@ TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
     variants[3].run_modes = {"TASK"};
     variants[3].version = "2.0.0-rc.1";
     variants[4].env_vars = {{"APP_SECRET_KEY", true}};
+    variants[5].run_modes = {"WEB", "TASK", "CONSUME"};
+    variants[6].run_modes = {"CONSUME"};
+    variants[6].probe_port = variants[6].port;  // integrated: the consumer's one port is still "metrics"
+    variants[6].env_vars.clear();
     for (std::size_t i = 0; i < variants.size(); ++i) {
         ASSERT_TRUE(ValidateK8sInputs(variants[i]).empty()) << i;
         CheckResult r = RunChecker(RenderK8sManifests(variants[i]));
         EXPECT_EQ(r.exit_code, 0) << "variant " << i << ":\n" << r.output << RenderK8sManifests(variants[i]);
         EXPECT_TRUE(Has(r.output, "ok: ")) << r.output;
     }
+}
+
+/// The consumer's probes name its one port; a probe on the app port it does not declare is caught.
+TEST_F(DeployK8sSchema, ConsumeProbeOnAnUndeclaredPortIsRejected) {
+    K8sInputs in = Hello();
+    in.run_modes = {"CONSUME"};
+    std::string yaml = RenderK8sManifests(in);
+    const std::string probe_port = "port: \"metrics\"\n";
+    auto at = yaml.find(probe_port);
+    ASSERT_NE(at, std::string::npos);
+    yaml.replace(at, probe_port.size(), "port: \"http\"\n");
+    CheckResult r = RunChecker(yaml);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_TRUE(Has(r.output, "(Deployment hello-consume)")) << r.output;
+    EXPECT_TRUE(Has(r.output, "names no port of the container: 'http'")) << r.output;
 }
 
 /// The checker must catch what the API server would reject, naming the document and field.
