@@ -1034,6 +1034,36 @@ TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters)
     EXPECT_EQ(ReadFile(out), "NY\nPA\n");
 }
 
+TEST_F(ServeTest, ConsumeWithCheckMigrationsWaitsForThemBeforeConsuming) {
+    std::string db = dir_ + "/pipe.db";
+    std::string out = dir_ + "/saved.txt";
+    {
+        auto log = gale::pipe::EmbeddedLog::Open(db);
+        ASSERT_TRUE(log) << log.error().ToString();
+        auto producer = log->Producer();
+        ASSERT_TRUE(producer);
+        ASSERT_TRUE((*producer)->Send(
+            "us-states", "NY", R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})"));
+    }
+    WriteFile(pending_file_, "x");
+    Process& p = Spawn({"consume", "--bind", "127.0.0.1", "--port", "0", "--check-migrations"},
+                       {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    std::uint16_t probe = p.WaitForPort("probe server listening", 10s);
+    ASSERT_NE(probe, 0);
+    ASSERT_TRUE(p.WaitForRecord("migrations pending; re-checking in 1s", 5s)) << p.Log();
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(StatusOf(probe, "/startup"), 503);
+    EXPECT_EQ(ReadFile(out), "") << "a record was saved before the migrations were applied";
+
+    fs::remove(pending_file_);
+    ASSERT_TRUE(Eventually([&] { return ReadFile(out) == "NY\n"; }, 10s)) << ReadFile(out) << p.Log();
+    EXPECT_EQ(StatusOf(probe, "/startup"), 200);
+    ::kill(p.pid(), SIGTERM);
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+}
+
 TEST_F(ServeTest, RunModeWebServesWithTheWorkerCount) {
     Process& p =
         Spawn({}, {{"APP_RUN_MODE", "WEB"}, {"APP_WORKER_COUNT", "3"}, {"GALE_BIND", "127.0.0.1"}, {"GALE_PORT", "0"}});

@@ -140,6 +140,14 @@ int Consume(App::State& state, const ServeOptions& o) {
                   {{"port", probe_server->port()}, {"role", "consume"}, {"readiness", o.readiness_probe}});
     }
 
+    // --check-migrations: a consumer's Save needs the service's tables (the startup probe fails meanwhile).
+    if (o.check_migrations) {
+        if (!state.migrations) {
+            return fail_startup(2, "--check-migrations", "the service declared no migrations (App::Migrations)");
+        }
+        if (!WaitForMigrations(state.migrations, shutdown, kLogger)) return 0;
+    }
+
     // --- consumers ---
     std::vector<ConsumerSpec> specs;
     std::vector<pipe::Consumer*> consumers;

@@ -242,6 +242,8 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         Env(w, k + 2, "GALE_READINESS_PROBE", in.readiness_path);
         Env(w, k + 2, "GALE_LIVENESS_PROBE", in.liveness_path);
         Env(w, k + 2, "GALE_METRICS_PATH", in.metrics_path);
+        // Consumers save into the service's tables: wait for the TASK Job's migrations as WEB does.
+        if (in.wait_for_migrations && HasMode(in, "TASK")) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
     }
     if (HasVars(in, false) || HasVars(in, true)) {
         w.Line(k, "envFrom:");

@@ -288,10 +288,13 @@ TEST(DeployK8s, ConsumeIsOneRecreatedDeploymentProbedOnTheProbePort) {
     EXPECT_TRUE(Has(d, "name: \"GALE_METRICS_PATH\"\n              value: \"/prom\""));
     EXPECT_EQ(Block(d, "annotations"), Block(web, "annotations"));
     // Nothing that `consume` does not read, nor the app port it does not serve.
-    for (const char* absent : {"GALE_PORT\"", "APP_WORKER_COUNT", "GALE_CHECK_MIGRATIONS", "APP_TASK_COMMANDS",
-                               "GALE_DRAIN_DELAY", "9000"}) {
+    for (const char* absent : {"GALE_PORT\"", "APP_WORKER_COUNT", "APP_TASK_COMMANDS", "GALE_DRAIN_DELAY", "9000"}) {
         EXPECT_FALSE(Has(d, absent)) << absent;
     }
+    // With a TASK Job in the release, consumers wait for its migrations as WEB pods do.
+    EXPECT_TRUE(Has(d, "name: \"GALE_CHECK_MIGRATIONS\"\n              value: \"true\""));
+    in.wait_for_migrations = false;
+    EXPECT_FALSE(Has(DeploymentNamed(RenderK8sManifests(in), "hello-consume"), "GALE_CHECK_MIGRATIONS"));
 
     // Same grace period, envFrom, resources, security context and volumes as WEB.
     EXPECT_TRUE(Has(d, GraceLine(in)));

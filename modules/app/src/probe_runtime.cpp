@@ -1,9 +1,31 @@
 // SPDX-License-Identifier: MIT
 #include "probe_runtime.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <gale/metrics/exposition.hpp>
 
 namespace gale::app {
+
+bool WaitForMigrations(const MigrationStatusFn& migrations, lifecycle::ShutdownController& shutdown,
+                       std::string_view logger) {
+    while (!shutdown.requested()) {
+        auto pending = migrations();
+        if (pending && pending->empty()) {
+            log::Info(logger, "migrations are applied");
+            return true;
+        }
+        if (pending) {
+            log::Warning(logger, "migrations pending; re-checking in 1s",
+                         {{"pending", fmt::format("{}", fmt::join(*pending, ","))}});
+        } else {
+            log::Warning(logger, "cannot check migrations; re-checking in 1s", {{"error", pending.error().ToString()}});
+        }
+        shutdown.WaitFor(std::chrono::seconds(1));
+    }
+    return false;
+}
 
 LifecycleNotifier::LifecycleNotifier(const std::string& service, const std::string& version, const ServeOptions& o) {
     if (!o.webhook_urls.empty()) {

@@ -13,10 +13,12 @@
 #include <thread>
 #include <vector>
 
+#include <gale/app/app.hpp>
 #include <gale/base/error.hpp>
 #include <gale/health/probes.hpp>
 #include <gale/http/router.hpp>
 #include <gale/http/server.hpp>
+#include <gale/lifecycle/shutdown.hpp>
 #include <gale/lifecycle/webhooks.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
@@ -40,6 +42,11 @@ public:
 private:
     std::unique_ptr<lifecycle::WebhookSender> webhooks_;
 };
+
+/// --check-migrations: asks `migrations` every second until nothing is pending (logging what is) or a stop is
+/// requested. Returns true when the migrations are applied, false when stopped first.
+bool WaitForMigrations(const MigrationStatusFn& migrations, lifecycle::ShutdownController& shutdown,
+                       std::string_view logger);
 
 /// Starts the probe server on --bind/--probe-port (one loop, two workers, no access log) serving `router`.
 [[nodiscard]] Result<std::unique_ptr<http::Server>> StartProbeServer(const ServeOptions& o, const http::Router& router);

@@ -167,22 +167,7 @@ int Serve(App::State& state, const ServeOptions& o, char** argv) {
         if (!state.migrations) {
             return fail_startup(2, "--check-migrations", "the service declared no migrations (App::Migrations)");
         }
-        while (!shutdown.requested()) {
-            auto pending = state.migrations();
-            if (pending && pending->empty()) {
-                log::Info(kLogger, "migrations are applied");
-                break;
-            }
-            if (pending) {
-                log::Warning(kLogger, "migrations pending; re-checking in 1s",
-                             {{"pending", fmt::format("{}", fmt::join(*pending, ","))}});
-            } else {
-                log::Warning(kLogger, "cannot check migrations; re-checking in 1s",
-                             {{"error", pending.error().ToString()}});
-            }
-            shutdown.WaitFor(std::chrono::seconds(1));
-        }
-        if (shutdown.requested()) return 0;
+        if (!WaitForMigrations(state.migrations, shutdown, kLogger)) return 0;
     }
 
     // A stop asked for during the start-up steps (the checks above run only before each step): nobody was routed
