@@ -1,19 +1,45 @@
 // SPDX-License-Identifier: MIT
-// hello: the smallest complete gale service. A visit counter in SQL, a custom health check, a migrate command, and
-// GET / answering a plain-text hello world (the benchmark's route). Run: `hello migrate && hello serve`.
+// hello: the smallest complete gale service. A visit counter in SQL, a custom health check, a migrate command,
+// GET / answering a plain-text hello world (the benchmark's route), and the log pipe from producer to consumer.
+// Run: `hello migrate && hello serve`, and beside it `hello consume --probe-port 8002`.
 //
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
 // DATABASE_NAME, or, when that is unset, at $GALE_HELLO_DB (the benchmark's knob) or ./hello.db.
+//
+// The log pipe (django-logpipe's messages) runs on the embedded log, its own SQLite file at $GALE_HELLO_PIPE_DB or
+// ./hello-pipe.db, whatever the database above is; no broker is needed:
+//   POST /states/{code}   body: the state's name. `serve` sends a us-state v1 message {"code","name"} to topic
+//                         "us-states" (key: the code) and answers 202 with where it went.
+//   `hello consume`       consumer group "hello" saves each message into the table `states` (code, name, updated:
+//                         unix time in ms) of that same file, so that the save and the offset commit are one SQLite
+//                         transaction: exactly-once, even across a crash. Invalid messages are skipped; records that
+//                         cannot be decoded or saved go to the log's dead-letter table.
+//   GET /states/{code}    `serve` reads the table back: what the consumer has applied so far.
+// Both roles create the table if it is missing, so the pipe needs no migration.
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <gale/app/app.hpp>
+#include <gale/base/strings.hpp>
 #include <gale/db/database.hpp>
 #include <gale/db/migrator.hpp>
+#include <gale/pipe/consumer.hpp>
+#include <gale/pipe/embedded_log.hpp>
+#include <gale/pipe/producer.hpp>
+#include <gale/pipe/serializer.hpp>
 
 namespace {
 
@@ -46,6 +72,115 @@ const std::vector<gale::db::Migration> kPostgresqlMigrations = {
 
 const std::vector<gale::db::Migration>& Migrations(const gale::db::Database& db) {
     return db.engine() == gale::db::Engine::kPostgresql ? kPostgresqlMigrations : kSqliteMigrations;
+}
+
+// --- the log pipe -------------------------------------------------------------------------------------------------
+
+/// A US state as the us-state v1 message carries it: {"code":"NY","name":"New York"}.
+struct UsState {
+    std::string code;  // two upper-case letters; the record key, so one state's messages keep their order
+    std::string name;
+};
+GALE_PIPE_DEFINE_MESSAGE(UsState, code, name)  // fields go on the wire in this order
+
+const gale::pipe::TypedSerializer<UsState> kStates("us-state", /*version=*/1, /*key_field=*/"code");
+constexpr const char* kStatesTopic = "us-states";
+constexpr std::size_t kMaxNameBytes = 100;
+
+std::string PipePath() { return IsSet("GALE_HELLO_PIPE_DB") ? std::getenv("GALE_HELLO_PIPE_DB") : "hello-pipe.db"; }
+
+/// Opens the embedded log and creates the consumer's table in the same file. IF NOT EXISTS: `serve` and `consume`
+/// may open it in either order, and GET /states answers 404 (not an error) before anything was consumed.
+gale::Result<gale::pipe::EmbeddedLog> OpenPipe() {
+    auto log = gale::pipe::EmbeddedLog::Open(PipePath());
+    if (!log) return log;
+    GALE_RETURN_IF_ERROR(log->database().ExecScript(
+        "CREATE TABLE IF NOT EXISTS states (code TEXT PRIMARY KEY, name TEXT NOT NULL, updated INTEGER NOT NULL)"));
+    return log;
+}
+
+bool IsAsciiLetter(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool IsUpperAsciiLetter(char c) { return c >= 'A' && c <= 'Z'; }
+
+/// The code from a URL, upper-cased ("ny" → "NY"); nullopt unless it is two ASCII letters.
+std::optional<std::string> StateCode(std::string_view text) {
+    if (text.size() != 2 || !IsAsciiLetter(text[0]) || !IsAsciiLetter(text[1])) return std::nullopt;
+    std::string code(text);
+    for (char& c : code) c = static_cast<char>(c & ~0x20);  // ASCII letters only: clear the lower-case bit
+    return code;
+}
+
+/// Why `name` cannot be sent, or "" if it can. Invalid UTF-8 is refused by the producer itself (also a 400).
+std::string NameProblem(std::string_view name) {
+    if (name.empty()) return "the request body must be the state's name; it is empty";
+    if (name.size() > kMaxNameBytes) return "the name is longer than " + std::to_string(kMaxNameBytes) + " bytes";
+    for (unsigned char c : name) {
+        if (c < 0x20 || c == 0x7f) return "the name contains a control character (a trailing newline?)";
+    }
+    return {};
+}
+
+/// The consumer's check of each received message (a failure is logged, counted and skipped, as django-logpipe
+/// does): other producers may write to the topic, so the rules are checked again on this side.
+gale::Result<void> ValidateState(const UsState& state) {
+    if (state.code.size() != 2 || !IsUpperAsciiLetter(state.code[0]) || !IsUpperAsciiLetter(state.code[1])) {
+        return gale::MakeError(gale::ErrorCode::kInvalidArgument, "field 'code': must be two upper-case letters");
+    }
+    if (state.name.empty()) return gale::MakeError(gale::ErrorCode::kInvalidArgument, "field 'name': empty");
+    return {};
+}
+
+std::int64_t UnixMillis() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+/// What `serve` needs of the pipe: a producer of us-states, on its own connection to the log, and the log's other
+/// connection, used here only to read the states table. Thread-safe: the request handlers share one.
+struct StatesClient {
+    StatesClient(gale::pipe::EmbeddedLog l, std::unique_ptr<gale::pipe::ProducerBackend> b)
+        : log(std::move(l)), backend(std::move(b)), producer(kStatesTopic, kStates, *backend) {}
+    gale::pipe::EmbeddedLog log;
+    std::unique_ptr<gale::pipe::ProducerBackend> backend;
+    gale::pipe::TypedProducer<UsState> producer;  // borrows *backend (declared after it, so destroyed before it)
+};
+
+/// The `consume` role's consumer: group "hello" reads us-states from the beginning (or its committed offset) and
+/// writes each state through the log's own connection, inside the transaction that commits the offset.
+gale::Result<gale::app::ConsumerSpec> MakeStatesConsumer(const gale::config::Settings& /*settings*/) {
+    auto log = OpenPipe();
+    if (!log) return tl::unexpected(log.error());
+    struct KeepAlive {
+        gale::pipe::EmbeddedLog log;
+        std::unique_ptr<gale::pipe::DeadLetterSink> dead_letters;  // borrowed by the consumer
+    };
+    auto keep = std::make_shared<KeepAlive>(KeepAlive{*log, log->DeadLetters()});
+
+    gale::app::ConsumerSpec spec;
+    spec.keep_alive = keep;
+    spec.backend = log->Consumer("hello", kStatesTopic);
+    spec.consumer = std::make_unique<gale::pipe::Consumer>(
+        kStatesTopic, *spec.backend,
+        gale::pipe::ConsumerOptions{.transaction = log->Transaction(), .dead_letters = keep->dead_letters.get()});
+
+    // django-logpipe's lookup_instance + save: find the state's current name, then insert or update it. Both run in
+    // the consumer's transaction, so the row cannot change between the two.
+    gale::db::Database db = log->database();
+    auto lookup = [db](const UsState& state) mutable -> gale::Result<std::optional<std::string>> {
+        GALE_ASSIGN_OR_RETURN(auto rows, db.Query("SELECT name FROM states WHERE code = ?", {state.code}));
+        if (rows.empty()) return std::optional<std::string>();
+        return std::get<std::string>(rows[0][0]);
+    };
+    auto save = [db](const UsState& state, const std::optional<std::string>& current) mutable -> gale::Result<void> {
+        auto written = current ? db.Execute("UPDATE states SET name = ?, updated = ? WHERE code = ?",
+                                            {state.name, UnixMillis(), state.code})
+                               : db.Execute("INSERT INTO states (code, name, updated) VALUES (?, ?, ?)",
+                                            {state.code, state.name, UnixMillis()});
+        if (!written) return tl::unexpected(written.error());
+        return {};
+    };
+    spec.consumer->Register(gale::pipe::MakeLookupHandler<std::string>(kStates, lookup, save, ValidateState));
+    return spec;
 }
 
 }  // namespace
@@ -88,9 +223,56 @@ int main(int argc, char** argv) {
         auto rows = d->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {std::string(req.param("name"))});
         if (!rows) return Response::Text(500, rows.error().message() + "\n");
         auto n = std::get<std::int64_t>((*rows)[0][0]);
-        return Response::Json(
-            200, "{\"name\":\"" + std::string(req.param("name")) + "\",\"visits\":" + std::to_string(n) + "}\n");
+        std::string body = "{\"name\":\"";
+        gale::AppendJsonEscaped(body, req.param("name"));  // the name is the client's: escape it
+        body += "\",\"visits\":" + std::to_string(n) + "}\n";
+        return Response::Json(200, std::move(body));
     });
+
+    // The `serve` side of the pipe, opened on first use like the database.
+    std::shared_ptr<StatesClient> states_client;
+    std::mutex states_mu;
+    auto states = [&]() -> gale::Result<std::shared_ptr<StatesClient>> {
+        std::lock_guard lock(states_mu);
+        if (!states_client) {
+            GALE_ASSIGN_OR_RETURN(auto log, OpenPipe());
+            GALE_ASSIGN_OR_RETURN(auto backend, log.Producer());
+            states_client = std::make_shared<StatesClient>(std::move(log), std::move(backend));
+        }
+        return states_client;
+    };
+
+    app.Post("/states/{code}", [&](Request& req) {
+        auto code = StateCode(req.param("code"));
+        if (!code) return Response::Text(400, "the state code must be two ASCII letters, e.g. NY\n");
+        if (auto problem = NameProblem(req.body()); !problem.empty()) return Response::Text(400, problem + "\n");
+        auto s = states();
+        if (!s) return Response::Text(503, s.error().message() + "\n");
+        auto sent = (*s)->producer.Send(UsState{*code, req.body()});
+        if (!sent) {
+            // kInvalidArgument: the message cannot be rendered (the name is not valid UTF-8); else the log failed.
+            bool bad_input = sent.error().code() == gale::ErrorCode::kInvalidArgument;
+            return Response::Text(bad_input ? 400 : 503, (bad_input ? "name: " : "") + sent.error().message() + "\n");
+        }
+        // Accepted, not yet applied: `hello consume` applies it (partition and offset are strings in every backend).
+        nlohmann::ordered_json body = {
+            {"topic", sent->topic}, {"partition", sent->partition}, {"offset", sent->offset}};
+        return Response::Json(202, body.dump() + "\n");
+    });
+
+    app.Get("/states/{code}", [&](Request& req) {
+        auto code = StateCode(req.param("code"));
+        if (!code) return Response::Text(400, "the state code must be two ASCII letters, e.g. NY\n");
+        auto s = states();
+        if (!s) return Response::Text(503, s.error().message() + "\n");
+        auto rows = (*s)->log.database().Query("SELECT name FROM states WHERE code = ?", {*code});
+        if (!rows) return Response::Text(500, rows.error().message() + "\n");
+        if (rows->empty()) return Response::Text(404, "no state " + *code + " (yet: is `hello consume` running?)\n");
+        nlohmann::ordered_json body = {{"code", *code}, {"name", std::get<std::string>((*rows)[0][0])}};
+        return Response::Json(200, body.dump() + "\n");
+    });
+
+    app.Consumer("us-states", MakeStatesConsumer);
 
     app.Check("database",
               [&] {
