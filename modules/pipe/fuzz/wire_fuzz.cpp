@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // DecodeEnvelope on arbitrary bytes must never crash; whatever it decodes must render again in the same format
 // (unless it holds a non-finite float, which JSON refuses by design), and rendering must be idempotent: decoding the
-// rendered bytes and rendering again gives the same bytes.
+// rendered bytes and rendering again gives the same bytes. A `json:` body must also read exactly as nlohmann reads it
+// (the reader ReadJson replaced): same verdict, same Value down to number kinds and key order.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -10,6 +11,9 @@
 #include <string_view>
 
 #include <gale/pipe/wire.hpp>
+
+#include "json_reader.hpp"
+#include "json_reference.hpp"
 
 namespace {
 
@@ -28,6 +32,13 @@ bool HasNonFinite(const gale::pipe::Value& v) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace gale::pipe;
     const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+    if (bytes.starts_with("json:")) {
+        const std::string_view body = bytes.substr(5);
+        auto ours = detail::ReadJson(body);
+        auto reference = detail::NlohmannReadJsonForTest(body);
+        if (ours.has_value() != reference.has_value()) std::abort();
+        if (ours && !detail::JsonDifferenceForTest(*ours, *reference).empty()) std::abort();
+    }
     DecodeProblem problem = DecodeProblem::kNone;
     auto decoded = DecodeEnvelope(bytes, &problem);
     if (!decoded) {

@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <benchmark/benchmark.h>
 
 #include <gale/pipe/consumer.hpp>
 #include <gale/pipe/serializer.hpp>
 #include <gale/pipe/wire.hpp>
+
+#include "json_reader.hpp"
 
 namespace bench {
 struct UsState {
@@ -54,6 +57,25 @@ void BM_DecodeEnvelope(benchmark::State& state) {
     }
 }
 BENCHMARK(BM_DecodeEnvelope);
+
+// The JSON body alone, by the reader DecodeEnvelope uses and by nlohmann's parse, which it replaced.
+void BM_ReadJsonEnvelope(benchmark::State& state) {
+    const std::string body(std::string_view(kEnvelope).substr(5));
+    for (auto _ : state) {
+        auto value = gale::pipe::detail::ReadJson(body);
+        benchmark::DoNotOptimize(value);
+    }
+}
+BENCHMARK(BM_ReadJsonEnvelope);
+
+void BM_NlohmannParseEnvelope(benchmark::State& state) {
+    const std::string body(std::string_view(kEnvelope).substr(5));
+    for (auto _ : state) {
+        auto value = gale::pipe::Value::parse(body.begin(), body.end());
+        benchmark::DoNotOptimize(value);
+    }
+}
+BENCHMARK(BM_NlohmannParseEnvelope);
 
 void BM_ConsumeRecord(benchmark::State& state) {
     RepeatBackend backend;
