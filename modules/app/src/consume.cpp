@@ -47,6 +47,12 @@ public:
                                        {"topic"})) {
             lag_ = *f;
         }
+        if (auto f = registry.AddGauge("gale_pipe_consumer_lag_seconds",
+                                       "How far behind the newest record the consumer is, where the backend reports "
+                                       "a time (Kinesis MillisBehindLatest).",
+                                       {"topic"})) {
+            lag_seconds_ = *f;
+        }
         if (auto f = registry.AddCounter("gale_pipe_backend_errors", "Consume rounds that failed.", {"topic"})) {
             errors_ = *f;
         }
@@ -70,11 +76,17 @@ public:
         if (lag_ != nullptr) {
             if (auto lag = backend.Lag()) lag_->WithLabels({stats.topic}).Set(static_cast<double>(*lag));
         }
+        if (lag_seconds_ != nullptr) {
+            if (auto lag = backend.LagTime()) {
+                lag_seconds_->WithLabels({stats.topic}).Set(std::chrono::duration<double>(*lag).count());
+            }
+        }
     }
 
 private:
     metrics::Family<metrics::Counter>* messages_ = nullptr;
     metrics::Family<metrics::Gauge>* lag_ = nullptr;
+    metrics::Family<metrics::Gauge>* lag_seconds_ = nullptr;
     metrics::Family<metrics::Counter>* errors_ = nullptr;
     std::map<std::tuple<std::string, std::string, std::string, pipe::Outcome>, std::uint64_t> seen_;
     std::map<std::string, std::uint64_t> seen_errors_;

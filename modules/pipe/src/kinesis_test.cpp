@@ -706,6 +706,7 @@ TEST(KinesisFakeTest, ExpiredIteratorIsReplacedAfterTheLastRecordRead) {
     EXPECT_EQ((*first)->value, "a");
     EXPECT_EQ((*first)->timestamp_ms, 1700000000250);
     EXPECT_EQ((*consumer)->millis_behind(), 7000);
+    EXPECT_EQ((*consumer)->LagTime(), std::chrono::milliseconds(7000));  // what `consume` exports, in seconds
     EXPECT_FALSE((*consumer)->Lag().has_value());
     auto second = (*consumer)->Poll(std::chrono::milliseconds(0));
     ASSERT_TRUE(second && *second) << (second ? "none" : second.error().ToString());

@@ -59,6 +59,9 @@ public:
     }
     /// Records not yet consumed (sum over partitions), for the lag metric; nullopt if unknown.
     virtual std::optional<std::int64_t> Lag() { return std::nullopt; }
+    /// How far behind the newest record the consumer is, in time, where the transport reports that instead of a
+    /// count (Kinesis: MillisBehindLatest); nullopt if unknown.
+    virtual std::optional<std::chrono::milliseconds> LagTime() { return std::nullopt; }
 };
 
 }  // namespace gale::pipe

@@ -246,8 +246,9 @@ struct KinesisConsumerOptions {
 /// - Offsets: django-logpipe's table `logpipe_kinesisoffset(id, region, stream, shard, sequence_number)`, unique on
 ///   (region, stream, shard), created if missing. Commit stores the record's sequence number (the last processed);
 ///   a shard with a row resumes AFTER_SEQUENCE_NUMBER it, others start at `start`.
-/// - Lag() is nullopt: Kinesis reports MillisBehindLatest, a time, not a record count. millis_behind() gives the
-///   largest MillisBehindLatest of the last page read from each unfinished shard.
+/// - Lag() is nullopt: Kinesis reports MillisBehindLatest, a time, not a record count. millis_behind() (and
+///   LagTime(), exported by `consume` as gale_pipe_consumer_lag_seconds) gives the largest MillisBehindLatest of the
+///   last page read from each unfinished shard.
 /// - Record: topic = stream, partition = ShardId, offset = SequenceNumber, timestamp = ApproximateArrivalTimestamp
 ///   (ms), key = PartitionKey, value = Data.
 ///
@@ -269,6 +270,11 @@ public:
     [[nodiscard]] Result<std::optional<Record>> Poll(std::chrono::milliseconds timeout) override;
     [[nodiscard]] Result<void> Commit(const Record& record) override;
     std::optional<std::int64_t> Lag() override { return std::nullopt; }
+    std::optional<std::chrono::milliseconds> LagTime() override {
+        auto ms = millis_behind();
+        if (!ms) return std::nullopt;
+        return std::chrono::milliseconds(*ms);
+    }
 
     /// See the class comment; nullopt before the first page.
     [[nodiscard]] std::optional<std::int64_t> millis_behind() const;
