@@ -319,6 +319,26 @@ void RenderSecret(Writer& w, const K8sInputs& in) {
     }
 }
 
+/// A Deployment's selector (`spec.selector`, at indent 2): no version, since a selector is immutable and the version
+/// changes every release.
+void Selector(Writer& w, const K8sInputs& in, std::string_view component) {
+    w.Line(2, "selector:");
+    w.Line(4, "matchLabels:");
+    w.Line(6, "app.kubernetes.io/name: " + Quote(in.service));
+    w.Line(6, fmt::format("app.kubernetes.io/component: \"{}\"", component));
+}
+
+/// `spec.template.metadata` of a long-running pod: its labels and the Prometheus scrape annotations.
+void TemplateMetadata(Writer& w, const K8sInputs& in, std::string_view component) {
+    w.Line(2, "template:");
+    w.Line(4, "metadata:");
+    PodLabels(w, 6, in, component);
+    w.Line(6, "annotations:");
+    w.Line(8, "prometheus.io/scrape: \"true\"");
+    w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
+    w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+}
+
 void RenderWeb(Writer& w, const K8sInputs& in) {
     const std::string name = in.service + "-web";
     w.Document();
@@ -327,22 +347,13 @@ void RenderWeb(Writer& w, const K8sInputs& in) {
     Metadata(w, 0, in, name, "web");
     w.Line(0, "spec:");
     w.Line(2, fmt::format("replicas: {}", in.replicas));
-    w.Line(2, "selector:");
-    w.Line(4, "matchLabels:");  // no version: a selector is immutable, the version changes every release
-    w.Line(6, "app.kubernetes.io/name: " + Quote(in.service));
-    w.Line(6, "app.kubernetes.io/component: \"web\"");
+    Selector(w, in, "web");
     w.Line(2, "strategy:");
     w.Line(4, "type: \"RollingUpdate\"");
     w.Line(4, "rollingUpdate:");
     w.Line(6, "maxSurge: \"25%\"");
     w.Line(6, "maxUnavailable: 0");
-    w.Line(2, "template:");
-    w.Line(4, "metadata:");
-    PodLabels(w, 6, in, "web");
-    w.Line(6, "annotations:");
-    w.Line(8, "prometheus.io/scrape: \"true\"");
-    w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
-    w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+    TemplateMetadata(w, in, "web");
     PodSpec(w, 4, in, "WEB");
 
     w.Document();
@@ -379,19 +390,10 @@ void RenderConsume(Writer& w, const K8sInputs& in) {
     w.Line(2, "# RollingUpdate, would process the same records twice. Recreate stops the old pod (which drains on");
     w.Line(2, "# SIGTERM) before the new one starts. No Service: nothing connects to a consumer.");
     w.Line(2, "replicas: 1");
-    w.Line(2, "selector:");
-    w.Line(4, "matchLabels:");
-    w.Line(6, "app.kubernetes.io/name: " + Quote(in.service));
-    w.Line(6, "app.kubernetes.io/component: \"consume\"");
+    Selector(w, in, "consume");
     w.Line(2, "strategy:");
     w.Line(4, "type: \"Recreate\"");
-    w.Line(2, "template:");
-    w.Line(4, "metadata:");
-    PodLabels(w, 6, in, "consume");
-    w.Line(6, "annotations:");
-    w.Line(8, "prometheus.io/scrape: \"true\"");
-    w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
-    w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+    TemplateMetadata(w, in, "consume");
     PodSpec(w, 4, in, "CONSUME");
 }
 
