@@ -248,11 +248,6 @@ void Consumer::Finish(const Plan& plan) {
     Count(plan.type, plan.version, plan.skip_outcome);
 }
 
-Result<void> Consumer::Transact(const std::function<Result<void>()>& body) {
-    if (options_.transaction) return options_.transaction(body);
-    return body();
-}
-
 namespace {
 
 Result<void> CallSave(MessageHandler& handler, const Value& message) {

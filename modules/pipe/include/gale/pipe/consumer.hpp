@@ -51,6 +51,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gale/base/error.hpp>
@@ -174,7 +175,13 @@ private:
     [[nodiscard]] Result<void> DeadLetter(const Record& record, const std::string& reason, bool defer_commit);
     void DeferCommit(Record& record);  // moves the finished record into deferred_commits_
     void Finish(const Plan& plan);
-    [[nodiscard]] Result<void> Transact(const std::function<Result<void>()>& body);
+    /// body() inside options_.transaction, or directly without one (no std::function on that path: it would
+    /// allocate per record).
+    template <typename Body>
+    [[nodiscard]] Result<void> Transact(Body&& body) {
+        if (options_.transaction) return options_.transaction(std::function<Result<void>()>(std::forward<Body>(body)));
+        return body();
+    }
     [[nodiscard]] Result<void> FlushDeferredCommits();
     void Count(std::string_view type, std::string_view version, Outcome outcome, std::uint64_t n = 1);
     void Touch() noexcept;
