@@ -4,22 +4,20 @@
 // talks to it over loopback only, and judges it by what an orchestrator would see: ports, status codes, JSON log
 // lines, exit codes, webhook deliveries and metrics text.
 //
-// Harness rules, so that a broken server fails a test instead of hanging it:
+// Harness rules (harness.hpp), so that a broken server fails a test instead of hanging it:
 //  - every wait has a deadline; every socket read is bounded (RawClient's timeout);
 //  - a child still running when its Process object dies gets SIGKILL (and its log is printed if the test failed);
 //  - servers always start with `--bind 127.0.0.1 --port 0`, so ports come from the log lines
 //    "probe server listening" / "app server listening", and tests can run beside anything else.
 // Which ports a child really listens on is read from /proc (its socket inodes joined with /proc/<pid>/net/tcp*),
 // so "the app port is not open yet" is a fact about the process, not a guess about a port number.
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -48,13 +46,19 @@
 #include <gale/http/testing/recording_server.hpp>
 #include <gale/pipe/embedded_log.hpp>
 
-extern char** environ;
+#include "harness.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 using gale::http::testing::RawClient;
 using gale::http::testing::RawResponse;
+using gale::testing::integration::Eventually;
+using gale::testing::integration::Get;
+using gale::testing::integration::Process;
+using gale::testing::integration::ReadFile;
+using gale::testing::integration::SpawnOptions;
+using gale::testing::integration::StatusOf;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -72,29 +76,20 @@ constexpr const char* kPromtool = GALE_PROMTOOL_PATH;
 // ------------------------------------------------------------------------------------------------------------------
 // Small utilities
 
-double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-/// Polls `pred` every `step` until it holds or `timeout` passes; true if it held.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds timeout, std::chrono::milliseconds step = 20ms) {
-    auto deadline = Clock::now() + timeout;
-    while (true) {
-        if (pred()) return true;
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(step);
-    }
+/// How every child of these tests starts: without the runner's GALE_* and TESTSVC_* variables, with `env` set.
+SpawnOptions ChildOptions(std::map<std::string, std::string> env, std::string stdin_path = "/dev/null") {
+    SpawnOptions options;
+    options.env = std::move(env);
+    options.unset_prefixes = {"GALE_", "TESTSVC_"};
+    options.stdin_path = std::move(stdin_path);
+    return options;
 }
+
+double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 std::string Lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-std::string ReadFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
 }
 
 void WriteFile(const std::string& path, std::string_view content, bool append = false) {
@@ -139,177 +134,6 @@ std::size_t FdCount(pid_t pid) {
     }
     return n;
 }
-
-// ------------------------------------------------------------------------------------------------------------------
-// HTTP helpers (loopback, bounded)
-
-std::optional<RawResponse> Request(std::uint16_t port, std::string_view method, std::string_view path,
-                                   std::string_view extra_headers = "", std::string_view body = "") {
-    std::string req = std::string(method) + " " + std::string(path) + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
-                      "Connection: close\r\n" + std::string(extra_headers);
-    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-    req += "\r\n";
-    req += body;
-    RawClient c(port, 5000ms);
-    if (!c.connected() || !c.Send(req)) return std::nullopt;
-    return c.ReadResponse(method == "HEAD");
-}
-
-std::optional<RawResponse> Get(std::uint16_t port, std::string_view path, std::string_view extra_headers = "") {
-    return Request(port, "GET", path, extra_headers);
-}
-
-int StatusOf(std::uint16_t port, std::string_view path) {
-    auto r = Get(port, path);
-    return r ? r->status : 0;
-}
-
-// ------------------------------------------------------------------------------------------------------------------
-// Process: a child with its own log file
-
-class Process {
-public:
-    /// Spawns args[0] with `args`, the test's environment minus GALE_* and TESTSVC_* plus `env`, stdin from
-    /// `stdin_path`, stdout and stderr appended to `log_path`.
-    Process(std::vector<std::string> args, const std::map<std::string, std::string>& env, std::string log_path,
-            const std::string& stdin_path = "/dev/null")
-        : log_path_(std::move(log_path)) {
-        std::vector<std::string> env_strings;
-        for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-            std::string_view kv(*e);
-            if (kv.starts_with("GALE_") || kv.starts_with("TESTSVC_")) continue;
-            env_strings.emplace_back(kv);
-        }
-        for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        std::vector<char*> envp;
-        for (auto& e : env_strings) envp.push_back(e.data());
-        envp.push_back(nullptr);
-
-        // Everything the child needs is prepared here: between fork and exec only async-signal-safe calls.
-        int in_fd = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
-        int log_fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (in_fd < 0 || log_fd < 0) {
-            ADD_FAILURE() << "cannot open " << stdin_path << " or " << log_path_ << ": " << std::strerror(errno);
-            if (in_fd >= 0) ::close(in_fd);
-            if (log_fd >= 0) ::close(log_fd);
-            return;
-        }
-        pid_t parent = ::getpid();
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            // The child dies with the test process (even on a crash or SIGKILL), so no server outlives its test.
-            // PDEATHSIG follows the forking *thread*: spawn only from the test's main thread (all tests do).
-            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-            if (::getppid() != parent) ::_exit(127);
-            struct sigaction dfl {};
-            dfl.sa_handler = SIG_DFL;
-            ::sigaction(SIGPIPE, &dfl, nullptr);  // the test ignores SIGPIPE; the child starts clean
-            sigset_t none;
-            sigemptyset(&none);
-            ::sigprocmask(SIG_SETMASK, &none, nullptr);
-            ::dup2(in_fd, 0);
-            ::dup2(log_fd, 1);
-            ::dup2(log_fd, 2);
-            ::execve(argv[0], argv.data(), envp.data());
-            ::_exit(127);
-        }
-        int fork_errno = errno;
-        ::close(in_fd);
-        ::close(log_fd);
-        if (pid_ < 0) {
-            ADD_FAILURE() << "fork: " << std::strerror(fork_errno);
-            pid_ = -1;
-        }
-    }
-
-    ~Process() {
-        if (pid_ > 0 && !exit_code_) {
-            ::kill(pid_, SIGKILL);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-        if (::testing::Test::HasFailure()) {
-            std::string log = Log();
-            if (log.size() > 6000) log = "...\n" + log.substr(log.size() - 6000);
-            std::fprintf(stderr, "----- log of pid %d (%s) -----\n%s----- end of log -----\n", pid_, log_path_.c_str(),
-                         log.c_str());
-        }
-    }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    pid_t pid() const { return pid_; }
-    bool started() const { return pid_ > 0; }
-
-    /// Exit code (128 + signal number if killed by a signal), or nullopt if still running after `timeout`.
-    std::optional<int> WaitExit(std::chrono::milliseconds timeout) {
-        if (exit_code_ || pid_ <= 0) return exit_code_;
-        auto deadline = Clock::now() + timeout;
-        while (true) {
-            int status = 0;
-            pid_t r = ::waitpid(pid_, &status, WNOHANG);
-            if (r == pid_) {
-                exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                return exit_code_;
-            }
-            if (r < 0 && errno != EINTR) return std::nullopt;
-            if (Clock::now() >= deadline) return std::nullopt;
-            std::this_thread::sleep_for(5ms);
-        }
-    }
-    bool Running() { return pid_ > 0 && !WaitExit(0ms).has_value(); }
-    void Signal(int sig) {
-        if (pid_ > 0 && !exit_code_) ::kill(pid_, sig);
-    }
-
-    std::string Log() const { return ReadFile(log_path_); }
-
-    /// The JSON log records whose "message" is `message`, in order.
-    std::vector<Json> Records(std::string_view message) const {
-        std::vector<Json> out;
-        std::istringstream in(Log());
-        std::string line;
-        while (std::getline(in, line)) {
-            if (line.empty() || line.front() != '{') continue;
-            Json j = Json::parse(line, nullptr, false);
-            if (j.is_discarded() || !j.is_object()) continue;
-            if (j.value("message", "") == message) out.push_back(std::move(j));
-        }
-        return out;
-    }
-
-    /// Waits for the `nth` (1-based) record with `message`; returns it, or nullopt at the deadline or if the
-    /// process exits first.
-    std::optional<Json> WaitForRecord(std::string_view message, std::chrono::milliseconds timeout,
-                                      std::size_t nth = 1) {
-        auto deadline = Clock::now() + timeout;
-        while (true) {
-            auto records = Records(message);
-            if (records.size() >= nth) return records[nth - 1];
-            if (!Running()) {
-                records = Records(message);  // it may have logged just before exiting
-                return records.size() >= nth ? std::optional<Json>(records[nth - 1]) : std::nullopt;
-            }
-            if (Clock::now() >= deadline) return std::nullopt;
-            std::this_thread::sleep_for(10ms);
-        }
-    }
-
-    /// The "port" of the nth record with `message`, or 0.
-    std::uint16_t WaitForPort(std::string_view message, std::chrono::milliseconds timeout, std::size_t nth = 1) {
-        auto r = WaitForRecord(message, timeout, nth);
-        if (!r || !r->contains("port") || !(*r)["port"].is_number_integer()) return 0;
-        return static_cast<std::uint16_t>((*r)["port"].get<int>());
-    }
-
-private:
-    pid_t pid_ = -1;
-    std::string log_path_;
-    std::optional<int> exit_code_;
-};
 
 // ------------------------------------------------------------------------------------------------------------------
 // A webhook receiver: gale's loopback RecordingServer (answers 200), with each POSTed body parsed as JSON.
@@ -389,7 +213,7 @@ protected:
         for (auto& [k, v] : extra_env) env[k] = v;
         args.insert(args.begin(), kTestsvc);
         std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
-        procs_.push_back(std::make_unique<Process>(std::move(args), env, log, stdin_path));
+        procs_.push_back(std::make_unique<Process>(std::move(args), log, ChildOptions(std::move(env), stdin_path)));
         return *procs_.back();
     }
 
@@ -866,7 +690,7 @@ TEST_F(ServeTest, MetricsCountRequestsAndPassPromtool) {
     std::string scraped = dir_ + "/metrics.txt";
     WriteFile(scraped, m->body);
     ASSERT_TRUE(fs::exists(kPromtool)) << kPromtool << " is missing (Debian package 'prometheus')";
-    Process promtool({kPromtool, "check", "metrics"}, {}, dir_ + "/promtool.log", scraped);
+    Process promtool({kPromtool, "check", "metrics"}, dir_ + "/promtool.log", ChildOptions({}, scraped));
     auto code = promtool.WaitExit(20s);
     ASSERT_TRUE(code) << "promtool hung";
     EXPECT_EQ(*code, 0) << "promtool check metrics:\n" << promtool.Log();
