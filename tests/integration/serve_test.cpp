@@ -25,6 +25,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -215,6 +216,23 @@ protected:
         std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
         procs_.push_back(std::make_unique<Process>(std::move(args), log, ChildOptions(std::move(env), stdin_path)));
         return *procs_.back();
+    }
+
+    /// Appends `values` to topic us-states of the embedded log at `db` (what testsvc's consumer reads). Use with
+    /// ASSERT_NO_FATAL_FAILURE.
+    static void SeedStates(const std::string& db, std::initializer_list<const char*> values) {
+        auto log = gale::pipe::EmbeddedLog::Open(db);
+        ASSERT_TRUE(log) << log.error().ToString();
+        auto producer = log->Producer();
+        ASSERT_TRUE(producer);
+        for (const char* value : values) ASSERT_TRUE((*producer)->Send("us-states", "", value));
+    }
+
+    /// `testsvc consume --bind 127.0.0.1 --port 0 EXTRA…` on the embedded log at `db`; saved codes go to `out`.
+    Process& SpawnConsume(const std::string& db, const std::string& out, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"consume", "--bind", "127.0.0.1", "--port", "0"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return Spawn(std::move(args), {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
     }
 
     /// `testsvc serve --bind 127.0.0.1 --port 0 EXTRA…`; waits for the probe port, and for the app port unless
@@ -810,22 +828,13 @@ TEST_F(ServeTest, RunModesThatDoNotExistYetRefuseToStart) {
 TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters) {
     std::string db = dir_ + "/pipe.db";
     std::string out = dir_ + "/saved.txt";
-    {
-        auto log = gale::pipe::EmbeddedLog::Open(db);
-        ASSERT_TRUE(log) << log.error().ToString();
-        auto producer = log->Producer();
-        ASSERT_TRUE(producer);
-        // django-logpipe's own bytes (reference §1.7), a poison body, an unknown type and one that fails to save.
-        for (const char* value :
-             {R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})", "json:{not json",
-              R"(json:{"type":"us-city","version":1,"message":{}})",
-              R"(json:{"type":"us-state","version":1,"message":{"code":"XX","name":"Nowhere"}})",
-              R"(json:{"type":"us-state","version":1,"message":{"code":"PA","name":"Pennsylvania"}})"}) {
-            ASSERT_TRUE((*producer)->Send("us-states", "", value));
-        }
-    }
-    Process& p =
-        Spawn({"consume", "--bind", "127.0.0.1", "--port", "0"}, {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    // django-logpipe's own bytes (reference §1.7), a poison body, an unknown type and one that fails to save.
+    ASSERT_NO_FATAL_FAILURE(
+        SeedStates(db, {R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})",
+                        "json:{not json", R"(json:{"type":"us-city","version":1,"message":{}})",
+                        R"(json:{"type":"us-state","version":1,"message":{"code":"XX","name":"Nowhere"}})",
+                        R"(json:{"type":"us-state","version":1,"message":{"code":"PA","name":"Pennsylvania"}})"}));
+    Process& p = SpawnConsume(db, out);
     std::uint16_t probe = p.WaitForPort("probe server listening", 10s);
     ASSERT_NE(probe, 0);
     ASSERT_TRUE(Eventually([&] { return ReadFile(out) == "NY\nPA\n"; }, 10s)) << ReadFile(out) << p.Log();
@@ -849,8 +858,7 @@ TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters)
     ASSERT_TRUE(rows) << rows.error().ToString();
     ASSERT_EQ(rows->size(), 2U);
     // Restarted, nothing is applied twice.
-    Process& again =
-        Spawn({"consume", "--bind", "127.0.0.1", "--port", "0"}, {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    Process& again = SpawnConsume(db, out);
     ASSERT_NE(again.WaitForPort("probe server listening", 10s), 0);
     std::this_thread::sleep_for(700ms);
     ::kill(again.pid(), SIGTERM);
@@ -861,17 +869,10 @@ TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters)
 TEST_F(ServeTest, ConsumeWithCheckMigrationsWaitsForThemBeforeConsuming) {
     std::string db = dir_ + "/pipe.db";
     std::string out = dir_ + "/saved.txt";
-    {
-        auto log = gale::pipe::EmbeddedLog::Open(db);
-        ASSERT_TRUE(log) << log.error().ToString();
-        auto producer = log->Producer();
-        ASSERT_TRUE(producer);
-        ASSERT_TRUE((*producer)->Send(
-            "us-states", "NY", R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})"));
-    }
+    ASSERT_NO_FATAL_FAILURE(
+        SeedStates(db, {R"(json:{"type":"us-state","version":1,"message":{"code":"NY","name":"New York"}})"}));
     WriteFile(pending_file_, "x");
-    Process& p = Spawn({"consume", "--bind", "127.0.0.1", "--port", "0", "--check-migrations"},
-                       {{"TESTSVC_PIPE_DB", db}, {"TESTSVC_PIPE_OUT", out}});
+    Process& p = SpawnConsume(db, out, {"--check-migrations"});
     std::uint16_t probe = p.WaitForPort("probe server listening", 10s);
     ASSERT_NE(probe, 0);
     ASSERT_TRUE(p.WaitForRecord("migrations pending; re-checking in 1s", 5s)) << p.Log();
