@@ -388,23 +388,15 @@ Result<std::optional<std::int64_t>> KafkaOffsetStore::Load(std::string_view topi
 }
 
 Result<void> KafkaOffsetStore::Store(std::string_view topic, std::int32_t partition, std::int64_t next_offset) {
-    if (next_offset < 0 || partition < 0) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "logpipe_kafkaoffset: negative partition or offset for topic \"" + std::string(topic) + "\"");
-    }
-    // ON CONFLICT … DO UPDATE: SQLite >= 3.24 and PostgreSQL >= 9.5; one statement, so no race between two writers.
-    auto done =
-        database_.Execute(R"(INSERT INTO "logpipe_kafkaoffset" ("topic", "partition", "offset") VALUES (?, ?, ?) )"
-                          R"(ON CONFLICT ("topic", "partition") DO UPDATE SET "offset" = excluded."offset")",
-                          {std::string(topic), std::int64_t{partition}, next_offset});
-    if (!done) return tl::unexpected(done.error());
-    return {};
+    const std::pair<std::int32_t, std::int64_t> one[] = {{partition, next_offset}};
+    return StoreAll(topic, one);
 }
 
 Result<void> KafkaOffsetStore::StoreAll(std::string_view topic,
                                         std::span<const std::pair<std::int32_t, std::int64_t>> next_offsets) {
     if (next_offsets.empty()) return {};
-    if (next_offsets.size() == 1) return Store(topic, next_offsets[0].first, next_offsets[0].second);
+    // ON CONFLICT … DO UPDATE: SQLite >= 3.24 and PostgreSQL >= 9.5; one statement, so no race between two writers
+    // and all rows or none.
     std::string sql = R"(INSERT INTO "logpipe_kafkaoffset" ("topic", "partition", "offset") VALUES )";
     std::vector<db::Value> params;
     params.reserve(next_offsets.size() * 3);
