@@ -1,23 +1,26 @@
 #!/usr/bin/env bash
-# Installs what is missing, then: a 20 s libFuzzer run of the request parser (clang 14), the format check, and a
-# build with ASan+UBSan running every test (unit, integration, fuzz-corpus replay, benchmark smoke runs,
-# packaging). Exit status is non-zero if any step fails; ctest's summary is the last thing printed.
+# Installs what is missing, then: 15 s libFuzzer runs of the request parser and the request exchange (clang 14),
+# the format check, and a build with ASan+UBSan running every test (unit, integration, fuzz-corpus replay, benchmark
+# smoke runs, packaging). Exit status is non-zero if any step fails; ctest's summary is the last thing printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh test
 
-# libFuzzer smoke run, seeded with the corpus and dictionary; a crash fails the run (its log is printed then).
+# libFuzzer smoke runs, seeded with each corpus (and the parser's dictionary); a crash fails the run (its log is
+# printed then). The parser alone, and what the server does with a parsed request (the exchange).
 cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target gale-http-request_parser-fuzz
-mkdir -p build/fuzz/corpus-work
-if ! build/fuzz/modules/http/gale-http-request_parser-fuzz -max_total_time="${GALE_FUZZ_SECONDS:-20}" \
-        -dict=modules/http/fuzz/request_parser.dict build/fuzz/corpus-work modules/http/fuzz/request_parser_corpus \
-        > build/fuzz/fuzz.log 2>&1; then
-    tail -50 build/fuzz/fuzz.log
-    echo "fuzzing found a crash: see build/fuzz/fuzz.log and the crash-* file" >&2
-    exit 1
-fi
-echo "fuzz: $(grep -E '^Done' build/fuzz/fuzz.log)"
+cmake --build --preset fuzz --target gale-http-request_parser-fuzz gale-http-request_exchange-fuzz
+for target in request_parser request_exchange; do
+    mkdir -p "build/fuzz/corpus-work-$target"
+    if ! "build/fuzz/modules/http/gale-http-$target-fuzz" -max_total_time="${GALE_FUZZ_SECONDS:-15}" \
+            -dict=modules/http/fuzz/request_parser.dict "build/fuzz/corpus-work-$target" \
+            "modules/http/fuzz/${target}_corpus" > "build/fuzz/$target.log" 2>&1; then
+        tail -50 "build/fuzz/$target.log"
+        echo "fuzzing $target found a crash: see build/fuzz/$target.log and the crash-* file" >&2
+        exit 1
+    fi
+    echo "fuzz $target: $(grep -E '^Done' "build/fuzz/$target.log")"
+done
 
 tools/check-format.sh
 

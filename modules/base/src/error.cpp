@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -38,10 +39,25 @@ std::string Error::ToString() const {
     return out;
 }
 
+namespace {
+std::atomic<std::uint64_t> bugs_reported{0};
+}  // namespace
+
+std::uint64_t BugsReported() noexcept { return bugs_reported.load(std::memory_order_relaxed); }
+
 namespace detail {
 void CheckFailed(const char* expr, const char* file, int line) noexcept {
     std::fprintf(stderr, "gale: check failed: %s at %s:%d\n", expr, file, line);
     std::abort();
+}
+
+void BugReached(const char* what, const char* file, int line) noexcept {
+    std::fprintf(stderr, "gale: bug: %s at %s:%d\n", what, file, line);
+#ifndef NDEBUG
+    std::abort();
+#else
+    bugs_reported.fetch_add(1, std::memory_order_relaxed);
+#endif
 }
 }  // namespace detail
 

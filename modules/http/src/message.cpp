@@ -154,6 +154,7 @@ void Request::SetLine(Method m, std::string_view method_name, std::string_view t
     version_minor_ = version_minor;
     std::size_t q = target.find('?');
     path_ = target.substr(0, q);
+    if (path_.empty()) path_ = "/";  // absolute-form with no path ("http://x", "http://x?a=1")
     query_ = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
 }
 

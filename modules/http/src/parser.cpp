@@ -30,10 +30,21 @@ inline bool IsFieldValueChar(char ch) noexcept {
     auto c = static_cast<unsigned char>(ch);
     return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
-// request-target: visible ASCII only.
+// request-target: visible ASCII only, and no '#' (a fragment is never sent: RFC 9112 §3.2).
 inline bool IsTargetChar(char ch) noexcept {
     auto c = static_cast<unsigned char>(ch);
-    return c > 0x20 && c < 0x7f;
+    return c > 0x20 && c < 0x7f && c != '#';
+}
+
+inline bool IsHexDigit(char c) noexcept {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// Host = uri-host [ ":" port ] (RFC 9110 §7.2): reg-name, IPv4 or an IP-literal in brackets; no spaces or controls.
+inline bool IsHostChar(char ch) noexcept {
+    auto c = static_cast<unsigned char>(ch);
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+    return std::string_view("-._~!$&'()*+,;=%:[]").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 inline std::string_view TrimOws(std::string_view v) noexcept {
@@ -141,8 +152,22 @@ ParseStatus ParseRequestHead(std::string_view buf, const ParseLimits& limits, Pa
     if (sp2 == std::string_view::npos || sp2 == sp1 + 1) return Fail(out, 400, "malformed request line");
     std::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
     if (target.size() > limits.max_uri_bytes) return Fail(out, 414, "request-target too long");
-    for (char c : target) {
+    // Characters, then percent-encoding: every '%' starts two hex digits, and the path never decodes to NUL
+    // (so nothing downstream, router or file system, sees a malformed or truncating escape).
+    std::size_t query_at = std::string_view::npos;
+    for (std::size_t i = 0; i < target.size(); ++i) {
+        char c = target[i];
+        if (c == '#') return Fail(out, 400, "fragment in request-target");
         if (!IsTargetChar(c)) return Fail(out, 400, "invalid character in request-target");
+        if (c == '?' && query_at == std::string_view::npos) query_at = i;
+        if (c != '%') continue;
+        if (i + 2 >= target.size() || !IsHexDigit(target[i + 1]) || !IsHexDigit(target[i + 2])) {
+            return Fail(out, 400, "malformed percent-encoding in request-target");
+        }
+        if (target[i + 1] == '0' && target[i + 2] == '0' && query_at == std::string_view::npos) {
+            return Fail(out, 400, "percent-encoded NUL in the path");
+        }
+        i += 2;
     }
     std::string_view version = line.substr(sp2 + 1);
     if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || version[6] != '.' || version[5] < '0' ||
@@ -156,12 +181,15 @@ ParseStatus ParseRequestHead(std::string_view buf, const ParseLimits& limits, Pa
     if (target.front() != '/') {
         if (target == "*") {
             if (method != "OPTIONS") return Fail(out, 400, "asterisk-form is only valid for OPTIONS");
-        } else if (target.starts_with("http://") || target.starts_with("https://")) {
-            // absolute-form: route on its path (RFC 9112 §3.2.2).
+        } else if (EqualsIgnoreCase(target.substr(0, 7), "http://") ||
+                   EqualsIgnoreCase(target.substr(0, 8), "https://")) {  // schemes are case-insensitive
+            // absolute-form: route on what follows the authority (RFC 9112 §3.2.2). That may be empty or start
+            // with '?' ("http://x", "http://x?a=1"): the path is then "/" (Request::SetLine). The view stays
+            // inside the buffer, as every view the parser returns does.
             std::size_t scheme = target.find("://") + 3;
-            std::size_t slash = target.find('/', scheme);
-            if (slash == scheme) return Fail(out, 400, "absolute-form without authority");
-            target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+            std::size_t path_at = target.find_first_of("/?", scheme);
+            if (path_at == scheme || scheme == target.size()) return Fail(out, 400, "absolute-form without authority");
+            target = target.substr(path_at == std::string_view::npos ? target.size() : path_at);
         } else {
             return Fail(out, 400, "malformed request-target");
         }
@@ -202,6 +230,9 @@ ParseStatus ParseRequestHead(std::string_view buf, const ParseLimits& limits, Pa
             case 4:
                 if (EqualsIgnoreCase(name, "host")) {
                     if (have_host) return Fail(out, 400, "duplicate Host header");
+                    for (char c : value) {
+                        if (!IsHostChar(c)) return Fail(out, 400, "invalid Host header");
+                    }
                     have_host = true;
                 }
                 break;
@@ -262,7 +293,8 @@ ParseStatus ParseRequestHead(std::string_view buf, const ParseLimits& limits, Pa
     } else if (have_cl && out.content_length > 0) {
         out.body_kind = BodyKind::kContentLength;
     }
-    if (out.body_kind == BodyKind::kNone) out.expect_continue = false;
+    // No body, or HTTP/1.0 (RFC 9110 §10.1.1: a 100-continue expectation in a 1.0 request MUST be ignored).
+    if (out.body_kind == BodyKind::kNone || out.version_minor == 0) out.expect_continue = false;
     out.keep_alive = out.version_minor == 1 ? !conn_close : (conn_keep_alive && !conn_close);
     out.head_length = start + head_len;
     return ParseStatus::kComplete;

@@ -38,12 +38,18 @@
 #include <gale/http/worker_pool.hpp>
 #include <gale/log/log.hpp>
 
+#include "exchange.hpp"
+#include "listener.hpp"
+
 namespace gale::http {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kMaxOutputBeforePause = 256 * 1024;
 constexpr const char* kLogger = "gale.server";
+// StopAccepting: how long handshakes under way get to complete into the backlog once new SYNs are dropped. Far
+// above a data-centre round trip; the drain delay before it is seconds.
+constexpr std::chrono::milliseconds kHandshakeGrace{100};
 
 std::int64_t NowMs() noexcept {
     timespec ts{};
@@ -66,19 +72,6 @@ void AppendHex(std::string& out, std::uint64_t v, int digits) {
     static constexpr char kHex[] = "0123456789abcdef";
     for (int i = digits - 1; i >= 0; --i) out += kHex[(v >> (i * 4)) & 0xf];
 }
-
-void AppendUint(std::string& out, std::uint64_t v) {
-    char buf[24];
-    char* end = buf + sizeof(buf);
-    char* p = end;
-    do {
-        *--p = static_cast<char>('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    out.append(p, static_cast<std::size_t>(end - p));
-}
-
-bool BodyAllowed(int status) { return status >= 200 && status != 204 && status != 304; }
 
 }  // namespace
 
@@ -109,8 +102,9 @@ struct Connection {
     bool stream_chunked = false;
     int stream_status = 0;
     std::uint64_t stream_bytes = 0;
-    bool readable = true;    // no short read or EAGAIN since the last EPOLLIN edge: a read() may return data
-    bool lingering = false;  // response sent and write side shut: discarding input until EOF or the deadline
+    bool readable = true;     // no short read or EAGAIN since the last EPOLLIN edge: a read() may return data
+    bool lingering = false;   // response sent and write side shut: discarding input until EOF or the deadline
+    bool write_wait = false;  // output is stuck in a full socket: deadline_ms is the write deadline
     std::int64_t deadline_ms = 0;
     std::int64_t request_start_ns = 0;
     std::string remote;
@@ -133,7 +127,8 @@ struct Loop {
     int listen_fd = -1;
     int wake_fd = -1;
     bool accepting = true;
-    std::int64_t accept_paused_until = 0;
+    bool accept_paused = false;            // the listener is out of epoll: at the connection limit, or after EMFILE
+    std::int64_t accept_paused_until = 0;  // EMFILE: resume at this time; 0: resume below the connection limit
     std::thread thread;
     std::vector<Connection*> conns;
     std::vector<Connection*> graveyard;  // closed this turn; freed at the end of the turn
@@ -155,14 +150,22 @@ struct Loop {
     void Post(std::function<void()> fn);
     void Wake();
     void Run();
-    void OnAccept();
+    void OnAccept(bool drain_backlog = false);
+    void PauseAccepting(std::int64_t until_ms);
+    void MaybeResumeAccepting(std::int64_t now);
     void OnEvent(Connection* c, std::uint32_t events);
+    void OnCompletion(Completion& comp);
+    template <typename F>
+    void Guarded(Connection* c, F&& f) noexcept;
+    void OnInternalError(Connection* c, const char* what) noexcept;
     void Process(Connection* c);
     bool ReadInto(Connection* c);
     bool Flush(Connection* c);
     void Dispatch(Connection* c);
     void StartResponse(Connection* c, Response response);
     void FinishRequest(Connection* c, int status, std::uint64_t body_bytes);
+    void ArmWaitForNextRequest(Connection* c);
+    void ArmWriteDeadline(Connection* c, bool progressed);
     void PullStream(Connection* c);
     void OnChunk(Connection* c, Completion& comp);
     void ErrorResponse(Connection* c, int status, std::string_view message);
@@ -187,6 +190,12 @@ struct ServerImpl {
     std::atomic<bool> stopping{false};
     std::atomic<std::size_t> in_flight{0};
     std::atomic<std::uint64_t> served{0};
+    std::atomic<std::uint64_t> internal_errors{0};
+    std::atomic<std::size_t> open_total{0};  // open connections over all loops
+
+    bool AtConnectionLimit() const noexcept {
+        return open_total.load(std::memory_order_relaxed) >= opts.max_connections;
+    }
     bool started = false;
     bool stopped = false;
 
@@ -196,6 +205,7 @@ struct ServerImpl {
         if (opts.loops == 0) opts.loops = cores;
         if (opts.workers == 0) opts.workers = std::min<std::size_t>(32, cores + 4);
         if (opts.max_queue == 0) opts.max_queue = std::max<std::size_t>(1024, 64 * opts.workers);
+        if (opts.max_connections == 0) opts.max_connections = DefaultMaxConnections();
         limits.max_head_bytes = opts.max_header_bytes;
         limits.max_uri_bytes = opts.max_uri_bytes;
         limits.max_headers = opts.max_headers;
@@ -237,7 +247,7 @@ void Loop::Run() {
         std::int64_t now = NowMs();
         last_turn_ms.store(now, std::memory_order_relaxed);
         if (now >= next_sweep_ms) {
-            Sweep(now);
+            Guarded(nullptr, [&] { Sweep(now); });
             next_sweep_ms = now + 1000;
         }
         if (server->stopping.load(std::memory_order_acquire) && conns.empty() && listen_fd < 0) break;
@@ -253,7 +263,7 @@ void Loop::Run() {
         for (int i = 0; i < n; ++i) {
             void* ptr = events[i].data.ptr;
             if (ptr == &listen_fd) {
-                OnAccept();
+                Guarded(nullptr, [&] { OnAccept(); });
             } else if (ptr == &wake_fd) {
                 std::uint64_t v;
                 while (::read(wake_fd, &v, sizeof(v)) > 0) {
@@ -265,25 +275,12 @@ void Loop::Run() {
                     done.swap(completions);
                     todo.swap(tasks);
                 }
-                for (auto& fn : todo) fn();
-                for (auto& comp : done) {
-                    Connection* c = comp.conn;
-                    c->pool_busy = false;
-                    if (c->dead) {
-                        c->state = Connection::State::kHead;
-                        c->stream = nullptr;
-                        Close(c);
-                        continue;
-                    }
-                    if (comp.is_chunk) {
-                        OnChunk(c, comp);
-                        continue;
-                    }
-                    StartResponse(c, std::move(comp.response));
-                    Process(c);
-                }
+                for (auto& fn : todo) Guarded(nullptr, fn);
+                for (auto& comp : done) Guarded(comp.conn, [&] { OnCompletion(comp); });
             } else {
-                OnEvent(static_cast<Connection*>(ptr), events[i].events);
+                auto* c = static_cast<Connection*>(ptr);
+                std::uint32_t ev = events[i].events;
+                Guarded(c, [&] { OnEvent(c, ev); });
             }
         }
         FlushAccessLog();
@@ -295,25 +292,111 @@ void Loop::Run() {
     graveyard.clear();
 }
 
+void Loop::OnCompletion(Completion& comp) {
+    Connection* c = comp.conn;
+    c->pool_busy = false;
+    if (c->dead) {
+        c->state = Connection::State::kHead;
+        c->stream = nullptr;
+        Close(c);
+        return;
+    }
+    if (comp.is_chunk) {
+        OnChunk(c, comp);
+        return;
+    }
+    StartResponse(c, std::move(comp.response));
+    Process(c);
+}
+
+template <typename F>
+void Loop::Guarded(Connection* c, F&& f) noexcept {
+    // The loop boundary: no exception leaves an event loop. Whatever one event's handling throws (a bug, or memory
+    // running out) costs that connection, never the process: it gets a 500 if nothing of a response was sent yet,
+    // else it is closed. Logged and counted (Server::internal_errors, gale_http_internal_errors_total).
+    try {
+        f();
+        return;
+    } catch (const std::exception& e) {
+        OnInternalError(c, e.what());
+    } catch (...) {
+        OnInternalError(c, "non-standard exception");
+    }
+}
+
+void Loop::OnInternalError(Connection* c, const char* what) noexcept {
+    server->internal_errors.fetch_add(1, std::memory_order_relaxed);
+    try {
+        log::Error(kLogger, "internal error handling a connection; the server goes on",
+                   {{"error", what}, {"server", server->opts.name}, {"remote", c != nullptr ? c->remote : ""}});
+        if (c == nullptr || c->state == Connection::State::kClosed || c->fd < 0) return;
+        bool nothing_sent = c->out_pos == 0 && c->out.empty() && !c->file_response && !c->lingering &&
+                            (c->state == Connection::State::kHead || c->state == Connection::State::kBody ||
+                             (c->state == Connection::State::kHandler && !c->pool_busy));
+        if (nothing_sent) {
+            c->state = Connection::State::kHead;
+            ErrorResponse(c, 500, "Internal Server Error");
+        } else {
+            c->stream = nullptr;
+            if (!c->pool_busy) c->state = Connection::State::kHead;
+            Close(c);
+        }
+    } catch (...) {
+        if (c != nullptr && c->fd >= 0 && !c->pool_busy) {
+            c->state = Connection::State::kHead;
+            Close(c);
+        }
+    }
+}
+
 void Loop::FlushAccessLog() {
     if (access_buf.empty()) return;
     log::WriteRaw(access_buf);
     access_buf.clear();
 }
 
-void Loop::OnAccept() {
+void Loop::PauseAccepting(std::int64_t until_ms) {
+    if (!accept_paused) epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, nullptr);
+    accept_paused = true;
+    accept_paused_until = until_ms;
+}
+
+void Loop::MaybeResumeAccepting(std::int64_t now) {
+    if (!accept_paused || listen_fd < 0) return;
+    if (accept_paused_until != 0 ? now < accept_paused_until : server->AtConnectionLimit()) return;
+    accept_paused = false;
+    accept_paused_until = 0;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &listen_fd;
+    epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);  // level-triggered: fires at once if clients are waiting
+}
+
+void Loop::OnAccept(bool drain_backlog) {
+    // drain_backlog: the listener is about to close, so take everything queued (closing would reset it), even past
+    // the connection limit.
     if (listen_fd < 0) return;
-    for (int i = 0; i < 128; ++i) {
+    for (int i = 0; drain_backlog || i < 128; ++i) {
+        if (!drain_backlog && server->AtConnectionLimit()) {
+            // At the limit: leave new clients in the backlog until a connection closes (Close, Sweep), keeping the
+            // descriptor reserve for the probe server.
+            if (!accept_paused) {
+                log::Warning(kLogger, "connection limit reached; accepting again when connections close",
+                             {{"server", server->opts.name}, {"max_connections", server->opts.max_connections}});
+            }
+            PauseAccepting(0);
+            return;
+        }
         sockaddr_storage addr{};
         socklen_t len = sizeof(addr);
         int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) return;
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno == EAGAIN) return;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 // Out of descriptors: stop accepting for a moment instead of spinning on a readable listener.
                 log::Warning(kLogger, "accept failed; pausing accepts for 1s", {{"error", ErrnoText(errno)}});
-                epoll_ctl(epfd, EPOLL_CTL_DEL, listen_fd, nullptr);
-                accept_paused_until = NowMs() + 1000;
+                if (!drain_backlog) PauseAccepting(NowMs() + 1000);
                 return;
             }
             log::Warning(kLogger, "accept failed", {{"error", ErrnoText(errno)}});
@@ -325,7 +408,9 @@ void Loop::OnAccept() {
         c->fd = fd;
         c->loop = this;
         c->slot = conns.size();
-        c->deadline_ms = NowMs() + server->opts.keep_alive_timeout.count();
+        // The first request's head is on the header deadline from the moment the connection exists: a client that
+        // connects and sends nothing is a slow head, not an idle keep-alive connection.
+        c->deadline_ms = NowMs() + server->opts.header_timeout.count();
         char buf[INET6_ADDRSTRLEN] = {};
         if (addr.ss_family == AF_INET) {
             inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, buf, sizeof(buf));
@@ -335,6 +420,7 @@ void Loop::OnAccept() {
         c->remote = buf;
         conns.push_back(c);
         open.fetch_add(1, std::memory_order_relaxed);
+        server->open_total.fetch_add(1, std::memory_order_relaxed);
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         ev.data.ptr = c;
@@ -422,17 +508,7 @@ void Loop::Process(Connection* c) {
                 }
                 if (st == ParseStatus::kComplete) {
                     Request& r = c->request;
-                    r.Reset();
-                    std::string_view raw(c->in.data(), c->head.head_length);
-                    std::string_view own = r.AdoptHead(raw);
-                    auto rebase = [&](std::string_view v) {
-                        return own.substr(static_cast<std::size_t>(v.data() - raw.data()), v.size());
-                    };
-                    std::string_view target = c->head.target;
-                    // absolute-form targets were rewritten to their path; they still point into raw.
-                    r.SetLine(ParseMethod(c->head.method), rebase(c->head.method), rebase(target),
-                              c->head.version_minor);
-                    for (const Header& h : c->head.headers) r.AddHeader(rebase(h.name), rebase(h.value));
+                    detail::AdoptRequest(std::string_view(c->in.data(), c->head.head_length), c->head, r);
                     r.SetRemoteAddress(c->remote);
                     c->in.erase(0, c->head.head_length);
                     c->keep_alive = c->head.keep_alive;
@@ -504,7 +580,7 @@ void Loop::Process(Connection* c) {
             if (c->in.empty() && c->in.capacity() > 4096) std::string().swap(c->in);
             return;
         }
-        if (was_empty && c->state == Connection::State::kHead && !c->in.empty()) {
+        if (was_empty && c->state == Connection::State::kHead && !c->in.empty() && !c->write_wait) {
             c->deadline_ms = NowMs() + s.opts.header_timeout.count();
         }
     }
@@ -525,40 +601,19 @@ void Loop::Dispatch(Connection* c) {
         AppendHex(id_text, id_prefix, 8);
         AppendHex(id_text, ++id_counter, 12);
     }
-    RouteMatch m = s.router.Match(r.method(), r.path(), &r);
-    if (m.kind == RouteMatch::Kind::kNotFound) {
-        StartResponse(c, Response::Text(404, "Not Found\n"));
+    detail::Routed routed = detail::RouteRequest(s.router, r);
+    if (routed.route == nullptr) {
+        StartResponse(c, std::move(routed.response));
         return;
     }
-    if (m.kind == RouteMatch::Kind::kMethodNotAllowed) {
-        Response res = Response::Text(405, "Method Not Allowed\n");
-        res.AddHeader("Allow", std::move(m.allow));
-        StartResponse(c, std::move(res));
-        return;
-    }
-    const Route* route = m.route;
-    auto run = [route](Request& req) -> Response {
-        try {
-            return route->handler(req);
-        } catch (const HttpError& e) {
-            return Response::Text(e.status(), std::string(e.what()) + "\n");
-        } catch (const std::exception& e) {
-            log::Error("gale.handler", "handler threw; answering 500",
-                       {{"request_id", req.request_id()}, {"route", route->pattern}, {"error", e.what()}});
-            return Response::Text(500, "Internal Server Error\n");
-        } catch (...) {
-            log::Error("gale.handler", "handler threw a non-standard exception; answering 500",
-                       {{"request_id", req.request_id()}, {"route", route->pattern}});
-            return Response::Text(500, "Internal Server Error\n");
-        }
-    };
+    const Route* route = routed.route;
     if (route->options.inline_handler) {
-        StartResponse(c, run(r));
+        StartResponse(c, detail::RunHandler(*route, r));
         return;
     }
     c->pool_busy = true;
-    bool ok = s.pool->Submit([this, c, run] {
-        Response res = run(c->request);
+    bool ok = s.pool->Submit([this, c, route] {
+        Response res = detail::RunHandler(*route, c->request);
         {
             std::lock_guard lock(mu);
             completions.push_back(Completion{c, std::move(res)});
@@ -576,10 +631,8 @@ void Loop::Dispatch(Connection* c) {
 void Loop::StartResponse(Connection* c, Response res) {
     detail::ServerImpl& s = *server;
     const Request& r = c->request;
-    bool head_method = r.method() == Method::kHead;
-    int status = res.status();
-    if (status < 200 || status > 599) status = 500;
     if (s.draining.load(std::memory_order_relaxed)) c->keep_alive = false;
+    int status = res.status();
     if (status == 400 || status == 413 || status == 414 || status == 431 || status == 408 || status == 505 ||
         status == 501) {
         // Framing may be broken; don't reuse the connection after these.
@@ -590,57 +643,17 @@ void Loop::StartResponse(Connection* c, Response res) {
         o.clear();
         c->out_pos = 0;
     }
-    o.append(r.version_minor() == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    AppendUint(o, static_cast<std::uint64_t>(status));
-    o += ' ';
-    o.append(ReasonPhrase(status));
-    o.append("\r\nServer: ");
-    o.append(s.opts.server_header);
-    o.append("\r\nDate: ");
-    o.append(date, date_len);
-    std::uint64_t length = res.content_length();
-    bool body_allowed = BodyAllowed(status);
-    bool stream = body_allowed && !head_method && res.streaming();
-    if (stream) {
-        if (r.version_minor() == 1) {
-            o.append("\r\nTransfer-Encoding: chunked");
-        } else {
-            c->keep_alive = false;  // HTTP/1.0: the body ends when the connection does
-        }
-    } else if (body_allowed) {
-        o.append("\r\nContent-Length: ");
-        AppendUint(o, length);
-    }
-    if (!c->keep_alive) {
-        o.append("\r\nConnection: close");
-    } else if (r.version_minor() == 0) {
-        o.append("\r\nConnection: keep-alive");
-    }
-    o.append("\r\nX-Request-ID: ");
-    o.append(r.request_id());
-    for (const auto& [k, v] : s.opts.default_headers) {
-        if (res.header(k)) continue;
-        o.append("\r\n");
-        o.append(k);
-        o.append(": ");
-        o.append(v);
-    }
-    for (const auto& [k, v] : res.headers()) {
-        if (EqualsIgnoreCase(k, "content-length") || EqualsIgnoreCase(k, "transfer-encoding") ||
-            EqualsIgnoreCase(k, "connection") || EqualsIgnoreCase(k, "date") || EqualsIgnoreCase(k, "server")) {
-            continue;
-        }
-        o.append("\r\n");
-        o.append(k);
-        o.append(": ");
-        o.append(v);
-    }
-    o.append("\r\n\r\n");
+    detail::Framing f = detail::AppendResponseHead(o, r, res,
+                                                   {.date = std::string_view(date, date_len),
+                                                    .server_name = s.opts.server_header,
+                                                    .default_headers = &s.opts.default_headers,
+                                                    .keep_alive = c->keep_alive});
+    c->keep_alive = f.keep_alive;
     std::uint64_t body_bytes = 0;
-    if (stream) {
+    if (f.stream) {
         c->stream = res.TakeStream();
-        c->stream_chunked = r.version_minor() == 1;
-        c->stream_status = status;
+        c->stream_chunked = f.chunked;
+        c->stream_status = f.status;
         c->stream_bytes = 0;
         c->state = Connection::State::kStreaming;
         c->deadline_ms = 0;
@@ -648,7 +661,7 @@ void Loop::StartResponse(Connection* c, Response res) {
         if (c->state == Connection::State::kStreaming) PullStream(c);
         return;
     }
-    if (body_allowed && !head_method) {
+    if (f.body) {
         if (res.file()) {
             body_bytes = res.file()->length;
             c->file_sent = 0;
@@ -659,9 +672,9 @@ void Loop::StartResponse(Connection* c, Response res) {
         }
     }
     if (!c->keep_alive) c->close_after_write = true;
-    FinishRequest(c, status, body_bytes);
+    FinishRequest(c, f.status, body_bytes);
     c->state = Connection::State::kHead;
-    c->deadline_ms = NowMs() + s.opts.keep_alive_timeout.count();
+    ArmWaitForNextRequest(c);
     Flush(c);
 }
 
@@ -729,9 +742,18 @@ void Loop::OnChunk(Connection* c, Completion& comp) {
     FinishRequest(c, c->stream_status, c->stream_bytes);
     c->state = Connection::State::kHead;
     if (!c->keep_alive) c->close_after_write = true;
-    c->deadline_ms = NowMs() + server->opts.keep_alive_timeout.count();
+    ArmWaitForNextRequest(c);
     if (!Flush(c)) return;
     Process(c);
+}
+
+void Loop::ArmWaitForNextRequest(Connection* c) {
+    // After a response: an empty input buffer waits for the next request on the keep-alive timeout; bytes already
+    // here are the start of the next head (pipelined, or split across packets) and are on the header deadline, so
+    // a slow client cannot hold the connection for the keep-alive timeout by sending half a head with a request.
+    const auto& o = server->opts;
+    c->deadline_ms = NowMs() + (c->in.empty() ? o.keep_alive_timeout : o.header_timeout).count();
+    c->write_wait = false;
 }
 
 void Loop::FinishRequest(Connection* c, int status, std::uint64_t body_bytes) {
@@ -781,18 +803,27 @@ void Loop::ErrorResponse(Connection* c, int status, std::string_view message) {
     StartResponse(c, Response::Text(status, std::string(message) + "\n"));
 }
 
+void Loop::ArmWriteDeadline(Connection* c, bool progressed) {
+    // The client must take our bytes: the write deadline moves only when a write made progress, never because the
+    // client sent something, so a client that trickles input while never reading cannot hold the connection.
+    if (progressed || !c->write_wait) {
+        c->deadline_ms = NowMs() + server->opts.write_timeout.count();
+        c->write_wait = true;
+    }
+}
+
 bool Loop::Flush(Connection* c) {
+    bool progressed = false;
     while (c->out_pos < c->out.size()) {
         ssize_t n = ::send(c->fd, c->out.data() + c->out_pos, c->out.size() - c->out_pos, MSG_NOSIGNAL);
         if (n > 0) {
             c->out_pos += static_cast<std::size_t>(n);
+            progressed = true;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) {
-            if (c->deadline_ms == 0 || c->state == Connection::State::kHead) {
-                c->deadline_ms = NowMs() + server->opts.write_timeout.count();
-            }
+            ArmWriteDeadline(c, progressed);
             return true;
         }
         Close(c);
@@ -809,11 +840,12 @@ bool Loop::Flush(Connection* c) {
             ssize_t n = ::sendfile(c->fd, f.fd, &off, chunk);
             if (n > 0) {
                 c->file_sent += static_cast<std::uint64_t>(n);
+                progressed = true;
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) {
-                c->deadline_ms = NowMs() + server->opts.write_timeout.count();
+                ArmWriteDeadline(c, progressed);
                 return true;
             }
             // n == 0: the file shrank under us; the promised length can't be met, so the connection must go.
@@ -821,6 +853,17 @@ bool Loop::Flush(Connection* c) {
             return false;
         }
         c->file_response.reset();
+    }
+    if (c->write_wait) {
+        // Everything written: back to what the connection was waiting for before the socket filled up.
+        c->write_wait = false;
+        if (c->state == Connection::State::kHead) {
+            ArmWaitForNextRequest(c);
+        } else if (c->state == Connection::State::kStreaming) {
+            c->deadline_ms = 0;
+        } else if (c->state == Connection::State::kBody) {
+            c->deadline_ms = NowMs() + server->opts.body_timeout.count();
+        }
     }
     if (c->close_after_write) {
         Linger(c);
@@ -868,17 +911,13 @@ void Loop::Close(Connection* c) {
     last->slot = c->slot;
     conns.pop_back();
     open.fetch_sub(1, std::memory_order_relaxed);
+    server->open_total.fetch_sub(1, std::memory_order_relaxed);
     graveyard.push_back(c);
+    if (accept_paused && accept_paused_until == 0) MaybeResumeAccepting(0);
 }
 
 void Loop::Sweep(std::int64_t now) {
-    if (listen_fd >= 0 && accept_paused_until != 0 && now >= accept_paused_until) {
-        accept_paused_until = 0;
-        epoll_event ev{};
-        ev.events = EPOLLIN;
-        ev.data.ptr = &listen_fd;
-        epoll_ctl(epfd, EPOLL_CTL_ADD, listen_fd, &ev);
-    }
+    MaybeResumeAccepting(now);
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
         if (c->pool_busy || c->deadline_ms == 0 || now < c->deadline_ms) continue;
@@ -923,62 +962,26 @@ Server::~Server() { Stop(); }
 
 Result<void> Server::Listen() {
     detail::ServerImpl& s = *impl_;
-    sockaddr_storage addr{};
-    socklen_t addr_len = 0;
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    if (inet_pton(AF_INET, s.opts.bind.c_str(), &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        addr_len = sizeof(sockaddr_in);
-    } else if (inet_pton(AF_INET6, s.opts.bind.c_str(), &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        addr_len = sizeof(sockaddr_in6);
-    } else {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         fmt::format("--bind: '{}' is not an IPv4 or IPv6 address", s.opts.bind));
-    }
-    std::uint16_t port = s.opts.port;
+    GALE_ASSIGN_OR_RETURN(detail::ListenerGroup group,
+                          detail::OpenListenerGroup(s.opts.name, s.opts.bind, s.opts.port, s.opts.loops, 4096));
     for (std::size_t i = 0; i < s.opts.loops; ++i) {
         auto loop = std::make_unique<Loop>();
         loop->server = &s;
         loop->index = i;
         loop->id_prefix =
             (static_cast<std::uint64_t>(::getpid()) << 8 | i) ^ static_cast<std::uint64_t>(std::time(nullptr));
-        int fd = ::socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) return MakeError(ErrorCode::kIo, fmt::format("socket(): {}", ErrnoText(errno)));
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        if (addr.ss_family == AF_INET) {
-            v4->sin_port = htons(port);
-        } else {
-            v6->sin6_port = htons(port);
-        }
-        if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0 || ::listen(fd, 4096) != 0) {
-            int err = errno;
-            ::close(fd);
-            return MakeError(ErrorCode::kUnavailable, fmt::format("{} server: cannot listen on {}:{}: {}", s.opts.name,
-                                                                  s.opts.bind, port, ErrnoText(err)));
-        }
-        if (port == 0) {
-            sockaddr_storage got{};
-            socklen_t got_len = sizeof(got);
-            getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
-            port = ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
-                                                  : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
-        }
-        loop->listen_fd = fd;
+        loop->listen_fd = group.fds[i];
         loop->epfd = epoll_create1(EPOLL_CLOEXEC);
         loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.ptr = &loop->listen_fd;
-        epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev);
+        epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->listen_fd, &ev);
         ev.data.ptr = &loop->wake_fd;
         epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->wake_fd, &ev);
         s.loops.push_back(std::move(loop));
     }
-    s.bound_port = port;
+    s.bound_port = group.port;
     return {};
 }
 
@@ -1002,7 +1005,16 @@ void Server::StopAccepting() {
     detail::ServerImpl& s = *impl_;
     s.draining.store(true);
     if (!s.started) return;
-    // Synchronous: when this returns, no listening socket is open on any loop, so no new connection can land.
+    // No connection the kernel accepted may be reset (closing a listener resets what waits in its backlog):
+    //   1. every listener drops new SYNs from now on (the clients retry, and are refused once it is closed);
+    //   2. a short grace lets handshakes already under way complete into the backlog;
+    //   3. each loop accepts its whole backlog, then closes its listener, then closes idle keep-alive connections.
+    // Synchronous: when this returns, no listening socket is open, so no new connection can land.
+    bool filtered = true;
+    for (auto& loop : s.loops) {
+        if (loop->listen_fd >= 0) filtered = detail::RefuseNewConnections(loop->listen_fd) && filtered;
+    }
+    if (filtered) std::this_thread::sleep_for(kHandshakeGrace);
     std::mutex mu;
     std::condition_variable cv;
     std::size_t pending = s.loops.size();
@@ -1010,13 +1022,12 @@ void Server::StopAccepting() {
         Loop* l = loop.get();
         l->Post([l, &mu, &cv, &pending] {
             if (l->listen_fd >= 0) {
-                // Take what is already queued in the backlog before closing, so those clients are answered.
-                l->OnAccept();
-                epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, nullptr);
+                l->Guarded(nullptr, [l] { l->OnAccept(/*drain_backlog=*/true); });
+                if (!l->accept_paused) epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, nullptr);
                 ::close(l->listen_fd);
                 l->listen_fd = -1;
             }
-            l->CloseIdle();
+            l->Guarded(nullptr, [l] { l->CloseIdle(); });
             std::lock_guard lock(mu);
             if (--pending == 0) cv.notify_all();
         });
@@ -1083,6 +1094,9 @@ std::size_t Server::open_connections() const noexcept {
     return n;
 }
 std::uint64_t Server::requests_served() const noexcept { return impl_->served.load(std::memory_order_relaxed); }
+std::uint64_t Server::internal_errors() const noexcept {
+    return impl_->internal_errors.load(std::memory_order_relaxed);
+}
 std::int64_t Server::max_loop_stall_ms() const noexcept {
     std::int64_t now = NowMs();
     std::int64_t worst = 0;

@@ -46,6 +46,9 @@ protected:
             });
             return r;
         }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/big", [](Request&) {
+            return Response::Text(200, std::string(64 << 20, 'b'), "application/octet-stream");
+        }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/chunks", [](Request&) {
             Response r = Response::Text(200, "");
             r.mutable_body() = std::string(100000, 'z');
@@ -61,6 +64,9 @@ protected:
         server_ = std::make_unique<Server>(o, router_, [this](const RequestRecord& rec) {
             observed_.fetch_add(1);
             last_status_.store(rec.status);
+            if (!throw_for_path_.empty() && rec.request.path() == throw_for_path_) {
+                throw std::runtime_error("observer failure");  // stands for any bug on the event loop
+            }
         });
         ASSERT_TRUE(server_->Listen());
         server_->Start();
@@ -75,6 +81,7 @@ protected:
     std::atomic<int> sleeping_{0};
     std::atomic<int> observed_{0};
     std::atomic<int> last_status_{0};
+    std::string throw_for_path_;
 };
 
 TEST_F(ServerTest, AnswersGetWithDateAndLength) {
@@ -369,6 +376,201 @@ TEST_F(ServerTest, ListenErrorNamesTheAddress) {
     auto r = invalid.Listen();
     ASSERT_FALSE(r);
     EXPECT_NE(r.error().message().find("not-an-ip"), std::string::npos);
+}
+
+// --- issue 8: defects found by attacking the server ---
+
+TEST_F(ServerTest, AbsoluteFormTargetsWithoutAPathAreServedNotFatal) {
+    StartServer();
+    for (std::string target : {"http://x", "https://x", "http://x?a=1", "HTTP://x/"}) {
+        auto r = Fetch(port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->status, 200) << target;
+        EXPECT_EQ(r->body, "hello\n") << target;
+    }
+    auto bad = Fetch(port(), "GET http:// HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400);
+    auto after = Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->status, 200);
+}
+
+TEST_F(ServerTest, AnExceptionOnTheEventLoopCostsOneConnectionNotTheProcess) {
+    throw_for_path_ = "/items/boom";
+    StartServer();
+    for (int i = 0; i < 2; ++i) {
+        RawClient c(port());
+        ASSERT_TRUE(c.Send("GET /items/boom HTTP/1.1\r\nHost: x\r\n\r\n"));
+        (void)c.ReadResponse();  // the head may or may not have left before the failure; the connection goes
+        EXPECT_TRUE(c.WaitForClose());
+    }
+    EXPECT_EQ(server_->internal_errors(), 2U);
+    auto r = Fetch(port(), "GET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "7");
+}
+
+TEST_F(ServerTest, InvalidPercentEncodingIs400BeforeRouting) {
+    StartServer();
+    for (std::string target : {"/items/%zz", "/items/a%00b", "/items/%4", "/items/a#frag"}) {
+        auto r = Fetch(port(), "GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+        ASSERT_TRUE(r) << target;
+        EXPECT_EQ(r->status, 400) << target;
+        EXPECT_EQ(r->header("allow"), "") << target;
+    }
+}
+
+TEST_F(ServerTest, APartialHeadAfterARequestIsOnTheHeaderDeadline) {
+    ServerOptions o;
+    o.header_timeout = std::chrono::milliseconds(300);
+    o.keep_alive_timeout = std::chrono::seconds(30);
+    StartServer(o);
+    RawClient c(port());
+    // One complete request and the first bytes of the next, in one packet.
+    ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HT"));
+    auto first = c.ReadResponse();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->status, 200);
+    auto start = std::chrono::steady_clock::now();
+    auto timed_out = c.ReadResponse();
+    ASSERT_TRUE(timed_out);
+    EXPECT_EQ(timed_out->status, 408);
+    EXPECT_TRUE(c.WaitForClose());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+}
+
+TEST_F(ServerTest, AConnectionThatNeverSendsIsOnTheHeaderDeadline) {
+    ServerOptions o;
+    o.header_timeout = std::chrono::milliseconds(300);
+    o.keep_alive_timeout = std::chrono::seconds(30);
+    StartServer(o);
+    RawClient c(port());
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(c.WaitForClose());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2500));
+}
+
+TEST_F(ServerTest, ATrickleOfInputDoesNotExtendTheWriteDeadline) {
+    ServerOptions o;
+    o.write_timeout = std::chrono::milliseconds(500);
+    o.keep_alive_timeout = std::chrono::seconds(30);
+    o.header_timeout = std::chrono::seconds(30);
+    StartServer(o);
+    RawClient c(port());
+    int small = 4096;
+    setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    ASSERT_TRUE(c.Send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    // Never read; send a byte every 100 ms (the start of a next head) for up to 4 s.
+    auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    while (std::chrono::steady_clock::now() - start < std::chrono::seconds(4)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        (void)c.Send("G");
+        if (server_->open_connections() == 0) {
+            closed = true;
+            break;
+        }
+    }
+    EXPECT_TRUE(closed) << "the write deadline was re-armed by input";
+}
+
+TEST_F(ServerTest, ASecondListenerOnTheSamePortIsRefusedGaleOrNot) {
+    StartServer();
+    ServerOptions o;
+    o.bind = "127.0.0.1";
+    o.port = port();
+    o.loops = 1;
+    Server second(o, router_);
+    auto r = second.Listen();
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message().find("in use"), std::string::npos) << r.error().message();
+
+    // Another program that listens with SO_REUSEPORT itself (as nginx's `reuseport` does).
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(fd, 16), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    o.port = ntohs(addr.sin_port);
+    Server third(o, router_);
+    auto r3 = third.Listen();
+    ::close(fd);
+    ASSERT_FALSE(r3);
+    EXPECT_NE(r3.error().message().find(std::to_string(o.port)), std::string::npos) << r3.error().message();
+}
+
+TEST_F(ServerTest, AtTheConnectionLimitNewClientsWaitInTheBacklog) {
+    ServerOptions o;
+    o.max_connections = 3;
+    o.loops = 1;
+    StartServer(o);
+    std::vector<std::unique_ptr<RawClient>> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(std::make_unique<RawClient>(port()));
+        ASSERT_TRUE(held.back()->Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ASSERT_TRUE(held.back()->ReadResponse());
+    }
+    RawClient waiting(port(), std::chrono::milliseconds(500));
+    ASSERT_TRUE(waiting.connected());  // the kernel completes the handshake into the backlog
+    ASSERT_TRUE(waiting.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_FALSE(waiting.ReadResponse()) << "accepted past the connection limit";
+    EXPECT_EQ(server_->open_connections(), 3U);
+    held.pop_back();  // one closes: the waiting client is accepted and served
+    RawClient& w = waiting;
+    std::optional<testing::RawResponse> r;
+    for (int i = 0; i < 6 && !r; ++i) r = w.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+}
+
+TEST_F(ServerTest, StopAcceptingResetsNoConnectionTheKernelAccepted) {
+    // Clients open new connections as fast as they can while the listeners close; three rounds, since a reset
+    // needs a connection to land in a backlog in the moment before its listener closes.
+    for (int round = 0; round < 3; ++round) {
+        ServerOptions o;
+        o.loops = 2;
+        StartServer(o);
+        std::atomic<bool> stop{false};
+        std::atomic<int> answered{0};
+        std::atomic<int> refused{0};
+        std::atomic<int> lost{0};
+        std::vector<std::thread> clients;
+        for (int t = 0; t < 8; ++t) {
+            clients.emplace_back([&] {
+                while (!stop.load()) {
+                    RawClient c(port(), std::chrono::milliseconds(3000));
+                    if (!c.connected()) {
+                        ++refused;  // after the listeners closed: refused, which a client can retry elsewhere
+                        continue;
+                    }
+                    // The kernel accepted this connection: it must get an answer, never a reset.
+                    auto r = c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") ? c.ReadResponse() : std::nullopt;
+                    if (r && (r->status == 200 || r->status == 503)) {
+                        ++answered;
+                    } else {
+                        ++lost;
+                    }
+                }
+            });
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        server_->SetDraining();
+        server_->StopAccepting();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        stop.store(true);
+        for (auto& t : clients) t.join();
+        EXPECT_EQ(lost.load(), 0) << "round " << round;
+        EXPECT_GT(answered.load(), 50) << "round " << round;
+        EXPECT_GT(refused.load(), 0) << "round " << round;
+        server_->Stop();
+    }
 }
 
 }  // namespace

@@ -29,8 +29,13 @@ enum class BodyKind { kNone, kContentLength, kChunked };
 
 /// The result of parsing a request head. On kError, `error_status` (400, 414, 431, 501, 505, 417) and
 /// `error_message` (a static string naming the problem) are set.
+///
+/// Invariant: every view (method, target, header names and values) points into the buffer that was parsed, never
+/// at static storage, so a caller may rebase them onto a copy of the buffer by offset.
 struct ParsedHead {
     std::string_view method;
+    /// origin-form "/path?query"; for absolute-form the part after the authority, which may be empty or start with
+    /// '?' (the path is then "/"). Percent-encoding is valid, the path has no %00 and there is no fragment.
     std::string_view target;
     int version_minor = 1;
     std::vector<Header> headers;

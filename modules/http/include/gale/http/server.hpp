@@ -50,11 +50,19 @@ struct ServerOptions {
     std::chrono::milliseconds body_timeout{60'000};        ///< from the complete head to the complete body
     std::chrono::milliseconds keep_alive_timeout{75'000};  ///< idle time between requests
     std::chrono::milliseconds write_timeout{60'000};       ///< a response not written within this closes
+    /// Open connections at most; at the limit the server stops accepting (clients wait in the backlog) until one
+    /// closes. 0: the descriptor limit minus a reserve for the probe server and the process's other files (a
+    /// quarter of RLIMIT_NOFILE, between 64 and 1024), so probes still answer when the app port is full.
+    std::size_t max_connections = 0;
     bool access_log = true;
     std::string server_header = "gale";
     /// Extra headers added to every response (e.g. security headers).
     std::vector<std::pair<std::string, std::string>> default_headers;
 };
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit (what nginx's worker_rlimit_nofile lets one do;
+/// `serve` and every role call it at start) and returns the soft limit in force afterwards.
+std::uint64_t RaiseOpenFileLimit() noexcept;
 
 /// What the server reports after each request (on the event loop thread; must be cheap and must not throw).
 struct RequestRecord {
@@ -95,6 +103,9 @@ public:
     std::size_t in_flight() const noexcept;
     std::size_t open_connections() const noexcept;
     std::uint64_t requests_served() const noexcept;
+    /// Events whose handling threw inside an event loop (a bug or memory exhaustion): each cost one connection (a
+    /// 500 or a close), never the process.
+    std::uint64_t internal_errors() const noexcept;
     /// Milliseconds since the slowest event loop last turned (0 when all are responsive); the liveness watchdog.
     std::int64_t max_loop_stall_ms() const noexcept;
     const ServerOptions& options() const noexcept;
