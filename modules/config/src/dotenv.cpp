@@ -3,6 +3,11 @@
 // key (after an optional `export`), '=', value (unquoted, '…' or "…"). Expansion happens while the value is read,
 // so an escaped `\$` in "…" is never expanded and an expanded value is never re-scanned (bash does the same).
 // Names resolve against the assignments already made in this text (latest first), then the caller's Lookup.
+//
+// Bounds: `${A}${A}` on each line doubles the size per line, so a few lines of text could otherwise ask for
+// gigabytes. Every append of an expansion is checked against kMaxDotenvValueBytes *before* it is made, and each
+// finished value against the file's remaining kMaxDotenvTotalBytes, so memory stays within a small multiple of
+// those limits whatever the input (the fuzzer checks both).
 #include <cstddef>
 #include <map>
 
@@ -36,6 +41,13 @@ public:
                 continue;
             }
             GALE_ASSIGN_OR_RETURN(auto entry, ParseAssignment());
+            if (entry.second.size() > kMaxDotenvTotalBytes - total_bytes_) {
+                return FailAt(assignment_line_,
+                              fmt::format("{}: the values of this file exceed {} bytes in total once ${{...}} is "
+                                          "expanded (the limit for one file)",
+                                          entry.first, kMaxDotenvTotalBytes));
+            }
+            total_bytes_ += entry.second.size();
             assigned_[entry.first] = entry.second;
             entries.push_back(std::move(entry));
         }
@@ -84,6 +96,7 @@ private:
     }
 
     Result<std::pair<std::string, std::string>> ParseAssignment() {
+        assignment_line_ = line_;
         std::string_view key = ReadName();
         if (key == "export" && !AtEnd() && IsBlank(Peek())) {
             SkipBlanks();
@@ -101,6 +114,7 @@ private:
         if (AtEnd() || Peek() != '=') return Fail(fmt::format("missing '=' after {}", key));
         ++pos_;
         SkipBlanks();
+        key_ = key;
         std::string value;
         if (!AtEnd() && Peek() == '\'') {
             GALE_ASSIGN_OR_RETURN(value, ParseSingleQuoted());
@@ -111,6 +125,7 @@ private:
         } else {
             GALE_ASSIGN_OR_RETURN(value, ParseUnquoted());
         }
+        if (value.size() > kMaxDotenvValueBytes) return ValueTooLong();  // a literal: expansions are checked as made
         return std::pair<std::string, std::string>(std::string(key), std::move(value));
     }
 
@@ -197,6 +212,21 @@ private:
         return Fail("unexpected text after closing quote");
     }
 
+    tl::unexpected<Error> ValueTooLong() const {
+        return FailAt(assignment_line_, fmt::format("{}: longer than {} bytes once ${{...}} is expanded (the limit "
+                                                    "for one value)",
+                                                    key_, kMaxDotenvValueBytes));
+    }
+
+    // Appends an expansion to the value being read, unless that would make it longer than one value may be.
+    Result<void> AppendExpansion(std::string& out, std::string_view piece) const {
+        if (piece.size() > kMaxDotenvValueBytes || out.size() > kMaxDotenvValueBytes - piece.size()) {
+            return ValueTooLong();
+        }
+        out += piece;
+        return {};
+    }
+
     // At '$': appends the expansion of $NAME, ${NAME} or ${NAME:-default}; a '$' not followed by a name is literal.
     Result<void> Expand(std::string& out) {
         ++pos_;  // $
@@ -208,8 +238,7 @@ private:
             if (name.empty()) return Fail("bad substitution: expected a name after ${");
             if (Peek() == '}') {
                 ++pos_;
-                out += Resolve(name).value_or("");
-                return {};
+                return AppendExpansion(out, Resolve(name).value_or(""));
             }
             if (Peek() == ':' && pos_ + 1 < text_.size() && text_[pos_ + 1] == '-') {
                 pos_ += 2;
@@ -219,8 +248,7 @@ private:
                 std::string_view fallback = text_.substr(pos_, close - pos_);
                 pos_ = close + 1;
                 auto value = Resolve(name);
-                out += (value && !value->empty()) ? *value : std::string(fallback);
-                return {};
+                return AppendExpansion(out, (value && !value->empty()) ? std::string_view(*value) : fallback);
             }
             std::size_t close = text_.find('}', open);
             std::size_t end = close == std::string_view::npos ? pos_ : close + 1;
@@ -232,8 +260,7 @@ private:
             out += '$';
             return {};
         }
-        out += Resolve(name).value_or("");
-        return {};
+        return AppendExpansion(out, Resolve(name).value_or(""));
     }
 
     std::optional<std::string> Resolve(std::string_view name) const {
@@ -247,6 +274,9 @@ private:
     const Lookup& lookup_;
     std::size_t pos_ = 0;
     std::size_t line_ = 1;
+    std::size_t assignment_line_ = 1;  // where the assignment being read starts (its key)
+    std::string_view key_;             // its key, once read
+    std::size_t total_bytes_ = 0;      // of the values accepted so far
     std::map<std::string, std::string, std::less<>> assigned_;
 };
 

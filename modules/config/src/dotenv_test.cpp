@@ -125,6 +125,49 @@ TEST(ParseDotenv, ErrorsNameFileAndLine) {
     EXPECT_EQ(ErrorOf(std::string_view("A=1\nB=x\0y\n", 10)), "config/.env.local:2: NUL byte in file");
 }
 
+// The attack of issue 8: each line doubles the previous one, so a few dozen short lines expand to gigabytes. With
+// Z = 1 KiB, A7 is exactly the per-value limit (accepted) and A8, on line 9, would be twice that (refused). Nine
+// lines are enough to show it (and keep the test harmless without the bound).
+TEST(ParseDotenv, ExpansionIsBoundedPerValue) {
+    static_assert(kMaxDotenvValueBytes == 128 * 1024);
+    std::string text = "Z=" + std::string(1024, 'z') + "\n";
+    std::string previous = "Z";
+    for (int i = 1; i <= 8; ++i) {
+        std::string name = "A" + std::to_string(i);
+        text += name + "=\"${" + previous + "}${" + previous + "}\"\n";
+        previous = name;
+    }
+    EXPECT_EQ(ErrorOf(text),
+              "config/.env.local:9: A8: longer than 131072 bytes once ${...} is expanded (the limit for one value)");
+
+    // At the limit exactly: accepted. A literal over the limit is refused too (no process could receive it).
+    auto at_limit = ParseDotenv(text.substr(0, text.find("A8=")), "f", {});
+    ASSERT_TRUE(at_limit) << at_limit.error().message();
+    EXPECT_EQ(at_limit->back().second.size(), kMaxDotenvValueBytes);
+    EXPECT_EQ(ErrorOf("A=1\nB=" + std::string(kMaxDotenvValueBytes + 1, 'b') + "\n"),
+              "config/.env.local:2: B: longer than 131072 bytes once ${...} is expanded (the limit for one value)");
+    // A value from the lookup counts the same way, and so does a multi-line value (named by its first line).
+    auto big = MapLookup({{"BIG", std::string(kMaxDotenvValueBytes, 'x')}});
+    auto r = ParseDotenv("\nA=\"\n$BIG\n\"\n", "f", big);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(),
+              "f:2: A: longer than 131072 bytes once ${...} is expanded (the limit for one value)");
+}
+
+// Many values under the per-value limit still add up: all values of one file together are bounded as well.
+TEST(ParseDotenv, ExpansionIsBoundedInTotal) {
+    static_assert(kMaxDotenvTotalBytes == 16 * kMaxDotenvValueBytes);
+    std::string text = "A=" + std::string(kMaxDotenvValueBytes, 'a') + "\n";
+    for (int i = 1; i <= 15; ++i) text += "B" + std::to_string(i) + "=$A\n";
+    auto at_limit = ParseDotenv(text, "f", {});
+    ASSERT_TRUE(at_limit) << at_limit.error().message();
+    EXPECT_EQ(at_limit->size(), 16U);
+    text += "# one more\nC=${A:-}\n";
+    EXPECT_EQ(ErrorOf(text),
+              "config/.env.local:18: C: the values of this file exceed 2097152 bytes in total once ${...} is "
+              "expanded (the limit for one file)");
+}
+
 TEST(ParseDotenv, ErrorCodeIsInvalidArgument) {
     auto r = ParseDotenv("A='", "f", {});
     ASSERT_FALSE(r);

@@ -3,6 +3,7 @@
 /// @brief Parser for dotenv files (`.env.base`, `.env.local`): the bash-compatible subset python-dotenv reads.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -16,6 +17,14 @@ namespace gale::config {
 
 /// Resolves a variable for `${VAR}` expansion; std::nullopt when it is not set (it then expands to "").
 using Lookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+/// The most bytes one value may hold once `${…}` is expanded: 128 KiB, Linux's limit on one environment string
+/// (MAX_ARG_STRLEN), so no child process could receive a longer value anyway. Literal values count the same way.
+inline constexpr std::size_t kMaxDotenvValueBytes = 128 * 1024;
+
+/// The most bytes all values of one file may hold together once expanded: 2 MiB, what execve(2) accepts for all
+/// arguments and environment strings under the default 8 MiB stack limit (a quarter of it).
+inline constexpr std::size_t kMaxDotenvTotalBytes = 16 * kMaxDotenvValueBytes;
 
 /// One assignment of a dotenv file, in file order.
 using DotenvEntries = std::vector<std::pair<std::string, std::string>>;
@@ -35,7 +44,9 @@ using DotenvEntries = std::vector<std::pair<std::string, std::string>>;
 /// @return every assignment in file order (a key assigned twice appears twice; the later one wins), or an
 ///         ErrorCode::kInvalidArgument error "<file_name>:<line>: <what>" for the first syntax error: unterminated
 ///         single/double quote (line of the opening quote), invalid key, missing '=', text after a closing quote,
-///         unterminated or malformed `${…}`, NUL byte.
+///         unterminated or malformed `${…}`, NUL byte; a value longer than kMaxDotenvValueBytes, or values longer
+///         than kMaxDotenvTotalBytes together, once expanded ("<file>:<line>: <KEY>: longer than …", the line
+///         where the assignment starts). Memory use is bounded by a small multiple of these limits.
 [[nodiscard]] Result<DotenvEntries> ParseDotenv(std::string_view text, std::string_view file_name,
                                                 const Lookup& lookup);
 
