@@ -275,6 +275,49 @@ TEST(Consumer, LookupFindsTheInstanceAndAFailingLookupIsPoison) {
     EXPECT_EQ(s.Total(Outcome::kFailedAttempts), 2U);  // ZZ's one attempt, TX's first
 }
 
+// Issue 8: an integer that does not fit the typed field is a validation failure (skipped_invalid, committed, never
+// saved), in both formats, and never a wrong value reaching Save.
+struct Counted {
+    std::string code;
+    std::int64_t count = 0;
+};
+GALE_PIPE_DEFINE_MESSAGE(Counted, code, count)
+
+TEST(Consumer, IntegersOutOfTheFieldsRangeAreSkippedAsInvalid) {
+    Fixture f;
+    Consumer c("states", f.backend, f.Options());
+    std::vector<std::int64_t> saved;
+    c.Register(MakeHandler(TypedSerializer<Counted>("counted", 1), [&](const Counted& m) -> Result<void> {
+        saved.push_back(m.count);
+        return {};
+    }));
+    const auto json = [](std::string_view count) {
+        return std::string(R"(json:{"type":"counted","version":1,"message":{"code":"NY","count":)") +
+               std::string(count) + "}}";
+    };
+    const auto msgpack = [](const Value& count) {
+        return Render(Format::kMsgpack,
+                      Value({{"type", "counted"}, {"version", 1}, {"message", {{"code", "NY"}, {"count", count}}}}))
+            .value();
+    };
+    f.backend.Append("states", "NY", json("1180591620717411303424"));  // 2^70: was INT64_MIN
+    f.backend.Append("states", "NY", json("18446744073709551615"));    // 2^64-1: was -1
+    f.backend.Append("states", "NY", json("1.5"));                     // was 1
+    f.backend.Append("states", "NY", json("true"));                    // was 1
+    f.backend.Append("states", "NY", msgpack(Value(UINT64_MAX)));      // 0xcf ff…: was -1
+    f.backend.Append("states", "NY", msgpack(Value(1e300)));           // 0xcb: was INT64_MIN
+    f.backend.Append("states", "NY", json("9223372036854775807"));
+    f.backend.Append("states", "NY", msgpack(Value(INT64_MIN)));
+    EXPECT_EQ(f.Drain(c), 8U);
+    EXPECT_EQ(saved, (std::vector<std::int64_t>{INT64_MAX, INT64_MIN}));
+    auto s = c.Stats();
+    EXPECT_EQ(CountOf(s, "counted", "1", Outcome::kSkippedInvalid), 6U);
+    EXPECT_EQ(CountOf(s, "counted", "1", Outcome::kProcessed), 2U);
+    EXPECT_EQ(s.Total(Outcome::kDeadLettered), 0U);
+    EXPECT_EQ(s.Total(Outcome::kFailedAttempts), 0U);
+    EXPECT_EQ(f.backend.committed_count(), 8U);
+}
+
 TEST(Consumer, BackoffDoublesUpToTheCap) {
     Fixture f;
     ConsumerOptions o = f.Options();

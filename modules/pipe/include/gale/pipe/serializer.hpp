@@ -6,11 +6,16 @@
 /// Thread-safety: a serializer is used by one consumer thread at a time; Save may touch the service's database.
 #pragma once
 
+#include <array>
+#include <cmath>
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -39,26 +44,31 @@ public:
 
 using MessageHandlerPtr = std::unique_ptr<MessageHandler>;
 
-/// Defines `to_json`/`from_json` for a struct, for every nlohmann JSON type (including the ordered `Value`), so that
-/// the message's fields are written in declaration order, as DRF and Pydantic write them:
-///
-///     struct UsState { std::string code; std::string name; };
-///     GALE_PIPE_DEFINE_MESSAGE(UsState, code, name)   // at namespace scope, in UsState's namespace
-///
-/// Why not NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE: in nlohmann 3.11.2 (Debian bookworm) it defines the conversions for
-/// `nlohmann::json` only, whose std::map sorts the keys; TypedSerializer accepts such types too, but their fields
-/// then go on the wire in alphabetical order. (From nlohmann 3.11.3 on, that macro is generic as this one.)
-#define GALE_PIPE_DEFINE_MESSAGE(Type, ...)                                                           \
-    template <typename GaleBasicJsonType,                                                             \
-              std::enable_if_t<::nlohmann::detail::is_basic_json<GaleBasicJsonType>::value, int> = 0> \
-    void to_json(GaleBasicJsonType& nlohmann_json_j, const Type& nlohmann_json_t) {                   \
-        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))                      \
-    }                                                                                                 \
-    template <typename GaleBasicJsonType,                                                             \
-              std::enable_if_t<::nlohmann::detail::is_basic_json<GaleBasicJsonType>::value, int> = 0> \
-    void from_json(const GaleBasicJsonType& nlohmann_json_j, Type& nlohmann_json_t) {                 \
-        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_FROM, __VA_ARGS__))                    \
+/// A received value that does not fit its field, thrown by ReadField (and the checked conversions under it) and
+/// turned into a kInvalidArgument error by TypedSerializer::FromMessage. what() is "field '<path>': <problem>".
+class FieldError : public std::runtime_error {
+public:
+    FieldError(std::string path, std::string problem)
+        : std::runtime_error(path.empty() ? problem : "field '" + path + "': " + problem),
+          path_(std::move(path)),
+          problem_(std::move(problem)) {}
+
+    /// The field's path from the top of the message: "count", "address.zip", "ids[2]"; empty for the value itself.
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// What is wrong with it: "missing", "number 256 is out of range for uint8 [0, 255]".
+    [[nodiscard]] const std::string& problem() const noexcept { return problem_; }
+
+    /// The same error seen from the enclosing value: `outer` ("address", "[2]") prepended to the path.
+    [[nodiscard]] FieldError Within(std::string_view outer) const {
+        std::string path(outer);
+        if (!path_.empty() && path_.front() != '[') path += '.';
+        return FieldError(path + path_, problem_);
     }
+
+private:
+    std::string path_;
+    std::string problem_;
+};
 
 namespace detail {
 
@@ -76,7 +86,226 @@ concept OrderedJsonConvertible = requires(Value& j, const T& t) {
     ::nlohmann::to_json(j, t);
 };
 
+template <typename T>
+struct IsStdArray : std::false_type {};
+template <typename T, std::size_t N>
+struct IsStdArray<std::array<T, N>> : std::true_type {};
+
+/// std::string and its kin: nlohmann reads them (they look like sequences of char).
+template <typename T>
+concept StringLike = requires {
+    typename T::traits_type;
+};
+
+template <typename T>
+concept JsonType = ::nlohmann::detail::is_basic_json<T>::value;
+
+/// std::map / std::unordered_map with string keys, read from a JSON object.
+template <typename T>
+concept StringKeyedMap = !StringLike<T> && !JsonType<T> && requires(T & t, typename T::mapped_type m) {
+    typename T::key_type;
+    t.emplace(std::string(), std::move(m));
+}
+&&std::constructible_from<typename T::key_type, std::string>;
+
+/// vector, deque, list, set, multiset, unordered_set…: read from a JSON array, element by element.
+template <typename T>
+concept Sequence = !StringLike<T> && !JsonType<T> && !IsStdArray<T>::value && !requires {
+    typename T::mapped_type;
+}
+&&requires(T& t, typename T::value_type v) { t.insert(t.end(), std::move(v)); };
+
+/// "int64", "uint8" (by width and signedness, as messages describe them; `long` and `long long` are both int64).
+template <typename Int>
+std::string IntegerTypeName() {
+    return std::string(std::is_signed_v<Int> ? "int" : "uint") +
+           std::to_string(sizeof(Int) * static_cast<std::size_t>(std::numeric_limits<unsigned char>::digits));
+}
+
+/// A double as an error message shows it (nlohmann's shortest form; it would print NaN and infinities as null).
+template <typename Json>
+std::string ShowFloat(double d) {
+    if (std::isnan(d)) return "nan";
+    if (std::isinf(d)) return d < 0 ? "-inf" : "inf";
+    return Json(d).dump();
+}
+
+/// 2^53: every integer of smaller magnitude is exactly one double, and no other integer rounds to it.
+inline constexpr double kMaxExactFloatInteger = 9007199254740992.0;
+
+/// The integer field value of `j`, exactly, or FieldError: a JSON/msgpack integer must lie within Int's range, a
+/// float must be whole (2.0, 1e2), within it too and below 2^53 in magnitude (where a double still stands for one
+/// integer); a bool or anything else is a type error.
+template <typename Int, typename Json>
+Int CheckedInteger(const Json& j) {
+    using Limits = std::numeric_limits<Int>;
+    const auto out_of_range = [](const std::string& shown) {
+        return FieldError({}, "number " + shown + " is out of range for " + IntegerTypeName<Int>() + " [" +
+                                  std::to_string(Limits::min()) + ", " + std::to_string(Limits::max()) + "]");
+    };
+    switch (j.type()) {
+        case ::nlohmann::detail::value_t::number_unsigned: {
+            const std::uint64_t u = *j.template get_ptr<const typename Json::number_unsigned_t*>();
+            if (u <= static_cast<std::uint64_t>(Limits::max())) return static_cast<Int>(u);
+            throw out_of_range(std::to_string(u));
+        }
+        case ::nlohmann::detail::value_t::number_integer: {
+            const std::int64_t i = *j.template get_ptr<const typename Json::number_integer_t*>();
+            bool fits = false;
+            if constexpr (std::is_signed_v<Int>) {
+                fits = i >= static_cast<std::int64_t>(Limits::min()) && i <= static_cast<std::int64_t>(Limits::max());
+            } else {
+                fits = i >= 0 && static_cast<std::uint64_t>(i) <= static_cast<std::uint64_t>(Limits::max());
+            }
+            if (fits) return static_cast<Int>(i);
+            throw out_of_range(std::to_string(i));
+        }
+        case ::nlohmann::detail::value_t::number_float: {
+            const double d = *j.template get_ptr<const typename Json::number_float_t*>();
+            if (std::trunc(d) != d) throw FieldError({}, "number " + ShowFloat<Json>(d) + " is not an integer");  // NaN
+            // [min, 2^digits): both bounds are exact doubles, so the comparison is exact too.
+            if (d < static_cast<double>(Limits::min()) || d >= std::ldexp(1.0, Limits::digits)) {
+                throw out_of_range(ShowFloat<Json>(d));
+            }
+            // From 2^53 on a double no longer tells neighbouring integers apart: -9223372036854775809, an integer
+            // token the JSON reader can only hold as a float, reads as -2^63. Refuse rather than guess.
+            if (std::fabs(d) >= kMaxExactFloatInteger) {
+                throw FieldError({}, "number " + ShowFloat<Json>(d) +
+                                         " is a float beyond 2^53, not exact enough for an integer field");
+            }
+            return static_cast<Int>(d);
+        }
+        default:
+            throw FieldError({}, std::string("type must be number, but is ") + j.type_name());
+    }
+}
+
+/// The floating-point field value of `j`: any number (an integer rounds, as Python's float(int)); a finite value
+/// beyond Float's range (1e300 into a float) is a FieldError; NaN and infinities (msgpack only) pass; a bool is not
+/// a number.
+template <typename Float, typename Json>
+Float CheckedFloat(const Json& j) {
+    switch (j.type()) {
+        case ::nlohmann::detail::value_t::number_unsigned:
+            return static_cast<Float>(*j.template get_ptr<const typename Json::number_unsigned_t*>());
+        case ::nlohmann::detail::value_t::number_integer:
+            return static_cast<Float>(*j.template get_ptr<const typename Json::number_integer_t*>());
+        case ::nlohmann::detail::value_t::number_float: {
+            const double d = *j.template get_ptr<const typename Json::number_float_t*>();
+            using Limits = std::numeric_limits<Float>;
+            const auto wide = static_cast<long double>(d);
+            if (std::isfinite(d) &&
+                (wide > static_cast<long double>(Limits::max()) || wide < static_cast<long double>(Limits::lowest()))) {
+                const char* name = std::is_same_v<Float, float> ? "float" : "double";
+                throw FieldError({}, "number " + ShowFloat<Json>(d) + " is out of range for " + name);
+            }
+            return static_cast<Float>(d);
+        }
+        default:
+            throw FieldError({}, std::string("type must be number, but is ") + j.type_name());
+    }
+}
+
+template <typename Json, typename T>
+void ReadValue(const Json& j, T& out);
+
+/// ReadValue with the errors located at `where` (a field name or "[index]").
+template <typename Json, typename T>
+void ReadAt(const Json& j, std::string_view where, T& out) {
+    try {
+        ReadValue(j, out);
+    } catch (const FieldError& e) {
+        throw e.Within(where);
+    } catch (const typename Json::exception& e) {
+        throw FieldError(std::string(where), StripNlohmannPrefix(e.what()));
+    }
+}
+
+/// Reads `j` into `out` with every number checked against its C++ type (CheckedInteger, CheckedFloat), also inside
+/// std::array, sequences (vector, deque, list, sets) and string-keyed maps; a bool field takes only true/false.
+/// Anything else goes through nlohmann's from_json (`j.get_to(out)`), so a struct defined with
+/// GALE_PIPE_DEFINE_MESSAGE is checked in turn. Throws FieldError or the JSON type's exceptions.
+template <typename Json, typename T>
+void ReadValue(const Json& j, T& out) {
+    if constexpr (std::is_same_v<T, bool>) {
+        if (!j.is_boolean()) throw FieldError({}, std::string("type must be boolean, but is ") + j.type_name());
+        out = *j.template get_ptr<const typename Json::boolean_t*>();
+    } else if constexpr (std::is_integral_v<T>) {
+        out = CheckedInteger<T>(j);
+    } else if constexpr (std::is_floating_point_v<T>) {
+        out = CheckedFloat<T>(j);
+    } else if constexpr (IsStdArray<T>::value) {
+        if (!j.is_array()) throw FieldError({}, std::string("type must be array, but is ") + j.type_name());
+        if (j.size() != out.size()) {
+            throw FieldError(
+                {}, "expected an array of " + std::to_string(out.size()) + " items, got " + std::to_string(j.size()));
+        }
+        for (std::size_t i = 0; i < out.size(); ++i) ReadAt(j[i], "[" + std::to_string(i) + "]", out[i]);
+    } else if constexpr (Sequence<T>) {
+        if (!j.is_array()) throw FieldError({}, std::string("type must be array, but is ") + j.type_name());
+        T items{};
+        std::size_t i = 0;
+        for (const auto& item : j) {
+            typename T::value_type value{};
+            ReadAt(item, "[" + std::to_string(i++) + "]", value);
+            items.insert(items.end(), std::move(value));
+        }
+        out = std::move(items);
+    } else if constexpr (StringKeyedMap<T>) {
+        if (!j.is_object()) throw FieldError({}, std::string("type must be object, but is ") + j.type_name());
+        T members{};
+        for (const auto& [key, item] : j.items()) {
+            typename T::mapped_type value{};
+            ReadAt(item, key, value);
+            members.emplace(key, std::move(value));
+        }
+        out = std::move(members);
+    } else {
+        j.get_to(out);
+    }
+}
+
 }  // namespace detail
+
+/// Reads member `name` of the object `j` into `out`, checked: an integer that does not fit `out`'s type (2^64-1
+/// into an int64, 256 into a uint8, 1.5 or true into any integer) is refused instead of wrapped or truncated, and
+/// so is a finite double beyond a float's range. Throws FieldError naming the field ("field 'count': number
+/// 18446744073709551615 is out of range for int64 [-9223372036854775808, 9223372036854775807]", "field 'code':
+/// missing", "field 'ids[2]': number 2.5 is not an integer"). GALE_PIPE_DEFINE_MESSAGE reads every field with it;
+/// call it from a hand-written `from_json` to get the same checks.
+template <typename Json, typename T>
+void ReadField(const Json& j, std::string_view name, T& out) {
+    if (!j.is_object()) throw FieldError({}, std::string("type must be object, but is ") + j.type_name());
+    const auto it = j.find(name);
+    if (it == j.end()) throw FieldError(std::string(name), "missing");
+    detail::ReadAt(*it, name, out);
+}
+
+/// Defines `to_json`/`from_json` for a struct, for every nlohmann JSON type (including the ordered `Value`), so that
+/// the message's fields are written in declaration order, as DRF and Pydantic write them, and read with ReadField
+/// (every number checked against its field's type):
+///
+///     struct UsState { std::string code; std::string name; };
+///     GALE_PIPE_DEFINE_MESSAGE(UsState, code, name)   // at namespace scope, in UsState's namespace
+///
+/// Why not NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE: in nlohmann 3.11.2 (Debian bookworm) it defines the conversions for
+/// `nlohmann::json` only, whose std::map sorts the keys; TypedSerializer accepts such types too, but their fields
+/// then go on the wire in alphabetical order. And nlohmann's own conversion of numbers is a static_cast: 2^64-1
+/// reads as -1 in an int64, 1.5 as 1.
+#define GALE_PIPE_DEFINE_MESSAGE(Type, ...)                                                           \
+    template <typename GaleBasicJsonType,                                                             \
+              std::enable_if_t<::nlohmann::detail::is_basic_json<GaleBasicJsonType>::value, int> = 0> \
+    void to_json(GaleBasicJsonType& nlohmann_json_j, const Type& nlohmann_json_t) {                   \
+        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(NLOHMANN_JSON_TO, __VA_ARGS__))                      \
+    }                                                                                                 \
+    template <typename GaleBasicJsonType,                                                             \
+              std::enable_if_t<::nlohmann::detail::is_basic_json<GaleBasicJsonType>::value, int> = 0> \
+    void from_json(const GaleBasicJsonType& nlohmann_json_j, Type& nlohmann_json_t) {                 \
+        NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(GALE_PIPE_DETAIL_READ_FIELD, __VA_ARGS__))           \
+    }
+
+/// One field of GALE_PIPE_DEFINE_MESSAGE's from_json (not for direct use).
+#define GALE_PIPE_DETAIL_READ_FIELD(field) ::gale::pipe::ReadField(nlohmann_json_j, #field, nlohmann_json_t.field);
 
 /// Maps a C++ type T to django-logpipe messages: the serializer's MESSAGE_TYPE, VERSION and KEY_FIELD, and the
 /// conversions through T's nlohmann `to_json`/`from_json` (GALE_PIPE_DEFINE_MESSAGE, or hand-written ones; with
@@ -106,15 +335,20 @@ public:
     }
 
     /// Converts a received message to T. Errors (kInvalidArgument) name the field when one is at fault:
-    /// "field 'code': type must be string, but is number", "field 'name': missing", or "expected a map, got
-    /// string". Unknown extra fields are ignored (as DRF does). Note nlohmann's leniency: a number field accepts a
-    /// float (truncated) or a bool; add a check in the handler's validate function where that matters.
+    /// "field 'code': type must be string, but is number", "field 'name': missing", "field 'count': number
+    /// 18446744073709551615 is out of range for int64 [-9223372036854775808, 9223372036854775807]", "field 'n':
+    /// number 1.5 is not an integer", or "expected a map, got string". Unknown extra fields are ignored (as DRF
+    /// does). With GALE_PIPE_DEFINE_MESSAGE (or ReadField in a hand-written from_json) every number is checked
+    /// against its field's type (see ReadField); a from_json that uses nlohmann's get/get_to directly (as
+    /// NLOHMANN_DEFINE_TYPE_* does) keeps nlohmann's static_cast, which wraps and truncates.
     [[nodiscard]] Result<T> FromMessage(const Value& message) const {
         if (!message.is_object()) {
             return MakeError(ErrorCode::kInvalidArgument, std::string("expected a map, got ") + message.type_name());
         }
         try {
             return Convert(message);
+        } catch (const FieldError& e) {
+            return MakeError(ErrorCode::kInvalidArgument, e.what());
         } catch (const Value::exception& e) {
             return MakeError(ErrorCode::kInvalidArgument, Diagnose(message, e.what()));
         }
@@ -147,6 +381,8 @@ private:
                     }
                     try {
                         (void)Convert(candidate);
+                    } catch (const FieldError& e) {
+                        return e.Within(key).what();
                     } catch (const Value::exception& e) {
                         if (it == message.end()) return "field '" + key + "': missing";
                         return "field '" + key + "': " + detail::StripNlohmannPrefix(e.what());
@@ -155,6 +391,8 @@ private:
             }
         } catch (const Value::exception&) {
             // fall through to the undiagnosed message
+        } catch (const FieldError&) {
+            // idem
         }
         return detail::StripNlohmannPrefix(what);
     }
