@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
-// Each check has a shared Entry holding its last outcome. Run() starts a detached thread for each stale check that
-// is not already running, then waits on the entry's condition variable up to the check's timeout. The thread owns
-// a shared_ptr to the entry, so a check that outlives its caller (or the registry) touches only memory it owns.
+// Each check has a shared Entry holding its last outcome. A run happens on a detached thread that owns a
+// shared_ptr to the entry, so a check that outlives its caller (or the registry) touches only memory it owns.
+// A caller that needs a newer result than the run in progress can give (the run started before an Invalidate, or
+// before a use_cache=false call) sets `rerun`: the thread runs the check again as soon as it returns, so there is
+// still never more than one execution of a check at a time. Callers wait on the entry's condition variable for a
+// result from a run that started late enough, up to their deadline, and otherwise report what is known.
 #include <condition_variable>
 #include <exception>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -21,23 +25,72 @@ std::string_view ToString(Status status) noexcept {
             return "warning";
         case Status::kError:
             return "error";
+        case Status::kPending:
+            return "pending";
     }
     return "error";
 }
 
 struct CheckRegistry::Entry {
+    using TimePoint = std::chrono::steady_clock::time_point;
     std::string name;
     CheckFn fn;
     CheckOptions options;
     std::mutex mu;
     std::condition_variable cv;
     bool running = false;
+    bool rerun = false;       // run again as soon as the current run returns
+    TimePoint run_started{};  // of the run in progress
     bool has_result = false;
-    std::uint64_t generation = 0;  // bumped when a run completes
     CheckResult result;
     double duration_ms = 0;
-    std::chrono::steady_clock::time_point finished_at{};
+    TimePoint result_started{};  // when the run that produced `result` started
+    TimePoint finished_at{};
 };
+
+namespace {
+
+using Entry = CheckRegistry::Entry;
+
+// Starts a run of `entry` (its mutex held by the caller, `running` false).
+void StartLocked(const std::shared_ptr<Entry>& entry, std::chrono::steady_clock::time_point now) {
+    entry->running = true;
+    entry->rerun = false;
+    entry->run_started = now;
+    std::thread([entry] {
+        while (true) {
+            auto start = std::chrono::steady_clock::now();
+            CheckResult r;
+            try {
+                r = entry->fn();
+            } catch (const std::exception& ex) {
+                r = CheckResult::Error(fmt::format("check threw: {}", ex.what()));
+            } catch (...) {
+                r = CheckResult::Error("check threw a non-standard exception");
+            }
+            auto end = std::chrono::steady_clock::now();
+            std::unique_lock l(entry->mu);
+            entry->result = std::move(r);
+            entry->duration_ms = std::chrono::duration<double, std::milli>(end - start).count();
+            entry->result_started = entry->run_started;
+            entry->finished_at = end;
+            entry->has_result = true;
+            if (entry->rerun) {
+                entry->rerun = false;
+                entry->run_started = std::chrono::steady_clock::now();
+                l.unlock();
+                entry->cv.notify_all();
+                continue;
+            }
+            entry->running = false;
+            l.unlock();
+            entry->cv.notify_all();
+            return;
+        }
+    }).detach();
+}
+
+}  // namespace
 
 CheckRegistry::CheckRegistry(std::chrono::milliseconds cache_ttl) : cache_ttl_(cache_ttl) {}
 CheckRegistry::~CheckRegistry() = default;
@@ -63,50 +116,49 @@ Result<void> CheckRegistry::Add(std::string name, CheckFn fn, CheckOptions optio
 }
 
 std::vector<CheckOutcome> CheckRegistry::Run(std::uint8_t tag, bool use_cache) {
+    return Collect(tag, use_cache, std::chrono::milliseconds(0), /*budget_is_each_timeout=*/true);
+}
+
+std::vector<CheckOutcome> CheckRegistry::Peek(std::uint8_t tag, std::chrono::milliseconds budget) {
+    return Collect(tag, /*use_cache=*/true, budget, /*budget_is_each_timeout=*/false);
+}
+
+void CheckRegistry::Invalidate() {
+    std::lock_guard lock(mu_);
+    valid_after_ = std::chrono::steady_clock::now();
+}
+
+std::vector<CheckOutcome> CheckRegistry::Collect(std::uint8_t tag, bool use_cache, std::chrono::milliseconds budget,
+                                                 bool budget_is_each_timeout) {
+    using Clock = std::chrono::steady_clock;
     std::vector<std::shared_ptr<Entry>> selected;
+    Clock::time_point valid_after;
     {
         std::lock_guard lock(mu_);
         for (const auto& e : entries_) {
             if (tag == 0 || (e->options.tags & tag) != 0) selected.push_back(e);
         }
+        valid_after = valid_after_;
     }
-    auto now = std::chrono::steady_clock::now();
-    std::vector<std::uint64_t> waiting_for(selected.size(), 0);
+    const auto now = Clock::now();
+    // need[i]: the result must come from a run started at or after this; nullopt: the cached result will do.
+    std::vector<std::optional<Clock::time_point>> need(selected.size());
     // Start every stale check first, so they run in parallel; then collect.
     for (std::size_t i = 0; i < selected.size(); ++i) {
         Entry& e = *selected[i];
         std::lock_guard lock(e.mu);
-        bool fresh = use_cache && e.has_result && now - e.finished_at < cache_ttl_;
-        if (fresh) {
-            waiting_for[i] = 0;
-            continue;
+        bool fresh = use_cache && e.has_result && e.result_started >= valid_after && now - e.finished_at < cache_ttl_;
+        if (fresh) continue;
+        Clock::time_point required = use_cache ? valid_after : now;
+        if (use_cache && e.has_result && e.result_started >= required) required = e.result_started + Clock::duration(1);
+        need[i] = required;
+        if (!e.running) {
+            StartLocked(selected[i], now);
+        } else if (e.run_started < required) {
+            e.rerun = true;
         }
-        waiting_for[i] = e.generation + 1;
-        if (e.running) continue;
-        e.running = true;
-        std::thread([entry = selected[i]] {
-            auto start = std::chrono::steady_clock::now();
-            CheckResult r;
-            try {
-                r = entry->fn();
-            } catch (const std::exception& ex) {
-                r = CheckResult::Error(fmt::format("check threw: {}", ex.what()));
-            } catch (...) {
-                r = CheckResult::Error("check threw a non-standard exception");
-            }
-            auto end = std::chrono::steady_clock::now();
-            {
-                std::lock_guard l(entry->mu);
-                entry->result = std::move(r);
-                entry->duration_ms = std::chrono::duration<double, std::milli>(end - start).count();
-                entry->finished_at = end;
-                entry->has_result = true;
-                entry->running = false;
-                ++entry->generation;
-            }
-            entry->cv.notify_all();
-        }).detach();
     }
+    const auto shared_deadline = now + budget;
     std::vector<CheckOutcome> out;
     out.reserve(selected.size());
     for (std::size_t i = 0; i < selected.size(); ++i) {
@@ -114,16 +166,27 @@ std::vector<CheckOutcome> CheckRegistry::Run(std::uint8_t tag, bool use_cache) {
         std::unique_lock lock(e.mu);
         CheckOutcome o;
         o.name = e.name;
-        if (waiting_for[i] != 0) {
-            bool done = e.cv.wait_until(lock, now + e.options.timeout, [&] { return e.generation >= waiting_for[i]; });
-            if (!done) {
-                o.status = Status::kError;
-                o.message = fmt::format("timed out after {} ms", e.options.timeout.count());
-                o.duration_ms = static_cast<double>(e.options.timeout.count());
-                o.failing = e.options.level == Status::kError;
-                out.push_back(std::move(o));
-                continue;
-            }
+        bool have = !need[i].has_value();
+        if (!have) {
+            auto deadline = budget_is_each_timeout ? now + e.options.timeout : shared_deadline;
+            have = e.cv.wait_until(lock, deadline, [&] { return e.has_result && e.result_started >= *need[i]; });
+        }
+        auto at = Clock::now();
+        if (!have && e.running && at - e.run_started > e.options.timeout) {
+            o.status = Status::kError;
+            o.message = fmt::format("timed out after {} ms", e.options.timeout.count());
+            o.duration_ms = std::chrono::duration<double, std::milli>(at - e.run_started).count();
+            o.failing = e.options.level == Status::kError;
+            if (!o.failing) o.status = Status::kWarning;
+            out.push_back(std::move(o));
+            continue;
+        }
+        if (!e.has_result) {
+            o.status = Status::kPending;
+            o.message = "pending: first run not finished";
+            o.pending = true;
+            out.push_back(std::move(o));
+            continue;
         }
         o.status = e.result.status;
         o.message = e.result.message;

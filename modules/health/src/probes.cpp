@@ -23,24 +23,30 @@ std::string_view ToString(Probe probe) noexcept {
 ProbeState::ProbeState(CheckRegistry& checks, ProbeConfig config, ProbeInputs inputs)
     : checks_(checks), config_(config), inputs_(std::move(inputs)) {}
 
-ProbeReport ProbeState::Evaluate(Probe probe) {
+ProbeReport ProbeState::Evaluate(Probe probe, CheckWait wait) {
     ProbeReport r;
     r.probe = probe;
     std::size_t queue = inputs_.queue_length ? inputs_.queue_length() : 0;
     std::uint8_t tag = probe == Probe::kStartup ? kStartup : probe == Probe::kReadiness ? kReadiness : kLiveness;
-    r.checks = checks_.Run(tag);
+    r.checks = wait == CheckWait::kWait ? checks_.Run(tag) : checks_.Peek(tag, std::chrono::milliseconds(0));
     std::string failing_names;
+    std::string pending_names;
     for (const CheckOutcome& c : r.checks) {
-        if (!c.failing) continue;
-        if (!failing_names.empty()) failing_names += ", ";
-        failing_names += c.name;
+        std::string& names = c.failing ? failing_names : pending_names;
+        if (!c.failing && !(c.pending && probe != Probe::kLiveness)) continue;
+        if (!names.empty()) names += ", ";
+        names += c.name;
     }
+    // What fails the probe because of its checks: failures first, else checks with no result yet.
+    std::string check_problem = !failing_names.empty()   ? "failing checks: " + failing_names
+                                : !pending_names.empty() ? "checks pending: " + pending_names
+                                                         : std::string();
     switch (probe) {
         case Probe::kStartup:
             if (!started()) {
                 r.reason = "start-up steps still running";
-            } else if (!failing_names.empty()) {
-                r.reason = "failing checks: " + failing_names;
+            } else if (!check_problem.empty()) {
+                r.reason = check_problem;
             }
             break;
         case Probe::kReadiness:
@@ -48,8 +54,8 @@ ProbeReport ProbeState::Evaluate(Probe probe) {
                 r.reason = "not started";
             } else if (draining()) {
                 r.reason = "draining: shutting down";
-            } else if (!failing_names.empty()) {
-                r.reason = "failing checks: " + failing_names;
+            } else if (!check_problem.empty()) {
+                r.reason = check_problem;
             } else if (queue >= config_.req_queue_len) {
                 r.reason = fmt::format("request queue {} >= {}", queue, config_.req_queue_len);
             }
@@ -57,8 +63,8 @@ ProbeReport ProbeState::Evaluate(Probe probe) {
         case Probe::kLiveness: {
             std::int64_t stall = inputs_.loop_stall_ms ? inputs_.loop_stall_ms() : 0;
             std::uint64_t served = inputs_.requests_served ? inputs_.requests_served() : 0;
-            if (!failing_names.empty()) {
-                r.reason = "failing checks: " + failing_names;
+            if (!check_problem.empty()) {
+                r.reason = check_problem;
             } else if (stall > config_.watchdog_timeout.count()) {
                 r.reason = fmt::format("event loop stalled for {} ms", stall);
             } else if (config_.max_lifetime != 0 && served > config_.max_lifetime) {

@@ -131,7 +131,13 @@ ErrorCode Classify(CURLcode code) noexcept {
 struct Transfer {
     ClientResponse response;
     bool out_of_memory = false;
+    const std::atomic<bool>* cancel = nullptr;
 };
+
+int Progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* transfer = static_cast<const Transfer*>(user);
+    return transfer->cancel != nullptr && transfer->cancel->load(std::memory_order_relaxed) ? 1 : 0;
+}
 
 std::size_t WriteBody(char* data, std::size_t size, std::size_t count, void* user) {
     auto* transfer = static_cast<Transfer*>(user);
@@ -266,6 +272,12 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
     set(CURLOPT_WRITEDATA, static_cast<void*>(&transfer));
     set(CURLOPT_HEADERFUNCTION, &WriteHeader);
     set(CURLOPT_HEADERDATA, static_cast<void*>(&transfer));
+    if (request.cancel != nullptr) {
+        transfer.cancel = request.cancel;
+        set(CURLOPT_XFERINFOFUNCTION, &Progress);
+        set(CURLOPT_XFERINFODATA, static_cast<void*>(&transfer));
+        set(CURLOPT_NOPROGRESS, 0L);
+    }
     if (request.method == "HEAD") {
         set(CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET" && request.body.empty()) {
@@ -281,6 +293,7 @@ Result<ClientResponse> Client::Send(const ClientRequest& request) {
 
     rc = Curl().easy_perform(h);
     if (transfer.out_of_memory) return fail(ErrorCode::kInternal, "out of memory while reading the response");
+    if (rc == CURLE_ABORTED_BY_CALLBACK && transfer.cancel != nullptr) return fail(ErrorCode::kCancelled, "cancelled");
     if (rc != CURLE_OK) {
         const char* detail = impl_->error_buffer[0] != '\0' ? impl_->error_buffer.data() : Curl().easy_strerror(rc);
         return fail(Classify(rc), detail);

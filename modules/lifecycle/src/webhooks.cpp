@@ -1,20 +1,18 @@
 // SPDX-License-Identifier: MIT
 //
-// Design. Each URL is a Target with its own FIFO of Deliveries (a shared, immutable payload plus the attempts made
-// so far) and a not_before time for its head. One worker thread serves the targets round-robin: it picks the next
-// target whose head is due, takes the head out ("in flight"), releases the mutex for the HTTP exchange, and then
-// either drops the delivery (success, final failure, attempts used up) or puts it back at the head with a new
-// not_before. Putting it back at the head is what keeps events in order per URL; serving targets separately is
-// what keeps a dead URL from delaying a live one (apart from the length of one attempt, since there is one thread).
+// Design. Every (event, URL) pair is a Delivery with its own schedule: attempts made, and a not_before time for the
+// next one. Up to max_in_flight worker threads take due deliveries, oldest event first, each attempt on the worker's
+// own HTTP client, so a receiver that never answers holds one worker for one attempt at a time and no event waits
+// behind another's retries (issue 8: the shutdown events were abandoned behind a retrying startup event). The price
+// is that events to one URL may arrive out of order while retrying; every payload carries a `sequence` number, and
+// receivers order by it.
 //
 // Invariants, all under mu:
-//  - per target, the events in flight and in the queue are in Send order, the in-flight one oldest;
-//  - a target's pending count (queue plus a live in-flight delivery) never exceeds max_queue. Send drops the
-//    oldest to make room: the in-flight delivery if there is one (it is marked, and the worker forgets it whatever
-//    the outcome), else the queue's head;
-//  - Flush's predicate "nothing queued or in flight anywhere" changes only under mu, and the worker notifies
-//    idle_cv each time a delivery ends.
-// The worker never logs or does I/O while holding mu, so Send's critical section is a few pointer moves.
+//  - a target's pending count (deliveries queued or in flight, not marked dropped) never exceeds max_queue; Send
+//    drops the oldest to make room (an in-flight one is marked, and its worker forgets it whatever the outcome);
+//  - Flush's predicate "no delivery left" changes only under mu, and workers notify idle_cv when one ends.
+// Stopping (the destructor) sets `stop` and `cancel`: attempts under way end within about a second (the HTTP
+// client's cancel flag), queued deliveries are abandoned (logged). Workers never log or do I/O holding mu.
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,20 +46,20 @@ struct Payload {
     std::string body;  // the JSON document, identical for every URL and attempt
 };
 
-struct Delivery {
-    std::shared_ptr<const Payload> payload;
-    int attempts = 0;
+struct Target {
+    std::string url;      // immutable after construction; read by workers without the mutex
+    std::string log_url;  // RedactUrl(url); immutable likewise
+    std::size_t pending = 0;
 };
 
-struct Target {
-    std::string url;      // immutable after construction; read by the worker without the mutex
-    std::string log_url;  // RedactUrl(url); immutable likewise
-    std::deque<Delivery> queue;
+struct Delivery {
+    std::uint64_t sequence = 0;  // Send order
+    std::size_t target = 0;
+    std::shared_ptr<const Payload> payload;
+    int attempts = 0;
     SteadyClock::time_point not_before{};
-    std::shared_ptr<const Payload> in_flight;  // the delivery the worker is attempting, if any
-    bool drop_in_flight = false;               // Send dropped it to make room; the worker forgets it
-
-    std::size_t Pending() const noexcept { return queue.size() + (in_flight && !drop_in_flight ? 1 : 0); }
+    bool in_flight = false;
+    bool dropped = false;  // Send dropped it (queue full) while in flight; the worker forgets it
 };
 
 struct Drop {
@@ -78,8 +76,8 @@ std::string ResolvePodName(std::string configured) {
 }
 
 std::string BuildPayload(const WebhookOptions& options, const std::string& pod, WebhookEvent event,
-                         std::string_view status, const std::vector<FailingCheck>& failing,
-                         SystemClock::time_point now) {
+                         std::string_view status, const std::vector<FailingCheck>& failing, SystemClock::time_point now,
+                         std::uint64_t sequence) {
     nlohmann::ordered_json doc;
     doc["service"] = options.service;
     doc["version"] = options.version;
@@ -97,6 +95,7 @@ std::string BuildPayload(const WebhookOptions& options, const std::string& pod, 
         checks.push_back(std::move(item));
     }
     doc["failing_checks"] = std::move(checks);
+    doc["sequence"] = sequence;
     // Check messages may hold arbitrary bytes; replace invalid UTF-8 rather than throw.
     return doc.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
@@ -108,6 +107,7 @@ WebhookOptions Normalize(WebhookOptions options) {
     options.initial_backoff = std::max(options.initial_backoff, milliseconds(0));
     options.max_backoff = std::max(options.max_backoff, milliseconds(0));
     options.timeout = std::max(options.timeout, milliseconds(1));
+    options.max_in_flight = std::clamp(options.max_in_flight, 1, 64);
     return options;
 }
 
@@ -133,11 +133,15 @@ struct WebhookSender::Impl {
     const std::string user_agent;
 
     std::mutex mu;
-    std::condition_variable work_cv;  // the worker waits here for work, a due retry or stop
-    std::condition_variable idle_cv;  // Flush waits here; notified whenever a delivery ends
-    std::vector<Target> targets;      // never resized after construction, so Target addresses are stable
+    std::condition_variable work_cv;  // workers wait here for work, a due retry or stop
+    std::condition_variable idle_cv;  // Flush and the destructor wait here; notified whenever a delivery ends
+    std::vector<Target> targets;      // never resized after construction
+    std::deque<Delivery> deliveries;  // in sequence order
+    std::uint64_t next_sequence = 1;
+    int running_workers = 0;
     bool stop = false;
-    std::thread worker;
+    std::atomic<bool> cancel{false};  // aborts attempts under way (http::ClientRequest::cancel)
+    std::vector<std::thread> workers;
 
     explicit Impl(WebhookOptions opts)
         : options(Normalize(std::move(opts))),
@@ -149,11 +153,6 @@ struct WebhookSender::Impl {
             target.url = url;
             target.log_url = http::RedactUrl(url);
         }
-    }
-
-    bool IdleLocked() const {
-        return std::all_of(targets.begin(), targets.end(),
-                           [](const Target& t) { return t.queue.empty() && t.in_flight == nullptr; });
     }
 
     std::chrono::milliseconds Backoff(int attempts, std::minstd_rand& rng) const {
@@ -172,25 +171,21 @@ struct WebhookSender::Impl {
 void WebhookSender::Impl::Run() {
     http::Client client;
     std::minstd_rand rng(std::random_device{}());
-    std::size_t next = 0;  // round-robin start
     std::unique_lock lock(mu);
     while (!stop) {
-        // Find the next due target, or the earliest time one becomes due.
+        // The oldest due delivery, or the earliest time one becomes due.
         auto now = SteadyClock::now();
-        Target* target = nullptr;
+        Delivery* next = nullptr;
         std::optional<SteadyClock::time_point> earliest;
-        for (std::size_t k = 0; k < targets.size(); ++k) {
-            std::size_t i = (next + k) % targets.size();
-            Target& t = targets[i];
-            if (t.queue.empty()) continue;
-            if (t.not_before <= now) {
-                target = &t;
-                next = i + 1;
+        for (Delivery& d : deliveries) {
+            if (d.in_flight) continue;
+            if (d.not_before <= now) {
+                next = &d;
                 break;
             }
-            if (!earliest || t.not_before < *earliest) earliest = t.not_before;
+            if (!earliest || d.not_before < *earliest) earliest = d.not_before;
         }
-        if (target == nullptr) {
+        if (next == nullptr) {
             if (earliest) {
                 work_cv.wait_until(lock, *earliest);
             } else {
@@ -198,25 +193,25 @@ void WebhookSender::Impl::Run() {
             }
             continue;
         }
-
-        Delivery delivery = std::move(target->queue.front());
-        target->queue.pop_front();
-        target->in_flight = delivery.payload;
-        target->drop_in_flight = false;
+        next->in_flight = true;
+        std::uint64_t sequence = next->sequence;
+        Delivery attempt = *next;  // a copy: the deque may move while the mutex is released
+        const Target& target = targets[attempt.target];
         lock.unlock();
 
-        ++delivery.attempts;
-        const Payload& payload = *delivery.payload;
+        ++attempt.attempts;
+        const Payload& payload = *attempt.payload;
         const std::string_view event = ToString(payload.event);
         http::ClientRequest request{
             .method = "POST",
-            .url = target->url,
+            .url = target.url,
             .headers = {{"Content-Type", "application/json"},
                         {"User-Agent", user_agent},
                         {"X-Gale-Event", std::string(event)}},
             .body = payload.body,
             .timeout = options.timeout,
             .connect_timeout = std::min(options.timeout, kConnectTimeout),
+            .cancel = &cancel,
         };
         auto response = client.Send(request);
 
@@ -224,7 +219,8 @@ void WebhookSender::Impl::Run() {
         std::string error;
         if (!response) {
             error = response.error().message();
-            retry = response.error().code() != ErrorCode::kInvalidArgument;
+            retry = response.error().code() != ErrorCode::kInvalidArgument &&
+                    response.error().code() != ErrorCode::kCancelled;
         } else if (response->status < 200 || response->status > 299) {
             error = fmt::format("HTTP {}", response->status);
             retry = response->status >= 500 || response->status == 429;
@@ -232,52 +228,65 @@ void WebhookSender::Impl::Run() {
         std::optional<std::chrono::milliseconds> retry_in;
         if (error.empty()) {
             log::Debug(kLogger, "webhook delivered",
-                       {{"url", target->log_url}, {"event", event}, {"attempt", delivery.attempts}});
-        } else if (retry && delivery.attempts < options.max_attempts) {
-            retry_in = Backoff(delivery.attempts, rng);
+                       {{"url", target.log_url}, {"event", event}, {"attempt", attempt.attempts}});
+        } else if (retry && attempt.attempts < options.max_attempts) {
+            retry_in = Backoff(attempt.attempts, rng);
             log::Warning(kLogger, "webhook delivery failed; will retry",
-                         {{"url", target->log_url},
+                         {{"url", target.log_url},
                           {"event", event},
-                          {"attempt", delivery.attempts},
+                          {"attempt", attempt.attempts},
                           {"max_attempts", options.max_attempts},
                           {"error", error},
                           {"retry_in_ms", retry_in->count()}});
         } else {
             log::Warning(kLogger,
                          retry ? "webhook delivery failed; giving up" : "webhook delivery failed; not retrying",
-                         {{"url", target->log_url},
+                         {{"url", target.log_url},
                           {"event", event},
-                          {"attempt", delivery.attempts},
+                          {"attempt", attempt.attempts},
                           {"max_attempts", options.max_attempts},
                           {"error", error}});
         }
 
         lock.lock();
-        if (retry_in && !target->drop_in_flight) {
-            target->queue.push_front(std::move(delivery));
-            target->not_before = SteadyClock::now() + *retry_in;
-        } else {
-            target->not_before = {};
+        auto it = std::find_if(deliveries.begin(), deliveries.end(),
+                               [&](const Delivery& d) { return d.sequence == sequence && d.target == attempt.target; });
+        if (it != deliveries.end()) {
+            if (retry_in && !it->dropped) {
+                it->attempts = attempt.attempts;
+                it->not_before = SteadyClock::now() + *retry_in;
+                it->in_flight = false;
+                work_cv.notify_one();
+            } else {
+                if (!it->dropped) --targets[it->target].pending;
+                deliveries.erase(it);
+            }
         }
-        target->in_flight = nullptr;
-        target->drop_in_flight = false;
         idle_cv.notify_all();
     }
+    --running_workers;
+    idle_cv.notify_all();
 }
 
-WebhookSender::WebhookSender(WebhookOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
-    if (!impl_->targets.empty()) impl_->worker = std::thread([impl = impl_.get()] { impl->Run(); });
+WebhookSender::WebhookSender(WebhookOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {
+    if (impl_->targets.empty()) return;
+    impl_->running_workers = impl_->options.max_in_flight;
+    for (int i = 0; i < impl_->options.max_in_flight; ++i) {
+        // Each worker shares ownership, so a worker still finishing a cancelled attempt never outlives the state.
+        impl_->workers.emplace_back([impl = impl_] { impl->Run(); });
+    }
 }
 
 WebhookSender::~WebhookSender() {
+    std::size_t abandoned = 0;
     {
-        std::lock_guard lock(impl_->mu);
+        std::unique_lock lock(impl_->mu);
         impl_->stop = true;
+        impl_->cancel.store(true);
+        for (const Delivery& d : impl_->deliveries) abandoned += d.in_flight || d.dropped ? 0 : 1;
     }
     impl_->work_cv.notify_all();
-    if (impl_->worker.joinable()) impl_->worker.join();
-    std::size_t abandoned = 0;
-    for (const Target& t : impl_->targets) abandoned += t.queue.size();
+    for (auto& w : impl_->workers) w.join();
     if (abandoned > 0) {
         log::Warning(kLogger, "webhook sender stopped; abandoning undelivered events", {{"abandoned", abandoned}});
     }
@@ -285,25 +294,41 @@ WebhookSender::~WebhookSender() {
 
 void WebhookSender::Send(WebhookEvent event, std::string_view status, std::vector<FailingCheck> failing) {
     if (impl_->targets.empty()) return;
-    auto payload = std::make_shared<const Payload>(
-        Payload{event, BuildPayload(impl_->options, impl_->pod_name, event, status, failing, SystemClock::now())});
+    std::uint64_t sequence;
+    {
+        std::lock_guard lock(impl_->mu);
+        sequence = impl_->next_sequence++;
+    }
+    auto payload = std::make_shared<const Payload>(Payload{
+        event, BuildPayload(impl_->options, impl_->pod_name, event, status, failing, SystemClock::now(), sequence)});
     std::vector<Drop> drops;
     {
         std::lock_guard lock(impl_->mu);
-        for (Target& t : impl_->targets) {
-            if (t.Pending() >= impl_->options.max_queue) {
-                if (t.in_flight && !t.drop_in_flight) {
-                    t.drop_in_flight = true;
-                    drops.push_back({t.log_url, t.in_flight->event});
-                } else if (!t.queue.empty()) {
-                    drops.push_back({t.log_url, t.queue.front().payload->event});
-                    t.queue.pop_front();
+        for (std::size_t t = 0; t < impl_->targets.size(); ++t) {
+            Target& target = impl_->targets[t];
+            if (target.pending >= impl_->options.max_queue) {
+                // Drop this target's oldest live delivery.
+                for (auto it = impl_->deliveries.begin(); it != impl_->deliveries.end(); ++it) {
+                    if (it->target != t || it->dropped) continue;
+                    drops.push_back({target.log_url, it->payload->event});
+                    --target.pending;
+                    if (it->in_flight) {
+                        it->dropped = true;
+                    } else {
+                        impl_->deliveries.erase(it);
+                    }
+                    break;
                 }
             }
-            t.queue.push_back({payload, 0});
+            Delivery d;
+            d.sequence = sequence;
+            d.target = t;
+            d.payload = payload;
+            impl_->deliveries.push_back(std::move(d));
+            ++target.pending;
         }
     }
-    impl_->work_cv.notify_one();
+    impl_->work_cv.notify_all();
     for (const Drop& drop : drops) {
         log::Warning(kLogger, "webhook queue full; dropping the oldest event",
                      {{"url", drop.log_url}, {"event", ToString(drop.event)}, {"max_queue", impl_->options.max_queue}});
@@ -312,7 +337,7 @@ void WebhookSender::Send(WebhookEvent event, std::string_view status, std::vecto
 
 bool WebhookSender::Flush(std::chrono::milliseconds deadline) {
     std::unique_lock lock(impl_->mu);
-    return impl_->idle_cv.wait_for(lock, deadline, [this] { return impl_->IdleLocked(); });
+    return impl_->idle_cv.wait_for(lock, deadline, [this] { return impl_->deliveries.empty(); });
 }
 
 const std::string& WebhookSender::pod_name() const noexcept { return impl_->pod_name; }

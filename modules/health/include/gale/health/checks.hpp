@@ -3,9 +3,21 @@
 /// @brief Health checks: a registry of named checks, each tagged for the probes it affects, run off the event
 ///        loop with a timeout and cached for a short interval so that probe storms cost nothing.
 ///
-/// Thread-safety: Add is called before serving starts; Run may be called from any number of threads at once
-/// (concurrent callers share one execution of a check). A check that hangs is reported as timed out; it keeps its
-/// thread until it returns, and is not started again meanwhile.
+/// Every check runs on a thread of its own, so a slow check never delays another, and callers choose how long
+/// they wait: Run waits for each check up to its timeout (the `check` command, the probe monitor), Peek waits at
+/// most a budget and otherwise reports what is known (the HTTP probes, which must answer within kubelet's 1 s
+/// whatever a check does). What a caller gets for a check, in order:
+///
+/// | state of the check                                    | reported                                  |
+/// |-------------------------------------------------------|-------------------------------------------|
+/// | a result younger than the cache TTL, newer than the last Invalidate | that result                  |
+/// | running for longer than its timeout                   | error "timed out after N ms"              |
+/// | otherwise, a result exists                            | the last result (a new run is under way)  |
+/// | otherwise                                             | Status::kPending "pending: first run not finished" |
+///
+/// Thread-safety: Add is called before serving starts; Run, Peek and Invalidate may be called from any number of
+/// threads at once (concurrent callers share one execution of a check). A check that hangs keeps its thread until
+/// it returns and is not started again meanwhile.
 #pragma once
 
 #include <chrono>
@@ -25,7 +37,8 @@ namespace gale::health {
 enum Tag : std::uint8_t { kLiveness = 1, kReadiness = 2, kStartup = 4 };
 
 /// Outcome of one check run, and the severity a check's failure has.
-enum class Status { kOk, kWarning, kError };
+/// kPending is never returned by a check: the registry reports it for a check whose first run has not finished.
+enum class Status { kOk, kWarning, kError, kPending };
 std::string_view ToString(Status status) noexcept;
 
 struct CheckResult {
@@ -54,6 +67,7 @@ struct CheckOutcome {
     std::string message;
     double duration_ms = 0;
     bool failing = false;  ///< failed at a level that fails the probe
+    bool pending = false;  ///< no result yet (status kPending); startup and readiness count it as failing
 };
 
 class CheckRegistry {
@@ -66,18 +80,27 @@ public:
     /// Registers a check. Errors: empty or duplicate name, no tags.
     [[nodiscard]] Result<void> Add(std::string name, CheckFn fn, CheckOptions options = {});
 
-    /// Runs every check carrying `tag` (any tag if tag is 0), using cached results younger than the TTL, waiting
-    /// at most each check's timeout. Results are in registration order.
+    /// Runs every check carrying `tag` (any tag if tag is 0), using cached results younger than the TTL (unless
+    /// `use_cache` is false), waiting for each check at most its timeout. Results are in registration order.
     std::vector<CheckOutcome> Run(std::uint8_t tag, bool use_cache = true);
-
+    /// Like Run, but waits at most `budget` in all (zero: not at all) and then reports what is known (see the
+    /// table above). Stale checks are started either way, so the next call finds them fresh.
+    std::vector<CheckOutcome> Peek(std::uint8_t tag, std::chrono::milliseconds budget);
+    /// Makes every result stale, including a run in progress (it is run again when it ends): used when the state
+    /// a check reads has just changed, e.g. start-up steps that applied migrations.
+    void Invalidate();
     std::size_t size() const;
     std::vector<std::string> names() const;
 
+    struct Entry;  // internal; defined in src/
+
 private:
-    struct Entry;
+    std::vector<CheckOutcome> Collect(std::uint8_t tag, bool use_cache, std::chrono::milliseconds budget,
+                                      bool budget_is_each_timeout);
     std::vector<std::shared_ptr<Entry>> entries_;
     std::chrono::milliseconds cache_ttl_;
     mutable std::mutex mu_;
+    std::chrono::steady_clock::time_point valid_after_{};  // results of runs started before this are stale
 };
 
 }  // namespace gale::health

@@ -24,6 +24,11 @@
 namespace gale::health {
 
 enum class Probe { kStartup, kReadiness, kLiveness };
+
+/// How Evaluate gets check results: kPeek never waits (the HTTP probes: they answer at once whatever a check does,
+/// from the last results; a check with no result yet is "pending", which fails startup and readiness but not
+/// liveness); kWait waits for each stale check up to its timeout (the probe monitor, `check`).
+enum class CheckWait { kPeek, kWait };
 std::string_view ToString(Probe probe) noexcept;
 
 struct ProbeConfig {
@@ -58,8 +63,8 @@ public:
     bool draining() const noexcept { return draining_.load(); }
     const ProbeConfig& config() const noexcept { return config_; }
 
-    /// Evaluates a probe now (checks come from the registry's cache when fresh).
-    ProbeReport Evaluate(Probe probe);
+    /// Evaluates a probe now (checks come from the registry's cache when fresh; see CheckWait).
+    ProbeReport Evaluate(Probe probe, CheckWait wait = CheckWait::kPeek);
 
 private:
     CheckRegistry& checks_;

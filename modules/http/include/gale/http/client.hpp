@@ -16,6 +16,7 @@
 /// never cleaned up. The public header does not include curl's headers.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -42,6 +43,9 @@ struct ClientRequest {
     std::chrono::milliseconds timeout{5000};
     /// Limit on name resolution plus the TCP (and TLS) connect. Must be positive.
     std::chrono::milliseconds connect_timeout{2000};
+    /// When set and it becomes true, the exchange is abandoned (kCancelled) within about a second (libcurl looks
+    /// at it at least once a second, and at every piece of data). Must outlive Send.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 /// What came back: the final response (interim 1xx responses are skipped).
@@ -74,6 +78,7 @@ public:
     /// - kTimeout: the timeout or connect_timeout passed;
     /// - kUnavailable: the peer could not be reached or the exchange broke (refused, reset, DNS failure, TLS
     ///   failure, empty reply);
+    /// - kCancelled: `request.cancel` became true;
     /// - kInternal: out of memory, libcurl could not be initialised, or the Client was moved from.
     [[nodiscard]] Result<ClientResponse> Send(const ClientRequest& request);
 

@@ -9,7 +9,7 @@
 /// ```json
 /// {"service": "orders", "version": "1.4.2", "event": "readiness", "status": "failed",
 ///  "timestamp": "2026-11-26T10:32:03.123Z", "timestamp_unix": 1795689123, "pod": "orders-7d9f-abcde",
-///  "failing_checks": [{"name": "db", "status": "failed", "message": "connection refused"}]}
+///  "failing_checks": [{"name": "db", "status": "failed", "message": "connection refused"}], "sequence": 3}
 /// ```
 /// sent as `POST <url>` with `Content-Type: application/json`, `User-Agent: gale/<version>` and
 /// `X-Gale-Event: <event>`.
@@ -51,6 +51,7 @@ struct FailingCheck {
 /// | max_backoff     | cap on the wait between two attempts                               | 5s                       |
 /// | timeout         | limit on one attempt (connect, send, response)                     | 5s                       |
 /// | max_queue       | queued events per URL (at least 1); when full, drops the oldest    | 1000                     |
+/// | max_in_flight   | attempts under way at once, over all URLs (1 to 64)                | 4                        |
 struct WebhookOptions {
     std::vector<std::string> urls{};
     std::string service{};
@@ -63,27 +64,30 @@ struct WebhookOptions {
     std::chrono::milliseconds max_backoff{5000};
     std::chrono::milliseconds timeout{5000};
     std::size_t max_queue = 1000;
+    int max_in_flight = 4;
 };
 
-/// Delivers lifecycle webhooks from one background thread.
+/// Delivers lifecycle webhooks from background threads.
 ///
-/// Delivery: every event goes to every URL, in the order Send was called, separately per URL; a URL that keeps
-/// failing delays only its own later events (others wait at most for one attempt of it, as there is one thread). An
-/// attempt fails on a transport error (refused, reset, timeout) or a 5xx or 429 answer and is then retried after a
-/// backoff (initial_backoff, doubling, capped at max_backoff; each wait drawn at random from its upper half) until
+/// Delivery: every event goes to every URL. Each (event, URL) delivery has its own schedule, and up to
+/// max_in_flight attempts run at once, oldest event first, so no event waits behind another's retries: a receiver
+/// that never answers delays nothing but its own deliveries. First attempts start in Send order, but a retried or
+/// slow one may arrive after a later one: receivers order by `sequence` (1, 2, … per sender). An attempt fails on a
+/// transport error (refused, reset, timeout) or a 5xx or 429 answer and is then retried after a backoff
+/// (initial_backoff, doubling, capped at max_backoff; each wait drawn at random from its upper half) until
 /// max_attempts. Any 2xx answer is success. Any other answer (4xx other than 429, 3xx: redirects are not followed) and
 /// a malformed URL are final. Every failed attempt is logged at warning on logger "gale.webhooks" with url (user-info
 /// and query redacted), event, attempt and error; a dropped or abandoned event is logged too. Nothing is reported back
 /// to the caller.
 ///
-/// Ownership and lifetime: owns its thread, its HTTP client and the queued events. The destructor stops the thread
-/// and abandons whatever is still queued (logging how many); an attempt already under way is finished first, which
-/// takes at most `timeout`. Call Flush before destroying the sender to give pending events a chance.
+/// Ownership and lifetime: owns its threads, their HTTP clients and the queued events. The destructor stops the
+/// threads: attempts under way are cancelled (within about a second), whatever is still queued is abandoned (logged).
+/// Call Flush with the time you can spare before destroying the sender to give pending events a chance.
 /// Thread-safety: Send and Flush may be called from any number of threads at once. Construction and destruction
 /// must not race with other calls. Not copyable or movable.
 class WebhookSender {
 public:
-    /// Starts the background thread (none without URLs). Out-of-range options are clamped: max_attempts and
+    /// Starts the background threads (none without URLs). Out-of-range options are clamped: max_attempts and
     /// max_queue to at least 1, backoffs to at least zero, timeout to at least 1ms. URLs are not checked here: a
     /// malformed one fails its first attempt, finally.
     explicit WebhookSender(WebhookOptions options);
@@ -108,7 +112,7 @@ public:
 
 private:
     struct Impl;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace gale::lifecycle

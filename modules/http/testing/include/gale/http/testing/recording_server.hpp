@@ -75,8 +75,10 @@ struct CannedResponse {
     std::vector<std::pair<std::string, std::string>> headers{};  // Content-Length and Connection are added
 };
 
-/// One thread, blocking accept, one request per connection, then close. Records every request; answers with
-/// whatever the handler returns for the n-th request (0-based), or 200 with body "ok" without a handler.
+/// Blocking accept, a thread per connection, one request per connection, then close. Records every request;
+/// answers with whatever the handler returns for the n-th request (0-based, in order of arrival), or 200 with body
+/// "ok" without a handler. The handler may run on several connection threads at once, so one that holds its
+/// answer back (a receiver that never answers) delays only its own connection.
 class RecordingServer {
 public:
     using Handler = std::function<CannedResponse(std::size_t index, const ReceivedRequest&)>;
@@ -89,6 +91,7 @@ public:
         stopping_ = true;
         ::shutdown(listen_fd_, SHUT_RDWR);  // wakes the blocked accept
         if (thread_.joinable()) thread_.join();
+        for (auto& t : connections_) t.join();
         if (listen_fd_ >= 0) ::close(listen_fd_);
     }
     RecordingServer(const RecordingServer&) = delete;
@@ -116,29 +119,33 @@ private:
                 if (errno == EINTR || errno == ECONNABORTED) continue;
                 return;
             }
-            timeval tv{5, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-            if (auto request = ReadRequest(fd)) {
-                std::size_t index = 0;
-                {
-                    std::lock_guard lock(mu_);
-                    index = requests_.size();
-                    requests_.push_back(*request);
-                }
-                cv_.notify_all();
-                CannedResponse response = handler_ ? handler_(index, *request) : CannedResponse{200, "ok", {}};
-                std::string out = "HTTP/1.1 " + std::to_string(response.status) + " Canned\r\n";
-                for (const auto& [n, v] : response.headers) out += n + ": " + v + "\r\n";
-                out += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
-                out += response.body;
-                for (std::size_t sent = 0; sent < out.size();) {
-                    ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-                    if (n <= 0) break;
-                    sent += static_cast<std::size_t>(n);
-                }
-            }
-            ::close(fd);
+            connections_.emplace_back([this, fd] { Serve(fd); });
         }
+    }
+
+    void Serve(int fd) {
+        timeval tv{5, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        if (auto request = ReadRequest(fd)) {
+            std::size_t index = 0;
+            {
+                std::lock_guard lock(mu_);
+                index = requests_.size();
+                requests_.push_back(*request);
+            }
+            cv_.notify_all();
+            CannedResponse response = handler_ ? handler_(index, *request) : CannedResponse{200, "ok", {}};
+            std::string out = "HTTP/1.1 " + std::to_string(response.status) + " Canned\r\n";
+            for (const auto& [n, v] : response.headers) out += n + ": " + v + "\r\n";
+            out += "Content-Length: " + std::to_string(response.body.size()) + "\r\nConnection: close\r\n\r\n";
+            out += response.body;
+            for (std::size_t sent = 0; sent < out.size();) {
+                ssize_t n = ::send(fd, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
+                if (n <= 0) break;
+                sent += static_cast<std::size_t>(n);
+            }
+        }
+        ::close(fd);
     }
 
     static std::optional<ReceivedRequest> ReadRequest(int fd) {
@@ -184,6 +191,7 @@ private:
     int port_ = 0;
     std::atomic<bool> stopping_{false};
     std::thread thread_;
+    std::vector<std::thread> connections_;  // touched by the accept thread only (and the destructor after it)
     mutable std::mutex mu_;
     mutable std::condition_variable cv_;
     std::vector<ReceivedRequest> requests_;
