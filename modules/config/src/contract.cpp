@@ -3,6 +3,7 @@
 // name the layer (and file). Validation never stops at the first problem: a deployer fixes a whole environment in
 // one round. Secret values are never formatted into a message: type errors for secrets use a fixed text, and the
 // rules below only ever quote non-secret variables.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -164,6 +165,15 @@ Result<void> Contract::AddGroup(GroupSpec group) {
         if (g.name == group.name) return invalid("a group of this name already exists");
         for (const auto& v : g.vars) seen.insert(v.name);
     }
+    for (const auto& name : group.enabled_also_by) {
+        if (group.always_enabled) return invalid("enabled_also_by is for optional groups (this one is always enabled)");
+        if (name == group.vars.front().name) {
+            return invalid(fmt::format("enabled_also_by names {}, the first variable (which always enables)", name));
+        }
+        bool found = false;
+        for (const auto& v : group.vars) found = found || v.name == name;
+        if (!found) return invalid(fmt::format("enabled_also_by names {}, which is not a variable of the group", name));
+    }
     for (const auto& v : group.vars) {
         if (v.name.empty()) return invalid("a variable name is empty");
         if (!seen.insert(v.name).second) return invalid(fmt::format("variable {} is already in the contract", v.name));
@@ -186,7 +196,12 @@ Result<void> Contract::AddGroup(GroupSpec group) {
 std::vector<std::string> Contract::Validate(const Settings& settings) const {
     std::vector<std::string> problems;
     for (const auto& group : groups_) {
-        const bool enabled = group.always_enabled || IsSet(settings, group.vars.front().name);
+        // The variable that enables the group: the first, else the first set one of enabled_also_by.
+        const std::string* enabler = IsSet(settings, group.vars.front().name) ? &group.vars.front().name : nullptr;
+        for (const auto& name : group.enabled_also_by) {
+            if (enabler == nullptr && IsSet(settings, name)) enabler = &name;
+        }
+        const bool enabled = group.always_enabled || enabler != nullptr;
         if (!enabled) {
             const auto& first = group.vars.front().name;
             for (std::size_t i = 1; i < group.vars.size(); ++i) {
@@ -204,7 +219,7 @@ std::vector<std::string> Contract::Validate(const Settings& settings) const {
                     problems.push_back(fmt::format("{} is required (group '{}')", spec.name, group.name));
                 } else {
                     problems.push_back(fmt::format("{} is required when the group '{}' is enabled (by {})", spec.name,
-                                                   group.name, NameWithSource(settings, group.vars.front().name)));
+                                                   group.name, NameWithSource(settings, *enabler)));
                 }
                 continue;
             }
@@ -245,7 +260,9 @@ std::string Contract::RenderMarkdown() const {
     std::string out;
     out +=
         "Each group is enabled by its first variable: the group's functionality is configured when that variable is "
-        "set (to a non-empty value; an empty variable counts as unset). Groups marked *(always)* are always enabled. "
+        "set (to a non-empty value; an empty variable counts as unset). A few other variables, each a whole "
+        "configuration on its own, enable their group too; they are marked *enables group* as well. Groups marked "
+        "*(always)* are always enabled. "
         "In an enabled group, every set variable must be a valid value of its type, every required variable must be "
         "set, and the group's rules (below the table) must hold. In a disabled group, any other variable that is set "
         "is reported as a problem, because the service would run without that functionality. Variables not listed "
@@ -258,7 +275,9 @@ std::string Contract::RenderMarkdown() const {
             std::string group_cell;
             if (i == 0) group_cell = Cell(group.name) + (group.always_enabled ? " *(always)*" : "");
             std::string required = spec.required ? "yes" : "no";
-            if (i == 0 && !group.always_enabled) required = "enables group";
+            const bool enables = std::find(group.enabled_also_by.begin(), group.enabled_also_by.end(), spec.name) !=
+                                 group.enabled_also_by.end();
+            if ((i == 0 && !group.always_enabled) || enables) required = "enables group";
             out +=
                 fmt::format("| {} | {} | {} | {} | {} | {} | {} |\n", group_cell, Code(spec.name), Cell(TypeText(spec)),
                             Code(spec.default_value), required, spec.secret ? "yes" : "no", Cell(spec.help));
@@ -304,12 +323,38 @@ void TaskCommandsRule(const Settings& settings, std::vector<std::string>& proble
                     NameWithSource(settings, "APP_RUN_MODE"), *settings.Find("APP_RUN_MODE")));
 }
 
-/// postgresql: DATABASE_URL, or DATABASE_HOST + DATABASE_NAME + DATABASE_USERNAME. sqlite: only DATABASE_NAME (a
-/// file path) and optionally a sqlite:// DATABASE_URL; network settings are a mistake. A DATABASE_URL's scheme must
-/// match the engine (the scheme is not secret; the rest of the URL is never shown).
+/// The engine, as gale::db::OptionsFromEnvironment chooses it: DATABASE_ENGINE; else DATABASE_URL's scheme; else
+/// sqlite. postgresql: DATABASE_URL, or DATABASE_HOST + DATABASE_NAME + DATABASE_USERNAME. sqlite: only
+/// DATABASE_NAME (a file path) or a sqlite:///path DATABASE_URL; network settings are a mistake. A DATABASE_URL's
+/// scheme must match the engine (the scheme is not secret; the rest of the URL is never shown).
 void DatabaseRule(const Settings& settings, std::vector<std::string>& problems) {
-    const std::string engine = Lower(settings, "DATABASE_ENGINE");
-    const std::string engine_what = NameWithSource(settings, "DATABASE_ENGINE");
+    std::string scheme;  // of DATABASE_URL, lower case; empty when unset or malformed (already reported)
+    if (IsSet(settings, "DATABASE_URL")) {
+        const std::string url = *settings.Find("DATABASE_URL");
+        if (IsUrl(url)) scheme = ToLower(std::string_view(url).substr(0, url.find("://")));
+    }
+    const bool url_is_postgresql = scheme == "postgres" || scheme == "postgresql";
+    const std::string url_what = NameWithSource(settings, "DATABASE_URL");
+    std::string engine;
+    std::string engine_is;  // "DATABASE_ENGINE (from environment) is sqlite", for messages
+    if (IsSet(settings, "DATABASE_ENGINE")) {
+        engine = Lower(settings, "DATABASE_ENGINE");
+        engine_is = fmt::format("{} is {}", NameWithSource(settings, "DATABASE_ENGINE"), engine);
+    } else if (!scheme.empty()) {
+        if (!url_is_postgresql && scheme != "sqlite") {
+            problems.push_back(
+                fmt::format("{}: the scheme '{}' is not postgres://, postgresql:// or sqlite://", url_what, scheme));
+            return;
+        }
+        engine = url_is_postgresql ? "postgresql" : "sqlite";
+        engine_is = fmt::format("the scheme of {} is {}", url_what, scheme);
+    } else if (IsSet(settings, "DATABASE_URL")) {
+        return;  // malformed URL and no engine: already reported
+    } else {
+        engine = "sqlite";
+        engine_is = "DATABASE_ENGINE is not set, so the engine is sqlite";
+    }
+
     if (engine == "postgresql") {
         if (!IsSet(settings, "DATABASE_URL")) {
             std::vector<std::string> missing;
@@ -317,31 +362,36 @@ void DatabaseRule(const Settings& settings, std::vector<std::string>& problems) 
                 if (!IsSet(settings, key)) missing.emplace_back(key);
             }
             if (!missing.empty()) {
-                problems.push_back(fmt::format(
-                    "{} is postgresql: set DATABASE_URL, or DATABASE_HOST, DATABASE_NAME and DATABASE_USERNAME "
-                    "(missing: {})",
-                    engine_what, JoinChoices(missing, ", ")));
+                problems.push_back(
+                    fmt::format("{}: set DATABASE_URL, or DATABASE_HOST, DATABASE_NAME and DATABASE_USERNAME "
+                                "(missing: {})",
+                                engine_is, JoinChoices(missing, ", ")));
             }
         }
     } else if (engine == "sqlite") {
+        const bool engine_set = IsSet(settings, "DATABASE_ENGINE") || !scheme.empty();
         for (const char* key : {"DATABASE_HOST", "DATABASE_PORT", "DATABASE_USERNAME", "DATABASE_PASSWORD"}) {
             if (!IsSet(settings, key)) continue;
-            problems.push_back(fmt::format("{} is set but {} is sqlite, which uses only DATABASE_NAME (a file path)",
-                                           NameWithSource(settings, key), engine_what));
+            problems.push_back(fmt::format("{} is set but {}, which uses only DATABASE_NAME (a file path){}",
+                                           NameWithSource(settings, key), engine_is,
+                                           engine_set ? "" : "; set DATABASE_ENGINE=postgresql for a server"));
         }
     } else {
         return;  // malformed engine: already reported
     }
-    if (!IsSet(settings, "DATABASE_URL")) return;
-    const std::string url = *settings.Find("DATABASE_URL");
-    const auto sep = url.find("://");
-    if (sep == std::string::npos || !IsUrl(url)) return;  // malformed: already reported, without the value
-    const std::string scheme = ToLower(std::string_view(url).substr(0, sep));
-    const bool ok = engine == "postgresql" ? (scheme == "postgres" || scheme == "postgresql") : scheme == "sqlite";
+    if (scheme.empty()) return;  // no URL, or a malformed one (already reported, without the value)
+    const bool ok = engine == "postgresql" ? url_is_postgresql : scheme == "sqlite";
     if (!ok) {
-        problems.push_back(fmt::format("{}: the scheme '{}' does not match {} '{}' (expected {})",
-                                       NameWithSource(settings, "DATABASE_URL"), scheme, engine_what, engine,
+        problems.push_back(fmt::format("{}: the scheme '{}' does not match {} '{}' (expected {})", url_what, scheme,
+                                       NameWithSource(settings, "DATABASE_ENGINE"), engine,
                                        engine == "postgresql" ? "postgres:// or postgresql://" : "sqlite://"));
+        return;
+    }
+    // sqlite:///relative.db or sqlite:////absolute.db, as dj-database-url and gale::db read it.
+    const std::string url = *settings.Find("DATABASE_URL");
+    if (scheme == "sqlite" && (url.size() <= 10 || url.compare(6, 4, ":///") != 0)) {
+        problems.push_back(fmt::format(
+            "{}: a sqlite URL is sqlite:///relative/path or sqlite:////absolute/path (value not shown)", url_what));
     }
 }
 
@@ -446,9 +496,12 @@ std::vector<GroupSpec> BuiltinGroups() {
     sql.description =
         "base-python's \"SQL Database\" set, with two changes: DATABASE_ENGINE comes first and enables the group "
         "(base-python defaulted it to postgresql; gale's default engine is sqlite, so a PostgreSQL deployment must "
-        "say so), and gale adds DATABASE_URL. Rules: postgresql needs DATABASE_URL, or DATABASE_HOST, DATABASE_NAME "
-        "and DATABASE_USERNAME; sqlite uses only DATABASE_NAME (a file path), so a host, port, username or password "
-        "is an error; a DATABASE_URL's scheme must match the engine.";
+        "say so, by DATABASE_ENGINE or a postgresql:// DATABASE_URL), and gale adds DATABASE_URL. DATABASE_NAME alone "
+        "(a SQLite file) and DATABASE_URL alone (whose scheme then names the engine) enable the group too, as "
+        "gale::db reads them; a host, port, username or password alone does not. Rules: postgresql needs "
+        "DATABASE_URL, or DATABASE_HOST, DATABASE_NAME and DATABASE_USERNAME; sqlite uses only DATABASE_NAME (a file "
+        "path) or a sqlite:///path DATABASE_URL, so a host, port, username or password is an error; a "
+        "DATABASE_URL's scheme must match the engine.";
     sql.vars = {
         WithDefault(Var("DATABASE_ENGINE", VariableType::kEnum, "Database engine."), "sqlite"),
         Var("DATABASE_HOST", VariableType::kString, "postgresql: server host."),
@@ -463,6 +516,7 @@ std::vector<GroupSpec> BuiltinGroups() {
                    "wins over the separate variables.")),
     };
     sql.vars[0].choices = {"sqlite", "postgresql"};
+    sql.enabled_also_by = {"DATABASE_NAME", "DATABASE_URL"};
     sql.rules = {DatabaseRule};
     groups.push_back(std::move(sql));
 

@@ -293,6 +293,68 @@ TEST(BuiltinContract, DatabaseRules) {
                 ElementsAre("DATABASE_ENGINE (from environment): 'mysql' is not one of sqlite, postgresql"));
 }
 
+// Issue 8: DATABASE_NAME alone was refused ("not enabled (set DATABASE_ENGINE)") although gale::db opens SQLite at
+// that path, and examples/hello says so. DATABASE_NAME and DATABASE_URL are each a whole configuration on their
+// own, so each enables the group; the engine is then the URL's scheme, or sqlite (as db::OptionsFromEnvironment).
+TEST(BuiltinContract, DatabaseNameOrUrlAloneEnablesTheGroup) {
+    const auto& c = BuiltinContract();
+    auto with = [](std::initializer_list<std::pair<const char*, const char*>> vars) {
+        Settings s = GoodEnv();
+        for (const auto& [k, v] : vars) s.Set(k, v, Layer::kEnvironment);
+        return s;
+    };
+    EXPECT_THAT(c.Validate(with({{"DATABASE_NAME", "/var/lib/hello/hello.db"}})), IsEmpty());
+    EXPECT_THAT(c.Validate(with({{"DATABASE_URL", "sqlite:///hello.db"}})), IsEmpty());
+    EXPECT_THAT(c.Validate(with({{"DATABASE_URL", "postgresql://u:hunter2@db:5432/app"}})), IsEmpty());
+    EXPECT_THAT(c.Validate(with({{"DATABASE_URL", "postgres://u@db/app"}, {"DATABASE_PORT", "x"}})),
+                ElementsAre("DATABASE_PORT (from environment): 'x' is not an integer"));  // enabled: type-checked
+
+    // The engine is sqlite when nothing names another one: network settings are then mistakes, with the fix.
+    EXPECT_THAT(
+        c.Validate(with({{"DATABASE_NAME", "app"}, {"DATABASE_HOST", "db"}, {"DATABASE_USERNAME", "u"}})),
+        ElementsAre("DATABASE_HOST (from environment) is set but DATABASE_ENGINE is not set, so the engine is sqlite, "
+                    "which uses only DATABASE_NAME (a file path); set DATABASE_ENGINE=postgresql for a server",
+                    "DATABASE_USERNAME (from environment) is set but DATABASE_ENGINE is not set, so the engine is "
+                    "sqlite, which uses only DATABASE_NAME (a file path); set DATABASE_ENGINE=postgresql for a "
+                    "server"));
+    // A URL's scheme must be one gale knows, and a sqlite URL must name a path (the URL is secret: never quoted).
+    EXPECT_THAT(c.Validate(with({{"DATABASE_URL", "mysql://u:hunter2@db/app"}})),
+                ElementsAre("DATABASE_URL (from environment): the scheme 'mysql' is not postgres://, postgresql:// "
+                            "or sqlite://"));
+    EXPECT_THAT(c.Validate(with({{"DATABASE_URL", "sqlite://hello.db"}})),
+                ElementsAre("DATABASE_URL (from environment): a sqlite URL is sqlite:///relative/path or "
+                            "sqlite:////absolute/path (value not shown)"));
+    // Variables that need a server still do not enable the group by themselves.
+    EXPECT_THAT(c.Validate(with({{"DATABASE_HOST", "db"}})),
+                ElementsAre("DATABASE_HOST (from environment) is set but the group 'SQL database' is not enabled (set "
+                            "DATABASE_ENGINE)"));
+}
+
+TEST(Contract, FurtherEnablingVariablesMustBeOtherVariablesOfTheGroup) {
+    Contract c;
+    GroupSpec g{.name = "g", .vars = {VariableSpec{.name = "G_A"}, VariableSpec{.name = "G_B"}}};
+    g.enabled_also_by = {"G_C"};
+    auto r = c.AddGroup(g);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(), "group 'g': enabled_also_by names G_C, which is not a variable of the group");
+    g.enabled_also_by = {"G_A"};
+    r = c.AddGroup(g);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(), "group 'g': enabled_also_by names G_A, the first variable (which always enables)");
+    g.enabled_also_by = {"G_B"};
+    ASSERT_TRUE(c.AddGroup(g));
+    GroupSpec always{.name = "always", .vars = {{.name = "X_A"}, {.name = "X_B"}}, .always_enabled = true};
+    always.enabled_also_by = {"X_B"};
+    r = c.AddGroup(always);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message(),
+              "group 'always': enabled_also_by is for optional groups (this one is always enabled)");
+
+    Settings s;
+    s.Set("G_B", "1", Layer::kEnvironment);
+    EXPECT_THAT(c.Validate(s), IsEmpty());
+}
+
 TEST(BuiltinContract, RunModeAndAwsRules) {
     const auto& c = BuiltinContract();
     Settings task = GoodEnv();
@@ -394,6 +456,8 @@ TEST(BuiltinContract, RenderMarkdownListsEveryVariable) {
     EXPECT_THAT(md, HasSubstr("| `DATABASE_PORT` | port | `5432` | no | no |"));
     EXPECT_THAT(md, HasSubstr("| `APP_RUN_MODE` | enum: WEB, TASK, WORKER, BEAT, CONSUME | `WEB` | no | no |"));
     EXPECT_THAT(md, HasSubstr("| `RABBITMQ_HOST` | string |  | enables group | no |"));
+    EXPECT_THAT(md, HasSubstr("| `DATABASE_NAME` | string | `app.db` | enables group | no |"));
+    EXPECT_THAT(md, HasSubstr("| `DATABASE_HOST` | string |  | no | no |"));
     EXPECT_EQ(md, BuiltinContract().RenderMarkdown());  // deterministic
 }
 

@@ -4,7 +4,7 @@
 ///        with types, defaults, secrets and cross-variable rules; validated all at once and rendered as Markdown.
 ///
 /// base-python's rule, kept: variables come in groups, one per piece of functionality; an optional group is enabled
-/// when its FIRST variable is set. gale's decisions on top of it:
+/// when its FIRST variable is set (or one of GroupSpec::enabled_also_by). gale's decisions on top of it:
 ///  - "set" means present in the Settings with a non-empty value, from any layer (as in the AWS SDKs and
 ///    gale::aws, an empty variable counts as unset; `DATABASE_HOST=` in a dotenv template enables nothing);
 ///  - in an enabled group, every set variable is checked against its type, every `required` one must be set, then
@@ -66,8 +66,11 @@ struct GroupSpec {
     std::string name;
     std::string description{};
     std::vector<VariableSpec> vars{};
-    bool always_enabled = false;  ///< otherwise the group is enabled when its FIRST variable is set
+    bool always_enabled = false;  ///< otherwise the group is enabled when its FIRST variable is set (or see below)
     std::vector<Rule> rules{};
+    /// Optional groups only: other variables of the group that enable it too, each being a whole configuration
+    /// on its own (SQL database: DATABASE_NAME, a SQLite file, and DATABASE_URL). The first variable always does.
+    std::vector<std::string> enabled_also_by{};
 };
 
 /// "KEY (from environment)", "KEY (from dotenv .env.local)", or "KEY (not set)": how problems name a variable.
@@ -83,7 +86,8 @@ public:
     /// Appends a group. Errors (kInvalidArgument, nothing added): empty group or variable name; a group or
     /// variable name already in the contract (in any group) or twice in this one; an optional group without
     /// variables; a kEnum without choices; a variable both `required` and with a default; a default that is not
-    /// a valid value of its type (or outside [min_value, max_value]).
+    /// a valid value of its type (or outside [min_value, max_value]); `enabled_also_by` on an always-enabled group,
+    /// or naming the first variable or a variable not in the group.
     [[nodiscard]] Result<void> AddGroup(GroupSpec group);
 
     /// Checks `settings` against every group (see the file comment for the rules) and returns EVERY problem, in

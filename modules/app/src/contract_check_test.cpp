@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// The environment contract that every role validates before it starts (config) and gale::db, which opens the
+// database afterwards, read the same DATABASE_* variables in two modules (config sits below db, so db cannot call
+// it). What the contract accepts, db must open; what db refuses, the contract must refuse first, with its clearer
+// message. The one difference is on purpose: the contract also reports a variable that db would ignore (the
+// deployer believes it is used).
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <gale/config/settings.hpp>
+#include <gale/db/database.hpp>
+
+#include "state.hpp"
+
+namespace gale::app {
+namespace {
+
+struct Case {
+    std::map<std::string, std::string> env;
+    bool contract_accepts;
+    bool db_accepts;
+};
+
+std::string Show(const std::map<std::string, std::string>& env) {
+    std::string out;
+    for (const auto& [k, v] : env) out += k + "=" + v + " ";
+    return out.empty() ? "(nothing set)" : out;
+}
+
+TEST(ContractCheck, AgreesWithDbOnDatabaseSettings) {
+    const std::vector<Case> cases = {
+        {{}, true, true},
+        {{{"DATABASE_NAME", "/var/lib/hello/hello.db"}}, true, true},  // issue 8: was refused by the contract
+        {{{"DATABASE_ENGINE", "sqlite"}, {"DATABASE_NAME", "app.db"}}, true, true},
+        {{{"DATABASE_URL", "sqlite:///app.db"}}, true, true},
+        {{{"DATABASE_URL", "sqlite:////var/lib/app.db"}}, true, true},
+        {{{"DATABASE_URL", "postgresql://u:p@db:5432/app"}}, true, true},
+        {{{"DATABASE_URL", "postgres://u@db/app"}, {"DATABASE_ENGINE", "PostgreSQL"}}, true, true},
+        {{{"DATABASE_ENGINE", "postgresql"},
+          {"DATABASE_HOST", "db"},
+          {"DATABASE_NAME", "app"},
+          {"DATABASE_USERNAME", "u"},
+          {"DATABASE_PASSWORD", "p"},
+          {"DATABASE_PORT", "6543"}},
+         true,
+         true},
+        {{{"DATABASE_URL", "sqlite://app.db"}}, false, false},
+        {{{"DATABASE_URL", "mysql://u@db/app"}}, false, false},
+        {{{"DATABASE_ENGINE", "sqlite"}, {"DATABASE_URL", "postgresql://db/app"}}, false, false},
+        {{{"DATABASE_ENGINE", "mysql"}}, false, false},
+        {{{"DATABASE_ENGINE", "postgresql"}}, false, false},
+        {{{"DATABASE_ENGINE", "postgresql"}, {"DATABASE_HOST", "db"}, {"DATABASE_NAME", "app"}}, false, false},
+        {{{"DATABASE_ENGINE", "postgresql"},
+          {"DATABASE_HOST", "db"},
+          {"DATABASE_NAME", "app"},
+          {"DATABASE_USERNAME", "u"},
+          {"DATABASE_PORT", "99999"}},
+         false,
+         false},
+        {{{"DATABASE_HOST", "db"}}, false, false},
+        {{{"DATABASE_PASSWORD", "p"}}, false, false},
+        {{{"DATABASE_NAME", "app"}, {"DATABASE_HOST", "db"}, {"DATABASE_USERNAME", "u"}}, false, false},
+        // On purpose: db takes the URL and ignores DATABASE_HOST; the contract says so instead of ignoring it.
+        {{{"DATABASE_URL", "sqlite:///app.db"}, {"DATABASE_HOST", "db"}}, false, true},
+    };
+    App::State state;
+    for (const Case& c : cases) {
+        SCOPED_TRACE(Show(c.env));
+        config::Settings settings;
+        settings.Set("APP_DEBUG", "true", config::Layer::kEnvironment);  // no APP_SECRET_KEY problem
+        for (const auto& [k, v] : c.env) settings.Set(k, v, config::Layer::kEnvironment);
+        const auto problems = ValidateContract(state, settings);
+        std::string text;
+        for (const auto& p : problems) text += "\n  " + p;
+        EXPECT_EQ(problems.empty(), c.contract_accepts) << "contract problems:" << text;
+
+        auto options = db::OptionsFromEnvironment([&](std::string_view name) -> std::optional<std::string> {
+            auto it = c.env.find(std::string(name));
+            if (it == c.env.end()) return std::nullopt;
+            return it->second;
+        });
+        EXPECT_EQ(options.has_value(), c.db_accepts) << (options ? options->Describe() : options.error().message());
+    }
+}
+
+}  // namespace
+}  // namespace gale::app
