@@ -23,6 +23,18 @@ tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
 
+/// `lookup`, or the process environment without one; an empty value counts as unset.
+std::optional<std::string> Get(const EnvLookup& lookup, std::string_view name) {
+    std::optional<std::string> v;
+    if (lookup) {
+        v = lookup(name);
+    } else if (const char* e = std::getenv(std::string(name).c_str())) {
+        v = std::string(e);
+    }
+    if (v && v->empty()) v.reset();
+    return v;
+}
+
 }  // namespace
 
 std::string ConnectionOptions::Describe() const {
@@ -46,32 +58,20 @@ std::string ConnectionOptions::Describe() const {
     return fmt::format("postgresql://{}{}:{}/{}", user, host.empty() ? "localhost" : host, port, name);
 }
 
-Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
-    auto get = [&](std::string_view name) -> std::optional<std::string> {
-        std::optional<std::string> v;
-        if (lookup) {
-            v = lookup(name);
-        } else if (const char* e = std::getenv(std::string(name).c_str())) {
-            v = std::string(e);
-        }
-        if (v && v->empty()) v.reset();
-        return v;
-    };
-
-    ConnectionOptions opts;
-    auto engine_var = get("DATABASE_ENGINE");
+Result<Engine> EngineFromEnvironment(const EnvLookup& lookup) {
+    Engine engine = Engine::kSqlite;
+    auto engine_var = Get(lookup, "DATABASE_ENGINE");
     if (engine_var) {
         std::string e = Lower(*engine_var);
         if (e == "sqlite") {
-            opts.engine = Engine::kSqlite;
+            engine = Engine::kSqlite;
         } else if (e == "postgresql") {
-            opts.engine = Engine::kPostgresql;
+            engine = Engine::kPostgresql;
         } else {
             return Invalid(fmt::format("DATABASE_ENGINE: '{}' is not one of sqlite, postgresql", *engine_var));
         }
     }
-
-    if (auto url = get("DATABASE_URL")) {
+    if (auto url = Get(lookup, "DATABASE_URL")) {
         std::size_t colon = url->find(':');
         std::string scheme = colon == std::string::npos ? "" : Lower(url->substr(0, colon));
         Engine from_url;
@@ -82,12 +82,23 @@ Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
         } else {
             return Invalid("DATABASE_URL: scheme must be postgresql://, postgres:// or sqlite:/// (value not shown)");
         }
-        if (engine_var && from_url != opts.engine) {
-            return Invalid(fmt::format("DATABASE_URL: scheme '{}' does not match DATABASE_ENGINE={}", scheme,
-                                       ToString(opts.engine)));
+        if (engine_var && from_url != engine) {
+            return Invalid(
+                fmt::format("DATABASE_URL: scheme '{}' does not match DATABASE_ENGINE={}", scheme, ToString(engine)));
         }
-        opts.engine = from_url;
-        if (from_url == Engine::kSqlite) {
+        engine = from_url;
+    }
+    return engine;
+}
+
+Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
+    auto get = [&](std::string_view name) { return Get(lookup, name); };
+
+    ConnectionOptions opts;
+    GALE_ASSIGN_OR_RETURN(opts.engine, EngineFromEnvironment(lookup));
+
+    if (auto url = get("DATABASE_URL")) {  // its scheme chose opts.engine
+        if (opts.engine == Engine::kSqlite) {
             // sqlite:///relative.db, sqlite:////absolute.db (as dj-database-url).
             if (url->compare(0, 10, "sqlite:///") != 0 || url->size() == 10) {
                 return Invalid(fmt::format("DATABASE_URL: '{}' is not sqlite:///path", *url));

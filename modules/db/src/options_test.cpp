@@ -95,5 +95,33 @@ TEST(Options, ErrorsNameTheVariableAndHideSecrets) {
     EXPECT_EQ(sqlite_pw.error().message().find("topsecret"), std::string::npos);
 }
 
+TEST(Options, EngineAloneNeedsNoConnectionVariables) {
+    auto none = EngineFromEnvironment(Env({}));
+    ASSERT_TRUE(none) << none.error().message();
+    EXPECT_EQ(*none, Engine::kSqlite);
+    // What `deploy k8s` needs: the engine, before the host, name and user are known.
+    auto pg = EngineFromEnvironment(Env({{"DATABASE_ENGINE", "PostgreSQL"}}));
+    ASSERT_TRUE(pg) << pg.error().message();
+    EXPECT_EQ(*pg, Engine::kPostgresql);
+    EXPECT_FALSE(OptionsFromEnvironment(Env({{"DATABASE_ENGINE", "PostgreSQL"}})));  // a connection needs more
+    auto url = EngineFromEnvironment(Env({{"DATABASE_URL", "postgres://u:topsecret@db/x"}}));
+    ASSERT_TRUE(url) << url.error().message();
+    EXPECT_EQ(*url, Engine::kPostgresql);
+    auto lite = EngineFromEnvironment(Env({{"DATABASE_URL", "sqlite:////data/x.db"}, {"DATABASE_ENGINE", "sqlite"}}));
+    ASSERT_TRUE(lite) << lite.error().message();
+    EXPECT_EQ(*lite, Engine::kSqlite);
+
+    auto bad = EngineFromEnvironment(Env({{"DATABASE_ENGINE", "mysql"}}));
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().message(), "DATABASE_ENGINE: 'mysql' is not one of sqlite, postgresql");
+    auto mismatch =
+        EngineFromEnvironment(Env({{"DATABASE_ENGINE", "sqlite"}, {"DATABASE_URL", "postgresql://u:topsecret@db/x"}}));
+    ASSERT_FALSE(mismatch);
+    EXPECT_EQ(mismatch.error().message(), "DATABASE_URL: scheme 'postgresql' does not match DATABASE_ENGINE=sqlite");
+    auto scheme = EngineFromEnvironment(Env({{"DATABASE_URL", "mysql://u:topsecret@db/x"}}));
+    ASSERT_FALSE(scheme);
+    EXPECT_EQ(scheme.error().message().find("topsecret"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace gale::db

@@ -78,6 +78,13 @@ using EnvLookup = std::function<std::optional<std::string>(std::string_view name
 /// Errors (kInvalidArgument) name the variable and never contain the password or the URL's userinfo.
 [[nodiscard]] Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup = {});
 
+/// The engine that the DATABASE_* variables select, by OptionsFromEnvironment's rules (DATABASE_URL's scheme, which
+/// must match DATABASE_ENGINE when both are set; else DATABASE_ENGINE; else SQLite), without requiring or checking
+/// the connection variables: for what must know the engine before the server is known (`deploy k8s`).
+/// Errors (kInvalidArgument): an unknown engine or URL scheme, or a scheme that does not match DATABASE_ENGINE; they
+/// name the variable and never contain the URL.
+[[nodiscard]] Result<Engine> EngineFromEnvironment(const EnvLookup& lookup = {});
+
 class Database {
 public:
     /// Connects to the engine `options` select. SQLite: as Open(options.sqlite_path, options.busy_timeout).
