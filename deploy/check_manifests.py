@@ -22,7 +22,12 @@ same schema the API server publishes, at the client's Kubernetes version) strict
      (a container without `name`, a pod spec without `containers`) and out-of-enum values;
   5. the checks the API server adds on top of the schema for what gale renders: DNS names, label syntax, port
      names, resource quantities, env names, Deployment selector vs template labels, restartPolicy per kind;
-  6. cross-document references: envFrom ConfigMaps/Secrets, Service selectors and named targetPorts.
+  6. cross-document references: envFrom ConfigMaps/Secrets, Service selectors and named targetPorts;
+  7. gale's shutdown and start-up rules, for containers that gale configures (GALE_* variables): the readiness
+     probe fails within the drain delay (periodSeconds x failureThreshold + timeoutSeconds <= GALE_DRAIN_DELAY),
+     terminationGracePeriodSeconds covers drain delay + graceful timeout + the shutdown webhooks, and a pod that
+     waits for migrations (GALE_CHECK_MIGRATIONS) does so on a database server, not on a SQLite file in its own
+     volume that no Job can reach.
 Every problem is printed as `document N (Kind name): path: message`; exit 1 if any, 2 if the YAML does not parse.
 """
 
@@ -42,6 +47,12 @@ LABEL_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 QUANTITY = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$")
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+GALE_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?)(ms|s|m|h)?$")  # gale's ParseDuration; a bare number is seconds
+DURATION_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
+WEBHOOK_BUDGET_SECONDS = 2  # shutdown waits at most this for the last lifecycle webhooks
+# Kubernetes' defaults for fields left out.
+DEFAULT_PROBE = {"periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3}
+DEFAULT_GRACE_SECONDS = 30
 
 
 class Checker:
@@ -257,6 +268,68 @@ class Checker:
                         for port in c.get("ports") or []):
                     self.error(f"spec.ports[{i}].targetPort", f"no selected container has a port named {tp!r}")
 
+    # --- 7: gale's own rules -------------------------------------------------------------------------------------
+
+    def check_gale(self, docs):
+        config_maps = {(d.get("metadata") or {}).get("name"): d.get("data") or {}
+                       for _, d in docs if d.get("kind") == "ConfigMap"}
+        for index, doc in docs:
+            if doc.get("kind") not in ("Deployment", "Job"):
+                continue
+            self.where = describe(index, doc)
+            pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+            for i, c in enumerate(pod.get("containers") or []):
+                env = {e.get("name"): e.get("value") for e in c.get("env") or [] if isinstance(e, dict)}
+                if not any(isinstance(n, str) and n.startswith("GALE_") for n in env):
+                    continue  # not a gale container
+                # What the process sees: env wins over envFrom's ConfigMaps (Secrets are not read here).
+                seen = {}
+                for ref in c.get("envFrom") or []:
+                    seen.update(config_maps.get((ref.get("configMapRef") or {}).get("name"), {}))
+                seen.update(env)
+                cp = f"spec.template.spec.containers[{i}]"
+                self.check_drain(pod, c, seen, cp)
+                if str(seen.get("GALE_CHECK_MIGRATIONS", "")).lower() in ("true", "1", "yes", "on"):
+                    engine = seen.get("DATABASE_ENGINE") or ""
+                    url = seen.get("DATABASE_URL") or ""
+                    if not url.lower().startswith(("postgresql://", "postgres://")) and engine.lower() != "postgresql":
+                        shown = engine or "unset, i.e. sqlite"
+                        self.error(f"{cp}.env", f"GALE_CHECK_MIGRATIONS waits for migrations in DATABASE_ENGINE="
+                                   f"{shown}, a file in this pod's own volume: a Job's migrations never reach it")
+
+    def check_drain(self, pod, c, env, cp):
+        drain = self.duration(env, "GALE_DRAIN_DELAY", cp)
+        graceful = self.duration(env, "GALE_GRACEFUL_TIMEOUT", cp)
+        ready = c.get("readinessProbe")
+        if drain is not None and ready is not None:
+            t = {k: ready.get(k, v) for k, v in DEFAULT_PROBE.items()}
+            if all(isinstance(v, int) for v in t.values()):
+                total = t["periodSeconds"] * t["failureThreshold"] + t["timeoutSeconds"]
+                if total > drain:
+                    self.error(f"{cp}.readinessProbe",
+                               f"readinessProbe: periodSeconds {t['periodSeconds']} x failureThreshold "
+                               f"{t['failureThreshold']} + timeoutSeconds {t['timeoutSeconds']} = {total} s exceeds "
+                               f"the drain delay (GALE_DRAIN_DELAY {env['GALE_DRAIN_DELAY']}): endpoints would "
+                               f"still route to the pod after it stops accepting")
+        if drain is not None and graceful is not None:
+            grace = pod.get("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
+            if isinstance(grace, int) and grace < drain + graceful + WEBHOOK_BUDGET_SECONDS:
+                self.error("spec.template.spec.terminationGracePeriodSeconds",
+                           f"terminationGracePeriodSeconds: {grace} is shorter than GALE_DRAIN_DELAY "
+                           f"{env['GALE_DRAIN_DELAY']} + GALE_GRACEFUL_TIMEOUT {env['GALE_GRACEFUL_TIMEOUT']} "
+                           f"+ {WEBHOOK_BUDGET_SECONDS} s for shutdown webhooks: the pod would be killed mid-drain")
+
+    def duration(self, env, name, cp):
+        """Seconds of a gale duration variable, None when unset; an error when it does not parse."""
+        value = env.get(name)
+        if value is None or value == "":
+            return None
+        m = GALE_DURATION.match(str(value))
+        if not m:
+            self.error(f"{cp}.env", f"{name}: {value!r} is not a duration (e.g. 5s, 1500ms)")
+            return None
+        return float(m.group(1)) * DURATION_UNIT_SECONDS[m.group(3)]
+
     def check(self, text):
         try:
             raw = list(yaml.safe_load_all(text))
@@ -283,6 +356,7 @@ class Checker:
             self.check_model(doc, klass, "")
             self.check_semantics(doc)
         self.check_references([(i, d) for i, d in docs if isinstance(d, dict)])
+        self.check_gale([(i, d) for i, d in docs if isinstance(d, dict)])
         for e in self.errors:
             print(e, file=sys.stderr)
         if self.errors:

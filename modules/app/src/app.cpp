@@ -16,6 +16,7 @@
 
 #include <gale/app/app.hpp>
 #include <gale/base/strings.hpp>
+#include <gale/db/database.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
@@ -158,6 +159,13 @@ int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8
     k8s.drain_delay = o->drain_delay;
     k8s.graceful_timeout = o->graceful_timeout;
     k8s.workers = o->workers;
+    auto engine = db::EngineFromEnvironment();  // the layered settings are in the environment by now
+    if (!engine) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), engine.error().message().c_str());
+        return 2;
+    }
+    k8s.database_engine = db::ToString(*engine);
+    k8s.declares_migrations = static_cast<bool>(s.migrations);
     std::string_view rest(modes);
     while (!rest.empty()) {
         std::size_t comma = rest.find(',');

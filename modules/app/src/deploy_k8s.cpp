@@ -7,8 +7,16 @@
 // fixed identifiers or contract variable names (validated), so they need no quoting except label keys with '/'.
 //
 // The timing follows gale's own shutdown (README, Lifecycle): on SIGTERM readiness fails at once and the app
-// keeps serving for the drain delay, then waits up to the graceful timeout for in-flight requests. So the pods
-// need no preStop sleep, and terminationGracePeriodSeconds covers both phases plus a margin.
+// keeps serving for the drain delay, then waits up to the graceful timeout for in-flight requests, then up to the
+// webhook budget for the last lifecycle webhooks. So the pods need no preStop sleep; the readiness probe is timed
+// so that the kubelet sees it fail within the drain delay (ReadinessTiming), and terminationGracePeriodSeconds
+// covers all three phases plus a margin for the exit itself.
+//
+// The database: the pods' only writable places are per-pod emptyDir volumes, so a service that keeps tables
+// (declares migrations) must use a database server; on SQLite each pod would have its own file, and a TASK Job's
+// migrations would never reach the WEB pods waiting for them. ValidateK8sInputs refuses that, and every workload
+// is pinned to the engine it was rendered for (DATABASE_ENGINE), so an unfilled ConfigMap placeholder cannot put
+// the pods back on SQLite.
 //
 // CONSUME (consume.cpp) is a single-replica Deployment with the Recreate strategy: every gale consumer reads its
 // whole topic or stream (Kafka: rd_kafka_assign of every partition, no group rebalancing, as django-logpipe;
@@ -27,8 +35,11 @@
 namespace gale::app {
 namespace {
 
-constexpr std::int64_t kGraceMarginSeconds = 5;
-constexpr std::uint32_t kRunAsUser = 10001;  // the image's non-root user (deploy/Dockerfile)
+constexpr std::int64_t kExitMarginSeconds = 3;  // after gale's last shutdown step: destructors, log flush, exit
+constexpr int kReadinessTimeoutSeconds = 1;     // kubelet's default; gale answers probes within a fixed budget
+constexpr int kReadinessFailures = 2;           // one slow probe does not take a pod out of its Service
+constexpr int kMaxReadinessPeriodSeconds = 10;  // readiness also reports overload: notice it within seconds
+constexpr std::uint32_t kRunAsUser = 10001;     // the image's non-root user (deploy/Dockerfile)
 
 std::string Quote(std::string_view s) {
     std::string out = "\"";
@@ -91,6 +102,11 @@ std::string NameFragment(std::string_view s) {
 
 std::string Seconds(std::chrono::milliseconds d) { return fmt::format("{}ms", d.count()); }
 
+/// For comments and messages: "5s", "1500ms".
+std::string Human(std::chrono::milliseconds d) {
+    return d.count() % 1000 == 0 ? fmt::format("{}s", d.count() / 1000) : fmt::format("{}ms", d.count());
+}
+
 bool HasMode(const K8sInputs& in, std::string_view mode) {
     return std::any_of(in.run_modes.begin(), in.run_modes.end(),
                        [&](const std::string& m) { return Upper(m) == mode; });
@@ -102,8 +118,15 @@ std::string ConfigMapName(const K8sInputs& in) { return in.service + "-env"; }
 std::string SecretName(const K8sInputs& in) { return in.service + "-secrets"; }
 /// Contract variables that the manifests set per workload (env wins over envFrom, but an empty placeholder for
 /// APP_WORKER_COUNT would still stop the process as non-numeric), so they stay out of the ConfigMap and Secret.
+/// DATABASE_ENGINE is the engine the manifests were rendered for.
 bool IsWorkloadVar(std::string_view name) {
-    return name == "APP_RUN_MODE" || name == "APP_TASK_COMMANDS" || name == "APP_WORKER_COUNT";
+    return name == "APP_RUN_MODE" || name == "APP_TASK_COMMANDS" || name == "APP_WORKER_COUNT" ||
+           name == "DATABASE_ENGINE";
+}
+
+/// WEB and CONSUME pods wait (--check-migrations) for the TASK Job's migrations.
+bool WaitsForMigrations(const K8sInputs& in) {
+    return in.wait_for_migrations && in.declares_migrations && HasMode(in, "TASK");
 }
 
 bool InStore(const std::pair<std::string, bool>& var, bool secret) {
@@ -152,15 +175,15 @@ void Env(Writer& w, int indent, std::string_view name, std::string_view value) {
     w.Line(indent + 2, "value: " + Quote(value));
 }
 
-void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view path, std::string_view port, int period,
-               int timeout, int failures) {
+void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view path, std::string_view port,
+               ProbeTiming t) {
     w.Line(indent, std::string(probe) + ":");
     w.Line(indent + 2, "httpGet:");
     w.Line(indent + 4, "path: " + Quote(path));
     w.Line(indent + 4, "port: " + Quote(port));
-    w.Line(indent + 2, fmt::format("periodSeconds: {}", period));
-    w.Line(indent + 2, fmt::format("timeoutSeconds: {}", timeout));
-    w.Line(indent + 2, fmt::format("failureThreshold: {}", failures));
+    w.Line(indent + 2, fmt::format("periodSeconds: {}", t.period_seconds));
+    w.Line(indent + 2, fmt::format("timeoutSeconds: {}", t.timeout_seconds));
+    w.Line(indent + 2, fmt::format("failureThreshold: {}", t.failure_threshold));
 }
 
 /// The pod spec shared by the WEB and CONSUME Deployments and the TASK Job (from "spec:" of the template, at
@@ -177,14 +200,17 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
     if (web) {
         w.Line(s, "# No preStop hook: gale drains itself. On SIGTERM readiness fails at once (so endpoints drop the");
         w.Line(s, "# pod) while the app keeps serving for the drain delay, then waits for in-flight requests up to");
-        w.Line(s, "# the graceful timeout. The grace period is drain delay + graceful timeout + 5 s margin.");
+        w.Line(s, "# the graceful timeout, then sends its last webhooks.");
     }
     if (consume) {
         w.Line(s, "# No preStop hook: on SIGTERM the consumer fails readiness, finishes the round in flight (the");
         w.Line(s, "# record being saved is saved and committed, or not at all) and exits 0. It does not wait the");
-        w.Line(s, "# drain delay; the grace period is WEB's (drain delay + graceful timeout + 5 s), room for a");
-        w.Line(s, "# slow Save and its retries before SIGKILL.");
+        w.Line(s, "# drain delay; the grace period is WEB's, room for a slow Save and its retries before SIGKILL.");
     }
+    w.Line(s, fmt::format("# terminationGracePeriodSeconds {} = drain delay {} + graceful timeout {} + shutdown "
+                          "webhooks {}, rounded up, + {} s for exit.",
+                          TerminationGracePeriodSeconds(in), Human(in.drain_delay), Human(in.graceful_timeout),
+                          Human(in.webhook_budget), kExitMarginSeconds));
     w.Line(s, fmt::format("terminationGracePeriodSeconds: {}", TerminationGracePeriodSeconds(in)));
     w.Line(s, "automountServiceAccountToken: false");
     w.Line(s, "securityContext:");
@@ -220,6 +246,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
     w.Line(k, "env:");
     Env(w, k + 2, "APP_RUN_MODE", mode);
     Env(w, k + 2, "GALE_PROFILE", in.profile);  // production: debug off, secret key required, security headers
+    Env(w, k + 2, "DATABASE_ENGINE", in.database_engine);  // what the manifests were rendered (and checked) for
     if (mode == "TASK") Env(w, k + 2, "APP_TASK_COMMANDS", in.task_commands);
     if (web) {
         // Pinned so the process serves exactly what the probes and the Service point at.
@@ -232,7 +259,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         Env(w, k + 2, "GALE_DRAIN_DELAY", Seconds(in.drain_delay));
         Env(w, k + 2, "GALE_GRACEFUL_TIMEOUT", Seconds(in.graceful_timeout));
         if (in.workers > 0) Env(w, k + 2, "APP_WORKER_COUNT", std::to_string(in.workers));
-        if (in.wait_for_migrations && HasMode(in, "TASK")) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
+        if (WaitsForMigrations(in)) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
     }
     if (consume) {
         // The probe server is all that listens; pinned so it serves what the probes point at. The drain delay,
@@ -243,7 +270,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         Env(w, k + 2, "GALE_LIVENESS_PROBE", in.liveness_path);
         Env(w, k + 2, "GALE_METRICS_PATH", in.metrics_path);
         // Consumers save into the service's tables: wait for the TASK Job's migrations as WEB does.
-        if (in.wait_for_migrations && HasMode(in, "TASK")) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
+        if (WaitsForMigrations(in)) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
     }
     if (HasVars(in, false) || HasVars(in, true)) {
         w.Line(k, "envFrom:");
@@ -258,12 +285,20 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
     }
     if (probed) {
         // Startup: generous, since --check-migrations and start-up commands hold it (5 min at 2 s). Readiness:
-        // every 5 s, out after 2 misses. Liveness: gale's watchdog already waits --watchdog-timeout (10 s)
-        // before failing, so 3 misses at 10 s is a hung process, not a slow one (for CONSUME: the consume loop
-        // has not turned, e.g. a Save stuck).
-        HttpProbe(w, k, "startupProbe", in.startup_path, probe_port_name, 2, 2, 150);
-        HttpProbe(w, k, "readinessProbe", in.readiness_path, probe_port_name, 5, 3, 2);
-        HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, 10, 3, 3);
+        // derived from the drain delay (ReadinessTiming). Liveness: gale's watchdog already waits
+        // --watchdog-timeout (10 s) before failing, so 3 misses at 10 s is a hung process, not a slow one (for
+        // CONSUME: the consume loop has not turned, e.g. a Save stuck).
+        const ProbeTiming ready = ReadinessTiming(in);
+        HttpProbe(w, k, "startupProbe", in.startup_path, probe_port_name, {2, 2, 150});
+        if (web) {
+            w.Line(k, fmt::format("# Readiness: {} s x {} + {} s = {} s <= the drain delay ({}): the endpoints drop "
+                                  "the pod while it still serves.",
+                                  ready.period_seconds, ready.failure_threshold, ready.timeout_seconds,
+                                  ready.period_seconds * ready.failure_threshold + ready.timeout_seconds,
+                                  Human(in.drain_delay)));
+        }
+        HttpProbe(w, k, "readinessProbe", in.readiness_path, probe_port_name, ready);
+        HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, {10, 3, 3});
     }
     w.Line(k, "resources:");
     w.Line(k + 2, "requests:");
@@ -440,8 +475,17 @@ bool IsEnvName(const std::string& s) {
 }  // namespace
 
 std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in) {
-    const auto total = in.drain_delay + in.graceful_timeout;
-    return std::chrono::ceil<std::chrono::seconds>(total).count() + kGraceMarginSeconds;
+    const auto total = in.drain_delay + in.graceful_timeout + in.webhook_budget;
+    return std::chrono::ceil<std::chrono::seconds>(total).count() + kExitMarginSeconds;
+}
+
+ProbeTiming ReadinessTiming(const K8sInputs& in) {
+    // Whole seconds left for the periods once the last probe's timeout is taken off the drain delay.
+    const std::int64_t room =
+        std::chrono::floor<std::chrono::seconds>(in.drain_delay).count() - kReadinessTimeoutSeconds;
+    const int failures = room >= kReadinessFailures ? kReadinessFailures : 1;
+    const auto period = std::clamp<std::int64_t>(room / failures, 1, kMaxReadinessPeriodSeconds);
+    return {static_cast<int>(period), kReadinessTimeoutSeconds, failures};
 }
 
 std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
@@ -481,8 +525,29 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
                 fmt::format("{}: '{}' must start with '/', without spaces, quotes, '?' or '#'", what, path));
         }
     }
-    if (in.drain_delay.count() < 0 || in.graceful_timeout.count() < 0) {
-        problems.emplace_back("drain delay and graceful timeout must not be negative");
+    if (in.drain_delay.count() < 0 || in.graceful_timeout.count() < 0 || in.webhook_budget.count() < 0) {
+        problems.emplace_back("drain delay, graceful timeout and webhook budget must not be negative");
+    } else if (HasMode(in, "WEB")) {
+        const ProbeTiming t = ReadinessTiming(in);
+        const auto noticed = std::chrono::seconds(t.period_seconds * t.failure_threshold + t.timeout_seconds);
+        if (noticed > in.drain_delay) {
+            const int quickest = 1 * 1 + kReadinessTimeoutSeconds;
+            problems.push_back(fmt::format(
+                "drain delay: {} is shorter than the quickest readiness failure Kubernetes can see (periodSeconds 1 "
+                "x failureThreshold 1 + timeoutSeconds {} = {} s), so endpoints would still route to the pod after "
+                "it stops accepting; set --drain-delay (GALE_DRAIN_DELAY) to at least {}s",
+                Human(in.drain_delay), kReadinessTimeoutSeconds, quickest, quickest));
+        }
+    }
+    if (in.database_engine != "sqlite" && in.database_engine != "postgresql") {
+        problems.push_back(fmt::format("database engine: '{}' is not sqlite or postgresql", in.database_engine));
+    } else if (in.database_engine == "sqlite" && in.declares_migrations) {
+        problems.push_back(fmt::format(
+            "DATABASE_ENGINE: sqlite, but the service keeps tables (it declares migrations) and a SQLite database is "
+            "a file in each pod's own emptyDir volume ({}): a TASK Job would migrate only its own copy while WEB and "
+            "CONSUME pods wait for it forever, and no two pods would share data, all of it lost with the pod; render "
+            "for a database server: DATABASE_ENGINE=postgresql (or DATABASE_URL=postgresql://...)",
+            in.data_dir));
     }
     if (in.replicas < 0) problems.push_back(fmt::format("replicas: {} is negative", in.replicas));
     if (!in.namespace_name.empty() && !IsDns1035Label(in.namespace_name)) {

@@ -27,17 +27,24 @@ struct K8sInputs {
     std::string readiness_path = "/ready";
     std::string liveness_path = "/alive";
     std::string metrics_path = "/metrics";
-    std::chrono::milliseconds drain_delay{5000};
-    std::chrono::milliseconds graceful_timeout{30000};
+    std::chrono::milliseconds drain_delay{5000};        ///< --drain-delay: serving on with readiness failing
+    std::chrono::milliseconds graceful_timeout{20000};  ///< --graceful-timeout: then waiting for in-flight requests
+    /// How long shutdown waits, at most, for the last lifecycle webhooks once the graceful timeout is over.
+    std::chrono::milliseconds webhook_budget{2000};
     std::size_t workers = 0;  ///< 0: gale's default (min(32, cores+4)); otherwise APP_WORKER_COUNT
     /// Variables of the environment contract: name, and whether it is a secret (→ Secret, else → ConfigMap).
     std::vector<std::pair<std::string, bool>> env_vars;
     std::string namespace_name;             ///< empty: no metadata.namespace (kubectl -n decides)
     int replicas = 2;                       ///< of the WEB Deployment only; CONSUME always runs 1
     std::string task_commands = "migrate";  ///< APP_TASK_COMMANDS of the TASK Job
-    /// With a TASK Job: WEB pods start with GALE_CHECK_MIGRATIONS=true, so the startup probe holds them back
-    /// until the Job has migrated (instead of serving against an old schema).
+    /// With a TASK Job and declared migrations: WEB and CONSUME pods start with GALE_CHECK_MIGRATIONS=true, so the
+    /// startup probe holds them back until the Job has migrated (instead of serving against an old schema).
     bool wait_for_migrations = true;
+    /// The service declares migrations (App::Migrations), i.e. keeps tables in its database.
+    bool declares_migrations = false;
+    /// The database engine of the effective settings (db::EngineFromEnvironment): "sqlite" or "postgresql". Every
+    /// workload is pinned to it (DATABASE_ENGINE); with declared migrations, "sqlite" is refused (ValidateK8sInputs).
+    std::string database_engine = "sqlite";
     std::string data_dir = "/data";  ///< writable emptyDir (the root filesystem is read-only); the image's WORKDIR
     std::string cpu_request = "100m";
     std::string memory_request = "128Mi";
@@ -47,8 +54,10 @@ struct K8sInputs {
 };
 
 /// Every problem with `in` that would make the manifests invalid or the pods fail (bad names, ports, paths,
-/// quantities, unknown, repeated or not-yet-available run modes: WORKER and BEAT), one message each, naming the
-/// field and value. Empty when the inputs are fine. Call it before RenderK8sManifests.
+/// quantities, unknown, repeated or not-yet-available run modes: WORKER and BEAT; a drain delay too short for any
+/// readiness probe to notice, with WEB; a service with migrations on SQLite, whose file would be per pod), one
+/// message each, naming the field or setting and the value. Empty when the inputs are fine. Call it before
+/// RenderK8sManifests.
 [[nodiscard]] std::vector<std::string> ValidateK8sInputs(const K8sInputs& in);
 
 /// Multi-document YAML ("---"-separated): ConfigMap and Secret (when the contract has such variables), then per
@@ -58,8 +67,23 @@ struct K8sInputs {
 /// others the output is well-formed YAML that Kubernetes would reject. Pure; thread-safe.
 [[nodiscard]] std::string RenderK8sManifests(const K8sInputs& in);
 
-/// terminationGracePeriodSeconds for the inputs: drain delay + graceful timeout, rounded up to whole seconds,
-/// plus a 5 s margin for process exit. Used by every workload (WEB, CONSUME, TASK).
+/// terminationGracePeriodSeconds for the inputs: drain delay + graceful timeout + webhook budget (gale's own
+/// shutdown, in that order), rounded up to whole seconds, plus 3 s for the process to exit. Used by every workload
+/// (WEB, CONSUME, TASK). Serve's defaults (5 s + 20 s + 2 s) give 30, Kubernetes' default.
 [[nodiscard]] std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in);
+
+/// An HTTP probe's timing, in the units of the Kubernetes fields.
+struct ProbeTiming {
+    int period_seconds;
+    int timeout_seconds;
+    int failure_threshold;
+};
+
+/// The readiness probe's timing (WEB and CONSUME), derived from the drain delay: on SIGTERM gale fails readiness at
+/// once and keeps serving for the drain delay, so the kubelet must have seen `failure_threshold` failures by then:
+/// period × failures + timeout ≤ drain delay. Timeout 1 s (probes answer within a fixed budget); 2 failures (one slow
+/// probe does not take a pod out), 1 when the drain delay is under 3 s; the longest whole-second period that fits,
+/// at most 10 s. Below 2 s nothing fits (ValidateK8sInputs refuses it with WEB).
+[[nodiscard]] ProbeTiming ReadinessTiming(const K8sInputs& in);
 
 }  // namespace gale::app

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace gale::app {
@@ -28,6 +29,8 @@ K8sInputs Hello() {
     in.run_modes = {"WEB", "TASK"};
     in.env_vars = {
         {"DATABASE_ENGINE", false}, {"DATABASE_HOST", false}, {"DATABASE_PASSWORD", true}, {"APP_SECRET_KEY", true}};
+    in.database_engine = "postgresql";  // hello's DATABASE_* on a database server
+    in.declares_migrations = true;      // hello's App::Migrations
     return in;
 }
 
@@ -80,6 +83,14 @@ std::string GraceLine(const K8sInputs& in) {
     return "terminationGracePeriodSeconds: " + std::to_string(TerminationGracePeriodSeconds(in)) + "\n";
 }
 
+/// The Deployment named `name` among the documents of `yaml`.
+std::string DeploymentNamed(const std::string& yaml, const std::string& name) {
+    for (auto& d : OfKind(yaml, "Deployment")) {
+        if (Has(d, "metadata:\n  name: \"" + name + "\"\n")) return d;
+    }
+    return {};
+}
+
 TEST(DeployK8s, ValidInputsHaveNoProblems) { EXPECT_TRUE(ValidateK8sInputs(Hello()).empty()); }
 
 TEST(DeployK8s, ProblemsNameTheFieldAndValue) {
@@ -125,18 +136,160 @@ TEST(DeployK8s, RunModesAreValidatedOneByOne) {
     EXPECT_EQ(none[0], "run modes: none given (WEB, TASK, CONSUME)");
 }
 
-TEST(DeployK8s, GracePeriodIsDrainPlusGracefulPlusMargin) {
+/// `name: "NAME"` followed by `value: "VALUE"` in a container's env list (at the pod template's indentation).
+std::string EnvLine(const std::string& name, const std::string& value) {
+    return "name: \"" + name + "\"\n              value: \"" + value + "\"\n";
+}
+
+TEST(DeployK8s, DefaultsAreServesAndFitKubernetesDefaultGracePeriod) {
+    K8sInputs in;  // serve's defaults: --drain-delay 5s, --graceful-timeout 20s; shutdown waits 2 s for webhooks
+    EXPECT_EQ(in.drain_delay, 5s);
+    EXPECT_EQ(in.graceful_timeout, 20s);
+    EXPECT_EQ(in.webhook_budget, 2s);
+    EXPECT_EQ(TerminationGracePeriodSeconds(in), 30) << "5 + 20 + 2, + 3 s for exit: Kubernetes' default grace";
+    ProbeTiming ready = ReadinessTiming(in);
+    EXPECT_EQ(ready.period_seconds, 2);
+    EXPECT_EQ(ready.timeout_seconds, 1);
+    EXPECT_EQ(ready.failure_threshold, 2);
+}
+
+TEST(DeployK8s, GracePeriodCoversDrainGracefulWebhooksAndExit) {
     K8sInputs in = Hello();
-    EXPECT_EQ(TerminationGracePeriodSeconds(in), 5 + 30 + 5);
-    in.drain_delay = 1500ms;
-    in.graceful_timeout = 2001ms;  // 3.501 s rounds up: the pod must never be killed inside gale's own timeout
-    EXPECT_EQ(TerminationGracePeriodSeconds(in), 4 + 5);
-    auto deployment = OfKind(RenderK8sManifests(in), "Deployment").at(0);
-    EXPECT_TRUE(Has(deployment, "terminationGracePeriodSeconds: 9\n"));
-    EXPECT_TRUE(Has(deployment, "name: \"GALE_DRAIN_DELAY\"\n              value: \"1500ms\""));
-    EXPECT_TRUE(Has(deployment, "name: \"GALE_GRACEFUL_TIMEOUT\"\n              value: \"2001ms\""));
-    EXPECT_FALSE(Has(deployment, "preStop:")) << "gale drains itself: no preStop sleep";
-    EXPECT_TRUE(Has(deployment, "# No preStop hook: gale drains itself."));
+    in.run_modes = {"WEB", "TASK", "CONSUME"};
+    in.drain_delay = 2500ms;
+    in.graceful_timeout = 2001ms;  // 6.501 s rounds up: the pod must never be killed inside gale's own timeout
+    EXPECT_EQ(TerminationGracePeriodSeconds(in), 7 + 3);
+    in.webhook_budget = 0ms;
+    EXPECT_EQ(TerminationGracePeriodSeconds(in), 5 + 3);
+    in.webhook_budget = 2s;
+    in.drain_delay = 12s;
+    in.graceful_timeout = 45s;
+    EXPECT_EQ(TerminationGracePeriodSeconds(in), 12 + 45 + 2 + 3);
+    ASSERT_TRUE(ValidateK8sInputs(in).empty());
+    std::string yaml = RenderK8sManifests(in);
+    // Every workload: WEB drains, CONSUME finishes its round, a TASK command is stopped like any process.
+    EXPECT_EQ(Count(yaml, "terminationGracePeriodSeconds: 62\n"), 3U) << yaml;
+    const std::string web = OfKind(yaml, "Deployment").at(0);
+    EXPECT_TRUE(Has(web,
+                    "# terminationGracePeriodSeconds 62 = drain delay 12s + graceful timeout 45s + shutdown "
+                    "webhooks 2s, rounded up, + 3 s for exit."))
+        << web;
+    EXPECT_TRUE(Has(web, EnvLine("GALE_DRAIN_DELAY", "12000ms")));
+    EXPECT_TRUE(Has(web, EnvLine("GALE_GRACEFUL_TIMEOUT", "45000ms")));
+    EXPECT_FALSE(Has(web, "preStop:")) << "gale drains itself: no preStop sleep";
+    EXPECT_TRUE(Has(web, "# No preStop hook: gale drains itself."));
+}
+
+/// After SIGTERM gale fails readiness at once and serves for the drain delay: the kubelet must have seen
+/// failureThreshold failed probes (each up to periodSeconds apart, the last taking up to timeoutSeconds) by then.
+TEST(DeployK8s, ReadinessSeesTheFailureWithinTheDrainDelay) {
+    struct Case {
+        std::chrono::milliseconds drain;
+        int period, timeout, failures;
+    };
+    const std::vector<Case> cases = {
+        {5s, 2, 1, 2},      // the default: 2 x 2 + 1 = 5
+        {2s, 1, 1, 1},      // the shortest drain delay that can be seen at all
+        {2999ms, 1, 1, 1},  // two failures would need 3 s
+        {3s, 1, 1, 2},      //
+        {5500ms, 2, 1, 2},  // whole seconds, rounded down
+        {12s, 5, 1, 2},     //
+        {60s, 10, 1, 2},    // periods stay short enough to notice overload quickly
+    };
+    for (const Case& c : cases) {
+        K8sInputs in = Hello();
+        in.run_modes = {"WEB", "CONSUME"};
+        in.drain_delay = c.drain;
+        ASSERT_TRUE(ValidateK8sInputs(in).empty()) << c.drain.count();
+        ProbeTiming t = ReadinessTiming(in);
+        EXPECT_EQ(t.period_seconds, c.period) << c.drain.count();
+        EXPECT_EQ(t.timeout_seconds, c.timeout) << c.drain.count();
+        EXPECT_EQ(t.failure_threshold, c.failures) << c.drain.count();
+        EXPECT_LE((t.period_seconds * t.failure_threshold + t.timeout_seconds) * 1000, c.drain.count());
+        std::string yaml = RenderK8sManifests(in);
+        const std::string expected = fmt::format("  periodSeconds: {}\n  timeoutSeconds: {}\n  failureThreshold: {}\n",
+                                                 c.period, c.timeout, c.failures);
+        const std::string web = DeploymentNamed(yaml, "hello-web");
+        EXPECT_TRUE(Has(Block(web, "readinessProbe"), expected)) << c.drain.count() << "\n" << web;
+        EXPECT_TRUE(Has(Block(DeploymentNamed(yaml, "hello-consume"), "readinessProbe"), expected));
+        EXPECT_TRUE(Has(web, fmt::format("# Readiness: {} s x {} + {} s = {} s <= the drain delay", c.period,
+                                         c.failures, c.timeout, c.period * c.failures + c.timeout)))
+            << web;
+    }
+}
+
+TEST(DeployK8s, DrainDelayTooShortToBeSeenIsRefused) {
+    K8sInputs in = Hello();
+    in.drain_delay = 1999ms;
+    std::vector<std::string> problems = ValidateK8sInputs(in);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_EQ(problems[0],
+              "drain delay: 1999ms is shorter than the quickest readiness failure Kubernetes can see (periodSeconds 1 "
+              "x failureThreshold 1 + timeoutSeconds 1 = 2 s), so endpoints would still route to the pod after it "
+              "stops accepting; set --drain-delay (GALE_DRAIN_DELAY) to at least 2s");
+    in.run_modes = {"TASK", "CONSUME"};  // no Service routes to them: the drain delay does not matter
+    EXPECT_TRUE(ValidateK8sInputs(in).empty());
+}
+
+/// Per-pod SQLite (emptyDir) cannot hold a service's tables on Kubernetes: refused, naming the setting.
+TEST(DeployK8s, SqliteForAServiceWithMigrationsIsRefused) {
+    const std::string expected =
+        "DATABASE_ENGINE: sqlite, but the service keeps tables (it declares migrations) and a SQLite database is a "
+        "file in each pod's own emptyDir volume (/data): a TASK Job would migrate only its own copy while WEB and "
+        "CONSUME pods wait for it forever, and no two pods would share data, all of it lost with the pod; render "
+        "for a database server: DATABASE_ENGINE=postgresql (or DATABASE_URL=postgresql://...)";
+    for (const std::vector<std::string>& modes : std::vector<std::vector<std::string>>{
+             {"WEB", "TASK"}, {"WEB"}, {"TASK"}, {"CONSUME"}, {"WEB", "TASK", "CONSUME"}}) {
+        K8sInputs in = Hello();
+        in.run_modes = modes;
+        in.database_engine = "sqlite";
+        std::vector<std::string> problems = ValidateK8sInputs(in);
+        ASSERT_EQ(problems.size(), 1U) << modes.size();
+        EXPECT_EQ(problems[0], expected);
+    }
+    // A service without migrations keeps no tables that gale knows of: SQLite (the default) is no obstacle.
+    K8sInputs stateless = Hello();
+    stateless.database_engine = "sqlite";
+    stateless.declares_migrations = false;
+    EXPECT_TRUE(ValidateK8sInputs(stateless).empty());
+
+    K8sInputs unknown = Hello();
+    unknown.database_engine = "mysql";
+    std::vector<std::string> problems = ValidateK8sInputs(unknown);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_EQ(problems[0], "database engine: 'mysql' is not sqlite or postgresql");
+}
+
+/// The manifests are rendered for one engine: every workload is pinned to it, so an unfilled ConfigMap placeholder
+/// cannot silently put the pods back on per-pod SQLite.
+TEST(DeployK8s, DatabaseEngineIsPinnedInEveryWorkload) {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK", "CONSUME"};
+    std::string yaml = RenderK8sManifests(in);
+    for (const auto& workload :
+         {DeploymentNamed(yaml, "hello-web"), DeploymentNamed(yaml, "hello-consume"), OfKind(yaml, "Job").at(0)}) {
+        EXPECT_EQ(Count(workload, "DATABASE_ENGINE"), 1U) << workload;
+        EXPECT_TRUE(Has(workload, EnvLine("DATABASE_ENGINE", "postgresql"))) << workload;
+    }
+    std::string data = Block(OfKind(yaml, "ConfigMap").at(0), "data");
+    EXPECT_FALSE(Has(data, "DATABASE_ENGINE")) << data;
+    EXPECT_TRUE(Has(data, "DATABASE_HOST: \"\"")) << data;  // the server's address is still a placeholder
+
+    K8sInputs stateless = Hello();
+    stateless.database_engine = "sqlite";
+    stateless.declares_migrations = false;
+    EXPECT_TRUE(Has(OfKind(RenderK8sManifests(stateless), "Deployment").at(0), EnvLine("DATABASE_ENGINE", "sqlite")));
+}
+
+/// `serve --check-migrations` exits 2 for a service that declares no migrations: such pods must not be told to wait.
+TEST(DeployK8s, OnlyAServiceWithMigrationsWaitsForTheJob) {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK", "CONSUME"};
+    std::string yaml = RenderK8sManifests(in);
+    EXPECT_TRUE(Has(DeploymentNamed(yaml, "hello-web"), EnvLine("GALE_CHECK_MIGRATIONS", "true")));
+    EXPECT_TRUE(Has(DeploymentNamed(yaml, "hello-consume"), EnvLine("GALE_CHECK_MIGRATIONS", "true")));
+    in.declares_migrations = false;
+    EXPECT_FALSE(Has(RenderK8sManifests(in), "GALE_CHECK_MIGRATIONS"));
 }
 
 TEST(DeployK8s, WebDeploymentProbesThePortsAndPathsItServes) {
@@ -228,14 +381,6 @@ TEST(DeployK8s, RunModeIsSetPerWorkload) {
                        }()),
                        "Deployment")
                     .empty());
-}
-
-/// The Deployment named `name` among the documents of `yaml`.
-std::string DeploymentNamed(const std::string& yaml, const std::string& name) {
-    for (auto& d : OfKind(yaml, "Deployment")) {
-        if (Has(d, "metadata:\n  name: \"" + name + "\"\n")) return d;
-    }
-    return {};
 }
 
 TEST(DeployK8s, ConsumeIsOneRecreatedDeploymentProbedOnTheProbePort) {
@@ -336,7 +481,7 @@ TEST(DeployK8s, SecretVariablesOnlyInTheSecret) {
         EXPECT_EQ(Count(yaml, secret), 1U) << secret;
         EXPECT_TRUE(Has(Block(secrets[0], "stringData"), std::string(secret) + ": \"\"")) << secret;
     }
-    for (const char* plain : {"DATABASE_ENGINE", "DATABASE_HOST"}) {
+    for (const char* plain : {"DATABASE_HOST"}) {  // DATABASE_ENGINE is pinned per workload instead
         EXPECT_EQ(Count(yaml, plain), 1U) << plain;
         EXPECT_TRUE(Has(Block(config_maps[0], "data"), std::string(plain) + ": \"\"")) << plain;
     }
@@ -431,7 +576,7 @@ protected:
 };
 
 TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
-    std::vector<K8sInputs> variants(7, Hello());
+    std::vector<K8sInputs> variants(9, Hello());
     variants[1].run_modes = {"WEB"};
     variants[1].env_vars.clear();
     variants[2].probe_port = variants[2].port;  // integrated probes
@@ -445,6 +590,11 @@ TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
     variants[6].run_modes = {"CONSUME"};
     variants[6].probe_port = variants[6].port;  // integrated: the consumer's one port is still "metrics"
     variants[6].env_vars.clear();
+    variants[7].run_modes = {"WEB", "TASK", "CONSUME"};  // non-default drain timing
+    variants[7].drain_delay = 12s;
+    variants[7].graceful_timeout = 45s;
+    variants[8].database_engine = "sqlite";  // a service without migrations on the default database
+    variants[8].declares_migrations = false;
     for (std::size_t i = 0; i < variants.size(); ++i) {
         ASSERT_TRUE(ValidateK8sInputs(variants[i]).empty()) << i;
         CheckResult r = RunChecker(RenderK8sManifests(variants[i]));
@@ -501,6 +651,20 @@ TEST_F(DeployK8sSchema, BrokenManifestsAreRejected) {
         {"name: \"hello-secrets\"\n  labels", "name: \"hello-secret\"\n  labels", "no Secret named 'hello-secrets'"},
         // A bad quantity.
         {"memory: \"512Mi\"", "memory: \"512MB\"", "'512MB' is not a quantity"},
+        // Readiness too slow for the drain delay: the old 5 s x 2 (+ 3 s timeout).
+        {"path: \"/ready\"\n              port: \"metrics\"\n            periodSeconds: 2\n            timeoutSeconds: "
+         "1",
+         "path: \"/ready\"\n              port: \"metrics\"\n            periodSeconds: 5\n            timeoutSeconds: "
+         "3",
+         "readinessProbe: periodSeconds 5 x failureThreshold 2 + timeoutSeconds 3 = 13 s exceeds the drain delay "
+         "(GALE_DRAIN_DELAY 5000ms)"},
+        // A grace period that kills the pod inside gale's own shutdown.
+        {"terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 25",
+         "terminationGracePeriodSeconds: 25 is shorter than GALE_DRAIN_DELAY 5000ms + GALE_GRACEFUL_TIMEOUT 20000ms "
+         "+ 2 s for shutdown webhooks"},
+        // Pods that wait for a migration the Job runs in its own emptyDir.
+        {"value: \"postgresql\"", "value: \"sqlite\"",
+         "GALE_CHECK_MIGRATIONS waits for migrations in DATABASE_ENGINE=sqlite"},
     };
     for (const auto& c : cases) {
         CheckResult r = broken(c.from, c.to);
