@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/check.hpp>
 #include <gale/base/strings.hpp>
 
 extern char** environ;
@@ -56,45 +57,58 @@ std::vector<std::string> SplitList(const std::string& text) {
     return out;
 }
 
+const OptionSpec& Spec(std::string_view flag) {
+    for (const OptionSpec& s : ServeOptionSpecs()) {
+        if (flag == s.flag) return s;
+    }
+    GALE_CHECK(false);  // a flag that is not in the table: a bug here, not a user's mistake
+    return ServeOptionSpecs().front();
+}
+
 }  // namespace
 
 const std::vector<OptionSpec>& ServeOptionSpecs() {
     static const std::vector<OptionSpec> specs = {
-        {"--bind", "address to listen on (app and probe ports)", "0.0.0.0", Kind::kValue},
-        {"--port", "app port", "8000", Kind::kValue},
-        {"--probe-port", "probe and metrics port; equal to --port serves probes on the app port", "port+1",
-         Kind::kValue},
-        {"--no-probe", "no probe server (and no metrics)", "false", Kind::kFlag},
-        {"--no-metrics", "no metrics endpoint and no request counting", "false", Kind::kFlag},
-        {"--req-queue-len", "readiness fails while this many requests wait for a worker", "10", Kind::kValue},
-        {"--startup-probe", "startup probe path", "/startup", Kind::kValue},
-        {"--readiness-probe", "readiness probe path", "/ready", Kind::kValue},
-        {"--liveness-probe", "liveness probe path", "/alive", Kind::kValue},
-        {"--metrics-path", "Prometheus metrics path on the probe port", "/metrics", Kind::kValue},
+        {"--bind", "address to listen on (app and probe ports): an IPv4 or IPv6 address", "0.0.0.0", "", Kind::kValue},
+        {"--port", "app port (0: any free port, logged)", "8000", "", Kind::kValue},
+        {"--probe-port", "probe and metrics port; equal to --port serves probes on the app port", "",
+         "the app port + 1 (any free port while --port is 0)", Kind::kValue},
+        {"--no-probe", "no probe server (and no metrics)", "false", "", Kind::kFlag},
+        {"--no-metrics", "no metrics endpoint and no request counting", "false", "", Kind::kFlag},
+        {"--req-queue-len", "readiness fails while this many requests wait for a worker", "10", "", Kind::kValue},
+        {"--startup-probe", "startup probe path", "/startup", "", Kind::kValue},
+        {"--readiness-probe", "readiness probe path", "/ready", "", Kind::kValue},
+        {"--liveness-probe", "liveness probe path", "/alive", "", Kind::kValue},
+        {"--metrics-path", "Prometheus metrics path on the probe port", "/metrics", "", Kind::kValue},
         {"--command", "\"NAME [ARGS]\": run a registered command before the app port opens (repeatable)", "",
-         Kind::kList},
+         "no start-up commands", Kind::kList},
         {"--check-migrations",
          "wait until the app's migrations are applied before opening the app port (consume: before consuming)", "false",
-         Kind::kFlag},
-        {"--webhook-url", "POST lifecycle events to this URL (repeatable)", "", Kind::kList},
-        {"--static", "DIR[:URL] serve static files from DIR under URL", "URL /static/", Kind::kValue},
-        {"--media", "DIR[:URL] serve media files from DIR under URL", "URL /media/", Kind::kValue},
-        {"--workers", "worker threads for blocking handlers", "min(32, cores+4)", Kind::kValue},
-        {"--loops", "event loop threads", "cores", Kind::kValue},
-        {"--max-body-size", "largest request body (413 above); K/M/G suffixes", "10M", Kind::kValue},
-        {"--max-lifetime", "requests served before liveness asks for a restart (0: never)", "0", Kind::kValue},
-        {"--drain-delay", "after SIGTERM: keep serving this long with readiness failing", "5s", Kind::kValue},
-        {"--graceful-timeout", "then: wait this long for in-flight requests", "30s", Kind::kValue},
-        {"--header-timeout", "a client must send a request's head within this", "10s", Kind::kValue},
-        {"--keep-alive-timeout", "idle keep-alive connections close after this", "75s", Kind::kValue},
-        {"--watchdog-timeout", "liveness fails when an event loop has not turned for this long", "10s", Kind::kValue},
-        {"--autoreload", "restart when the binary or a --watch path changes", "false", Kind::kFlag},
-        {"--watch", "extra file or directory for --autoreload (repeatable)", "", Kind::kList},
-        {"--debug", "readable logs at debug level", "false", Kind::kFlag},
-        {"--no-access-log", "no per-request log line", "false", Kind::kFlag},
+         "", Kind::kFlag},
+        {"--webhook-url", "POST lifecycle events to this URL (repeatable)", "", "no webhooks", Kind::kList},
+        {"--static", "DIR[:URL] serve static files from DIR under URL (default URL /static/)", "", "no static files",
+         Kind::kValue},
+        {"--media", "DIR[:URL] serve media files from DIR under URL (default URL /media/)", "", "no media files",
+         Kind::kValue},
+        {"--workers", "worker threads for blocking handlers", "", "min(32, cores + 4), decided at start", Kind::kValue},
+        {"--loops", "event loop threads", "", "one per core, decided at start", Kind::kValue},
+        {"--max-body-size", "largest request body (413 above); K/M/G suffixes", "10M", "", Kind::kValue},
+        {"--max-lifetime", "requests served before liveness asks for a restart (0: never)", "0", "", Kind::kValue},
+        {"--drain-delay", "after SIGTERM: keep serving this long with readiness failing", "5s", "", Kind::kValue},
+        {"--graceful-timeout", "then: wait this long for in-flight requests", "30s", "", Kind::kValue},
+        {"--header-timeout", "a client must send a request's head within this", "10s", "", Kind::kValue},
+        {"--keep-alive-timeout", "idle keep-alive connections close after this", "75s", "", Kind::kValue},
+        {"--watchdog-timeout", "liveness fails when an event loop has not turned for this long", "10s", "",
+         Kind::kValue},
+        {"--autoreload", "restart when the binary or a --watch path changes", "false", "", Kind::kFlag},
+        {"--watch", "extra file or directory for --autoreload (repeatable)", "", "only the binary is watched",
+         Kind::kList},
+        {"--debug", "readable logs at debug level", "false", "", Kind::kFlag},
+        {"--no-access-log", "no per-request log line", "false", "", Kind::kFlag},
         {"--security-headers",
-         "add Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options and Referrer-Policy to responses",
-         "profile (on in staging and production)", Kind::kFlag},
+         "add Strict-Transport-Security, X-Content-Type-Options, X-Frame-Options and Referrer-Policy to responses "
+         "(the staging and production profiles turn it on)",
+         "false", "", Kind::kFlag},
     };
     return specs;
 }
@@ -121,7 +135,11 @@ std::map<std::string, std::string> GaleEnvironment() {
 ServeOptionParser::ServeOptionParser(CLI::App& sub) : sub_(sub) {
     for (const OptionSpec& s : ServeOptionSpecs()) {
         std::string help = s.help;
-        if (*s.default_text != '\0') help += fmt::format(" [default: {}]", s.default_text);
+        if (*s.default_value != '\0') {
+            help += fmt::format(" [default: {}]", s.default_value);
+        } else if (*s.when_unset != '\0') {
+            help += fmt::format(" [unset: {}]", s.when_unset);
+        }
         help += fmt::format(" (env {})", EnvName(s.flag));
         if (s.kind == Kind::kFlag) {
             sub_.add_flag(s.flag, flags_[s.flag], help);
@@ -139,13 +157,19 @@ ServeOptionParser::ServeOptionParser(CLI::App& sub) : sub_(sub) {
 Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std::string>& env) const {
     ServeOptions o;
     std::vector<std::string> problems;
-    // value(flag) → (source name, text) with CLI > env; nullopt when neither gave one.
+    // value(flag) → (source name, text) with CLI > env > the table's default; nullopt when none of them gives one.
     auto value = [&](const std::string& flag) -> std::optional<std::pair<std::string, std::string>> {
         auto it = raw_.find(flag);
         if (it != raw_.end() && !it->second.empty()) return std::make_pair(flag, it->second.back());
         auto e = env.find(EnvName(flag));
         if (e != env.end()) return std::make_pair(e->first, e->second);
+        const char* fallback = Spec(flag).default_value;
+        if (*fallback != '\0') return std::make_pair(flag + " (default)", std::string(fallback));
         return std::nullopt;
+    };
+    auto given = [&](const std::string& flag) {
+        auto it = raw_.find(flag);
+        return (it != raw_.end() && !it->second.empty()) || env.count(EnvName(flag)) != 0;
     };
     auto flag = [&](const std::string& name, bool& out) {
         if (flags_.at(name)) {
@@ -153,8 +177,8 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
             return;
         }
         auto e = env.find(EnvName(name));
-        if (e == env.end()) return;
-        auto b = ParseBool(e->first, e->second);
+        auto b =
+            e == env.end() ? ParseBool(name + " (default)", Spec(name).default_value) : ParseBool(e->first, e->second);
         if (b) {
             out = *b;
         } else {
@@ -200,7 +224,7 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
 
     if (auto v = value("--bind")) o.bind = v->second;
     integer("--port", o.port, 0, 65535);
-    bool probe_port_given = value("--probe-port").has_value();
+    bool probe_port_given = given("--probe-port");
     integer("--probe-port", o.probe_port, 0, 65535);
     flag("--no-probe", o.no_probe);
     flag("--no-metrics", o.no_metrics);

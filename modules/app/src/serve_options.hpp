@@ -22,6 +22,8 @@ struct Mount {
     std::string url;  ///< ends with '/'
 };
 
+/// The resolved options. The initial values are those of ServeOptionSpecs() (a unit test keeps them equal), so a
+/// default-constructed ServeOptions is what Resolve() gives when nothing is set.
 struct ServeOptions {
     std::string bind = "0.0.0.0";
     std::uint16_t port = 8000;
@@ -58,11 +60,17 @@ struct ServeOptions {
 struct OptionSpec {
     const char* flag;  ///< "--port"
     const char* help;
-    const char* default_text;  ///< as shown in --help; "" for none
+    /// The value used when neither the command line nor the environment gives one, in the option's own syntax
+    /// ("8000", "10s", "false"); "" when the option has none. Resolve() parses it like any other value, and
+    /// LoadSettings() shows it in `config` as a default.
+    const char* default_value;
+    /// Only for an option without a default value: what happens while it is unset ("the app port + 1"), for
+    /// --help and, as a comment line, for `config`. Never used as a value.
+    const char* when_unset;
     enum class Kind { kValue, kFlag, kList } kind;
 };
 
-/// The option table (also rendered into the README's table).
+/// The option table: the one place that states each option's default (the README's table copies it).
 const std::vector<OptionSpec>& ServeOptionSpecs();
 
 /// The environment variable of a flag: GALE_ + upper-case name with '-' as '_' ("--max-body-size" →

@@ -27,6 +27,60 @@ TEST(ServeOptions, Defaults) {
     EXPECT_TRUE(o->access_log);
 }
 
+// The option table states each default once: Resolve() parses the table's text, ServeOptions' initial values
+// agree with it, and an option without a default says what being unset means instead (issue 8: `config` printed
+// such help text, "min(32, cores+4)", as if it were the value).
+TEST(ServeOptions, TheTableStatesEachDefaultOnce) {
+    auto o = Parse({});
+    ASSERT_TRUE(o) << o.error().message();
+    const ServeOptions d;
+    EXPECT_EQ(o->bind, d.bind);
+    EXPECT_EQ(o->port, d.port);
+    EXPECT_EQ(o->probe_port, 8001);  // derived; ServeOptions says 0 ("not resolved yet")
+    EXPECT_EQ(o->no_probe, d.no_probe);
+    EXPECT_EQ(o->no_metrics, d.no_metrics);
+    EXPECT_EQ(o->req_queue_len, d.req_queue_len);
+    EXPECT_EQ(o->startup_probe, d.startup_probe);
+    EXPECT_EQ(o->readiness_probe, d.readiness_probe);
+    EXPECT_EQ(o->liveness_probe, d.liveness_probe);
+    EXPECT_EQ(o->metrics_path, d.metrics_path);
+    EXPECT_EQ(o->commands, d.commands);
+    EXPECT_EQ(o->check_migrations, d.check_migrations);
+    EXPECT_EQ(o->webhook_urls, d.webhook_urls);
+    EXPECT_FALSE(o->static_mount);
+    EXPECT_FALSE(o->media_mount);
+    EXPECT_EQ(o->workers, d.workers);
+    EXPECT_EQ(o->loops, d.loops);
+    EXPECT_EQ(o->max_body_size, d.max_body_size);
+    EXPECT_EQ(o->max_lifetime, d.max_lifetime);
+    EXPECT_EQ(o->drain_delay, d.drain_delay);
+    EXPECT_EQ(o->graceful_timeout, d.graceful_timeout);
+    EXPECT_EQ(o->header_timeout, d.header_timeout);
+    EXPECT_EQ(o->keep_alive_timeout, d.keep_alive_timeout);
+    EXPECT_EQ(o->watchdog_timeout, d.watchdog_timeout);
+    EXPECT_EQ(o->autoreload, d.autoreload);
+    EXPECT_EQ(o->watch, d.watch);
+    EXPECT_EQ(o->debug, d.debug);
+    EXPECT_EQ(o->access_log, d.access_log);
+    EXPECT_EQ(o->security_headers, d.security_headers);
+
+    for (const OptionSpec& spec : ServeOptionSpecs()) {
+        SCOPED_TRACE(spec.flag);
+        const bool has_default = *spec.default_value != '\0';
+        EXPECT_NE(has_default, *spec.when_unset != '\0') << "exactly one of default_value and when_unset";
+        if (spec.kind == OptionSpec::Kind::kFlag) {
+            EXPECT_STREQ(spec.default_value, "false");
+        }
+        if (!has_default) continue;
+        // The default, given explicitly, is accepted and changes nothing.
+        auto explicit_default = Parse({}, {{EnvName(spec.flag), spec.default_value}});
+        ASSERT_TRUE(explicit_default) << explicit_default.error().message();
+        EXPECT_EQ(explicit_default->port, o->port);
+        EXPECT_EQ(explicit_default->max_body_size, o->max_body_size);
+        EXPECT_EQ(explicit_default->drain_delay, o->drain_delay);
+    }
+}
+
 TEST(ServeOptions, CommandLineBeatsEnvironmentBeatsDefault) {
     auto env_only = Parse({}, {{"GALE_PORT", "9000"}, {"GALE_MAX_BODY_SIZE", "1M"}, {"GALE_NO_METRICS", "true"}});
     ASSERT_TRUE(env_only);

@@ -19,8 +19,9 @@
 namespace gale::app {
 namespace {
 
-/// What each bundled profile sets (as defaults: every other layer overrides them). `production` is safe by
-/// default: debug off (so APP_SECRET_KEY is required by the contract) and security headers on.
+/// What each bundled profile sets, in Layer::kProfile (above the code's defaults; every file, dotenv file, the
+/// environment and the command line override it). `production` is safe by default: debug off (so APP_SECRET_KEY is
+/// required by the contract) and security headers on.
 const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& ProfileDefaults() {
     static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> profiles = {
         {"develop", {{"APP_DEBUG", "true"}, {"GALE_SECURITY_HEADERS", "false"}}},
@@ -73,13 +74,12 @@ Result<LoadedSettings> LoadSettings(const config::Environment& env) {
     }
     s.SetDefault("GALE_PROFILE", "develop");
     out.exported_defaults.push_back("GALE_PROFILE");
-    for (const auto& [k, v] : profile->second) {
-        s.SetDefault(k, v);
-        out.exported_defaults.push_back(k);
-    }
+    for (const auto& [k, v] : profile->second) s.Set(k, v, config::Layer::kProfile, out.profile);
     for (const OptionSpec& o : ServeOptionSpecs()) {
-        // Display text for `config` ("port+1"); never overrides a real value such as a profile's.
-        if (*o.default_text != '\0' && !s.Contains(EnvName(o.flag))) s.SetDefault(EnvName(o.flag), o.default_text);
+        // Real values only (`config` shows them as defaults); what an option without one means is a note, shown as
+        // a comment, so that no help text ("the app port + 1") can pass for a value.
+        if (*o.default_value != '\0') s.SetDefault(EnvName(o.flag), o.default_value);
+        if (*o.when_unset != '\0') s.NoteUnset(EnvName(o.flag), o.when_unset);
     }
 
     std::filesystem::path settings_dir = Get(s, "GALE_SETTINGS_DIR", "settings");
@@ -93,7 +93,7 @@ Result<LoadedSettings> LoadSettings(const config::Environment& env) {
         if (kms_on) {
             GALE_ASSIGN_OR_RETURN(auto kms, aws::KmsClient::FromEnvironment());
             for (const config::SettingInfo& e : s.Entries(/*redacted=*/false)) {
-                if (e.layer == config::Layer::kDefault || e.value.size() < 24) continue;
+                if (e.layer <= config::Layer::kProfile || e.value.size() < 24) continue;  // gale's own values
                 auto plain = aws::DecryptIfKms(kms, e.value);
                 if (!plain) {
                     return tl::unexpected(
@@ -113,10 +113,11 @@ void ExportToEnvironment(const LoadedSettings& loaded, const config::Environment
     for (const config::SettingInfo& e : loaded.settings.Entries(/*redacted=*/false)) {
         auto it = env.find(e.key);
         if (it != env.end() && it->second == e.value) continue;
-        bool profile_default = std::find(loaded.exported_defaults.begin(), loaded.exported_defaults.end(), e.key) !=
-                               loaded.exported_defaults.end();
-        // gale's option defaults are display text ("port+1"), not values: they stay out of the environment.
-        if (e.layer == config::Layer::kDefault && !profile_default) continue;
+        bool exported_default = std::find(loaded.exported_defaults.begin(), loaded.exported_defaults.end(), e.key) !=
+                                loaded.exported_defaults.end();
+        // The serve options' defaults stay out of the environment: the option parser applies them itself, and a
+        // GALE_* variable in the environment would count as set by the deployer.
+        if (e.layer == config::Layer::kDefault && !exported_default) continue;
         ::setenv(e.key.c_str(), e.value.c_str(), 1);
     }
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -63,6 +64,8 @@ std::string_view ToString(Layer layer) noexcept {
     switch (layer) {
         case Layer::kDefault:
             return "default";
+        case Layer::kProfile:
+            return "profile";
         case Layer::kFile:
             return "file";
         case Layer::kDotenv:
@@ -163,6 +166,10 @@ Result<void> Settings::LoadDotenvChain(const std::filesystem::path& dir, const E
 
 void Settings::DeclareSecret(std::string_view key) { secrets_.emplace(key); }
 
+void Settings::NoteUnset(std::string_view key, std::string meaning) {
+    unset_notes_.insert_or_assign(std::string(key), std::move(meaning));
+}
+
 bool Settings::IsSecret(std::string_view key) const {
     return secrets_.find(key) != secrets_.end() || NameLooksSecret(key);
 }
@@ -231,21 +238,32 @@ std::vector<SettingInfo> Settings::Entries(bool redacted) const {
 }
 
 std::string Settings::Describe() const {
-    std::string out;
+    // One sorted list: the settings, and the noted keys that have no value (as comments).
+    std::map<std::string_view, std::string> lines;
     for (const auto& info : Entries(/*redacted=*/true)) {
-        out += info.key;
-        out += '=';
+        std::string line = info.key + "=";
         if (info.secret) {
-            out += kRedacted;
+            line += kRedacted;
         } else {
-            AppendEscaped(out, info.value);
+            AppendEscaped(line, info.value);
         }
-        out += "  # ";
-        out += ToString(info.layer);
+        line += "  # ";
+        line += ToString(info.layer);
         if (!info.file.empty()) {
-            out += ": ";
-            out += info.file;
+            line += ' ';
+            line += info.file;
         }
+        lines.emplace(values_.find(info.key)->first, std::move(line));
+    }
+    for (const auto& [key, meaning] : unset_notes_) {
+        if (values_.find(key) != values_.end()) continue;
+        std::string line = "# " + key + " is not set: ";
+        AppendEscaped(line, meaning);
+        lines.emplace(key, std::move(line));
+    }
+    std::string out;
+    for (const auto& [key, line] : lines) {
+        out += line;
         out += '\n';
     }
     return out;

@@ -35,6 +35,41 @@ TEST(Settings, HigherLayersWinWhateverTheOrder) {
     EXPECT_FALSE(s.Find("MISSING"));
 }
 
+// Issue 8: a bundled profile's values were defaults, so `config` said "# default" and errors "(from default)" for
+// what GALE_PROFILE=production had chosen. The profile is its own layer, named with the profile.
+TEST(Settings, ProfileIsALayerBetweenDefaultsAndFiles) {
+    Settings s;
+    s.SetDefault("APP_DEBUG", "true");
+    s.Set("APP_DEBUG", "false", Layer::kProfile, "production");
+    s.SetDefault("APP_DEBUG", "true");  // a default set later still loses
+    EXPECT_EQ(s.Find("APP_DEBUG"), "false");
+    EXPECT_EQ(s.Info("APP_DEBUG")->layer, Layer::kProfile);
+    EXPECT_EQ(s.Info("APP_DEBUG")->file, "production");
+    EXPECT_EQ(ToString(Layer::kProfile), "profile");
+    EXPECT_EQ(s.Describe(), "APP_DEBUG=false  # profile production\n");
+    s.Set("APP_DEBUG", "maybe", Layer::kProfile, "production");
+    EXPECT_EQ(s.GetBool("APP_DEBUG").error().message(),
+              "APP_DEBUG (from profile production): 'maybe' is not a boolean (use true/false, 1/0, yes/no, on/off)");
+    s.Set("APP_DEBUG", "yes", Layer::kFile, "settings/production.env");  // files outrank the profile
+    EXPECT_EQ(s.Info("APP_DEBUG")->layer, Layer::kFile);
+}
+
+// What an unset option means is not a value: `config` shows it as a comment, so it can never be read as one.
+TEST(Settings, DescribeExplainsNotedKeysWhileUnset) {
+    Settings s;
+    s.NoteUnset("GALE_WORKERS", "min(32, cores + 4), decided at start");
+    s.NoteUnset("GALE_PORT", "never shown: the key is set");
+    s.SetDefault("GALE_PORT", "8000");
+    s.Set("GALE_AUTORELOAD", "true", Layer::kEnvironment);
+    EXPECT_EQ(s.Describe(),
+              "GALE_AUTORELOAD=true  # environment\n"
+              "GALE_PORT=8000  # default\n"
+              "# GALE_WORKERS is not set: min(32, cores + 4), decided at start\n");
+    EXPECT_FALSE(s.Contains("GALE_WORKERS"));
+    EXPECT_FALSE(s.Find("GALE_WORKERS"));
+    EXPECT_EQ(s.Entries().size(), 2U);
+}
+
 TEST(Settings, LoadEnvironmentWithPrefix) {
     Settings s;
     s.LoadEnvironment({{"GALE_PORT", "1"}, {"PATH", "/bin"}}, "GALE_");
@@ -84,11 +119,11 @@ TEST(Settings, DescribeNeverLeaksSecrets) {
     s.Set("TIMEOUT_SECRET", "notanumber-hunter3", Layer::kDotenv, ".env.base");
     const std::string text = s.Describe();
     EXPECT_EQ(text,
-              "API_TOKEN=********  # dotenv: .env.local\n"
+              "API_TOKEN=********  # dotenv .env.local\n"
               "DATABASE_URL=********  # environment\n"
               "MOTD=two\\nlines  # default\n"
               "PORT=8000  # command line\n"
-              "TIMEOUT_SECRET=********  # dotenv: .env.base\n");
+              "TIMEOUT_SECRET=********  # dotenv .env.base\n");
     EXPECT_EQ(text.find("hunter"), std::string::npos);
     // Not in error messages either.
     auto bad = s.GetInt("TIMEOUT_SECRET", 0, 10);

@@ -20,10 +20,11 @@
 namespace gale::config {
 
 /// Where a value came from, lowest precedence first: a higher layer overrides a lower one whatever the order of
-/// the calls; within one layer the later Set wins.
-enum class Layer { kDefault, kFile, kDotenv, kEnvironment, kCommandLine };
+/// the calls; within one layer the later Set wins. kProfile holds what a named profile (GALE_PROFILE) chose: above
+/// the code's own defaults, below every file and the environment.
+enum class Layer { kDefault, kProfile, kFile, kDotenv, kEnvironment, kCommandLine };
 
-/// "default", "file", "dotenv", "environment", "command line".
+/// "default", "profile", "file", "dotenv", "environment", "command line".
 [[nodiscard]] std::string_view ToString(Layer layer) noexcept;
 
 /// Environment variables, name → value (e.g. from CurrentEnvironment()).
@@ -37,7 +38,7 @@ struct SettingInfo {
     std::string key;
     std::string value;  ///< "********" in Entries(redacted=true) when the key is secret
     Layer layer = Layer::kDefault;
-    std::string file;  ///< the file for kFile / kDotenv, else empty
+    std::string file;  ///< the file for kFile / kDotenv, the profile's name for kProfile, else empty
     bool secret = false;
 };
 
@@ -49,8 +50,8 @@ struct SettingInfo {
 /// show a secret's value.
 class Settings {
 public:
-    /// Sets key to value from `layer` (and `file`, for kFile/kDotenv). Ignored when the key already holds a value
-    /// from a higher layer.
+    /// Sets key to value from `layer` (and `file`: the file for kFile/kDotenv, the profile's name for kProfile).
+    /// Ignored when the key already holds a value from a higher layer.
     void Set(std::string_view key, std::string value, Layer layer, std::string_view file = {});
     /// Shorthand for Set(key, value, Layer::kDefault).
     void SetDefault(std::string_view key, std::string value) { Set(key, std::move(value), Layer::kDefault); }
@@ -76,6 +77,11 @@ public:
     ///         password. Settings loaded before the error stay.
     [[nodiscard]] Result<void> LoadDotenvChain(const std::filesystem::path& dir, const Environment& env);
 
+    /// Describe() lists `key` while it has no value, as the comment line `# KEY is not set: <meaning>`, so that
+    /// what an unset key means ("the app port + 1") is shown without ever looking like a value. No effect on the
+    /// getters, Contains() or Entries().
+    void NoteUnset(std::string_view key, std::string meaning);
+
     /// Marks a key secret (whatever its name).
     void DeclareSecret(std::string_view key);
     /// True if the key is secret (declared, from a secret file, or by its name; see the class comment).
@@ -98,8 +104,9 @@ public:
     /// Every effective setting, sorted by key; secret values replaced by "********" when `redacted`.
     [[nodiscard]] std::vector<SettingInfo> Entries(bool redacted = true) const;
 
-    /// Text for a `config` sub-command: one line per setting, sorted by key, `KEY=value  # layer[: file]`, secrets
-    /// as `********`, control characters in values escaped (\n, \t, \xNN).
+    /// Text for a `config` sub-command: one line per setting, sorted by key, `KEY=value  # layer[ file]` (the source
+    /// as errors name it: `# dotenv ./.env.local`, `# profile production`), secrets as `********`, control
+    /// characters in values escaped (\n, \t, \xNN); keys given to NoteUnset() and unset as `# KEY is not set: …`.
     [[nodiscard]] std::string Describe() const;
 
 private:
@@ -114,6 +121,7 @@ private:
 
     std::map<std::string, Value, std::less<>> values_;
     std::set<std::string, std::less<>> secrets_;
+    std::map<std::string, std::string, std::less<>> unset_notes_;
 };
 
 }  // namespace gale::config
