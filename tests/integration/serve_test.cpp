@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -212,7 +213,7 @@ protected:
                    const std::string& stdin_path = "/dev/null") {
         auto env = BaseEnv();
         for (auto& [k, v] : extra_env) env[k] = v;
-        args.insert(args.begin(), kTestsvc);
+        args.insert(args.begin(), binary_);
         std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
         procs_.push_back(std::make_unique<Process>(std::move(args), log, ChildOptions(std::move(env), stdin_path)));
         return *procs_.back();
@@ -251,6 +252,7 @@ protected:
         }
     }
 
+    std::string binary_ = kTestsvc;  // what Spawn runs
     std::string dir_;
     std::string fail_file_;
     std::string pending_file_;
@@ -1199,6 +1201,39 @@ TEST_F(ServeTest, AutoreloadReExecsWhenAWatchedFileChanges) {
     proc_->Signal(SIGTERM);
     auto code = proc_->WaitExit(10s);
     ASSERT_TRUE(code) << "the re-executed process did not stop on SIGTERM";
+    EXPECT_EQ(*code, 0);
+}
+
+// Issue 8: a rebuild writes the binary as a new file (a new inode), so /proc/self/exe names the deleted old one and
+// the re-exec of that path failed ("exec failed … (deleted)", exit 1). Rebuilding while serving is the dev loop.
+TEST_F(ServeTest, AutoreloadSurvivesARebuildOfTheBinary) {
+    const std::string binary = dir_ + "/svc";
+    fs::copy_file(kTestsvc, binary);
+    binary_ = binary;
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--autoreload", "--drain-delay", "100ms"}));
+    pid_t pid = proc_->pid();
+    std::this_thread::sleep_for(700ms);  // past the watcher's first snapshot
+    // As a linker does: the old file goes, the new one is written over a while.
+    fs::remove(binary);
+    {
+        std::ifstream in(kTestsvc, std::ios::binary);
+        std::string image((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        std::ofstream out(binary, std::ios::binary);
+        out.write(image.data(), static_cast<std::streamsize>(image.size() / 2));
+        out.flush();
+        std::this_thread::sleep_for(400ms);
+        out.write(image.data() + image.size() / 2, static_cast<std::streamsize>(image.size() - image.size() / 2));
+    }
+    fs::permissions(binary, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec);
+    std::uint16_t second_app_port = proc_->WaitForPort("app server listening", 15s, 2);
+    ASSERT_NE(second_app_port, 0) << "no restart after the binary was rebuilt";
+    EXPECT_TRUE(proc_->Running()) << "the process exited instead of re-executing the new binary";
+    EXPECT_EQ(proc_->pid(), pid);
+    EXPECT_TRUE(proc_->Records("autoreload: exec failed").empty());
+    EXPECT_EQ(StatusOf(second_app_port, "/"), 200);
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0);
 }
 

@@ -20,9 +20,10 @@
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
-#include "consume.hpp"
 #include "deploy_k8s.hpp"
-#include "serve.hpp"
+#include "roles/pipe_consumers.hpp"
+#include "roles/web.hpp"
+#include "runtime/runner.hpp"
 #include "serve_options.hpp"
 #include "settings_loader.hpp"
 #include "state.hpp"
@@ -496,7 +497,14 @@ int App::Run(int argc, char** argv) {
     };
     if (consume->parsed() || mode->name == "CONSUME") {
         auto options = role_options(consume->parsed() ? consume_parser : serve_parser, GaleEnvironment());
-        return options ? Consume(s, *options) : 2;
+        if (!options) return 2;
+        if (s.consumers.empty()) {
+            log::Error("gale.consume", "no consumers registered: declare them with App::Consumer");
+            return 2;
+        }
+        std::vector<std::unique_ptr<Role>> roles;
+        roles.push_back(MakePipeConsumersRole());
+        return RunRoles(s, *options, std::move(roles), argv, "gale.consume");
     }
     if (mode->name != "WEB") {
         std::fprintf(stderr,
@@ -510,7 +518,10 @@ int App::Run(int argc, char** argv) {
         env["GALE_WORKERS"] = std::to_string(mode->worker_count);
     }
     auto options = role_options(serve_parser, env);
-    return options ? Serve(s, *options, argv) : 2;
+    if (!options) return 2;
+    std::vector<std::unique_ptr<Role>> roles;
+    roles.push_back(MakeWebRole());
+    return RunRoles(s, *options, std::move(roles), argv, "gale.serve");
 }
 
 }  // namespace gale::app

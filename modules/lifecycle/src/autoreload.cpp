@@ -71,12 +71,22 @@ void AutoReloader::Run() {
             }
         }
         if (changed.empty() && now.size() != before.size()) changed = "(a file was removed)";
-        lock.lock();
         if (!changed.empty()) {
-            lock.unlock();
+            // A rebuild writes the new binary over a while (the linker creates it, then fills it): wait until two
+            // snapshots in a row agree (at most 20 intervals), so the restart execs a complete file.
+            for (int i = 0; i < 20; ++i) {
+                lock.lock();
+                bool stop = cv_.wait_for(lock, interval_, [this] { return stop_; });
+                lock.unlock();
+                if (stop) return;
+                auto again = Snapshot();
+                if (again == now) break;
+                now = std::move(again);
+            }
             on_change_(changed);
             return;  // one change is enough: the process is about to restart
         }
+        lock.lock();
     }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file gale/lifecycle/autoreload.hpp
-/// @brief Watches the running binary and extra paths; calls back once when any of them changes.
+/// @brief Watches the running binary and extra paths; calls back once when any of them changes and has settled
+///        (two polls in a row see the same state, so a binary being written by the linker is complete).
 ///
 /// Polls (mtime, size, inode) every interval: portable across bind mounts and editors that replace files, and cheap
 /// at the scale of a development tree. Directories are watched recursively. Thread-safety: owns one thread;
