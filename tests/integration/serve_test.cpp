@@ -11,8 +11,11 @@
 //    "probe server listening" / "app server listening", and tests can run beside anything else.
 // Which ports a child really listens on is read from /proc (its socket inodes joined with /proc/<pid>/net/tcp*),
 // so "the app port is not open yet" is a fact about the process, not a guess about a port number.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -662,6 +665,66 @@ TEST_F(ServeTest, WebhooksReportStartupReadinessAndShutdown) {
     // Flushed before exit: nothing to wait for.
     EXPECT_EQ(hooks.events(), (std::vector<std::string>{"startup/succeeded", "readiness/failed", "shutdown/started",
                                                         "shutdown/finished"}));
+}
+
+// Issue 8: with --check-migrations a false readiness/failed came right after startup/succeeded (a check result
+// cached from before the migration), and no readiness event was sent when draining started.
+TEST_F(ServeTest, NoFalseReadinessEventAfterMigrationsAndOneWhenDrainingStarts) {
+    WebhookReceiver hooks;
+    ASSERT_TRUE(hooks.ok());
+    // Before the migration the readiness check fails, as one reading the missing table would.
+    WriteFile(pending_file_, "x");
+    WriteFile(fail_file_, "x");
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--check-migrations", "--webhook-url", hooks.url(), "--drain-delay", "200ms"},
+                                       {}, /*wait_for_app=*/false));
+    // Probes keep the check's (failing) result fresh while start-up waits, as kubelet's would.
+    for (int i = 0; i < 30; ++i) {
+        EXPECT_EQ(StatusOf(probe_port_, "/ready"), 503);
+        std::this_thread::sleep_for(50ms);
+    }
+    fs::remove(fail_file_);  // the migration ran: the table exists and nothing is pending
+    fs::remove(pending_file_);
+    app_port_ = proc_->WaitForPort("app server listening", 5s);
+    ASSERT_NE(app_port_, 0);
+    ASSERT_TRUE(hooks.WaitForEvent("startup/succeeded", 5s));
+    std::this_thread::sleep_for(2500ms);  // the monitor has evaluated readiness at least twice
+    EXPECT_EQ(hooks.events(), (std::vector<std::string>{"startup/succeeded"}));
+    EXPECT_EQ(StatusOf(probe_port_, "/ready"), 200);
+
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_EQ(hooks.events(), (std::vector<std::string>{"startup/succeeded", "readiness/failed", "shutdown/started",
+                                                        "shutdown/finished"}));
+    auto draining = hooks.Find("readiness/failed");
+    ASSERT_TRUE(draining);
+    EXPECT_NE(draining->body.dump().find("draining"), std::string::npos) << draining->body.dump();
+}
+
+// Issue 8: with one receiver that accepts and never answers, shutdown took 5 s longer (the shutdown events queued
+// behind the retrying startup event, then a 5 s flush). Shutdown waits for webhooks only within its 2 s budget.
+TEST_F(ServeTest, AWebhookReceiverThatNeverAnswersDoesNotHoldTheShutdown) {
+    int silent = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);  // listens, never accepts, never answers
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(silent, 64), 0);
+    socklen_t len = sizeof(addr);
+    getsockname(silent, reinterpret_cast<sockaddr*>(&addr), &len);
+    std::string url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/hooks";
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--webhook-url", url, "--drain-delay", "100ms"}));
+    std::this_thread::sleep_for(300ms);  // the startup event is hanging in its first attempt
+    auto t_term = Clock::now();
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    double exit_ms = MsSince(t_term);
+    ::close(silent);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    EXPECT_LT(exit_ms, 100 + 2000 + 1500) << "drain delay + the 2 s webhook budget + cancelling the attempt";
+    EXPECT_FALSE(proc_->Records("webhooks still pending after the shutdown budget; abandoning them").empty());
 }
 
 TEST_F(ServeTest, WebhookReportsFailedStartup) {

@@ -934,9 +934,28 @@ void Loop::Sweep(std::int64_t now) {
 }
 
 void Loop::CloseIdle() {
+    // Called when the listeners close (after the drain delay). Slow clients must not hold the shutdown for the
+    // whole graceful timeout: a request head still arriving is answered 408 now (after the drain delay, a client
+    // that has not even sent its head has had its chance), a body still arriving gets at most the header timeout
+    // from now. Requests already complete, and responses being written, go on.
+    const auto now = NowMs();
     for (std::size_t i = conns.size(); i-- > 0;) {
         Connection* c = conns[i];
         c->keep_alive = false;
+        if (c->pool_busy) continue;
+        if (c->state == Connection::State::kBody) {
+            c->deadline_ms = std::min(c->deadline_ms, now + server->opts.header_timeout.count());
+            continue;
+        }
+        if (c->state == Connection::State::kHead && !c->in.empty() && c->out_pos == c->out.size() &&
+            !c->file_response && !c->close_after_write) {
+            Process(c);  // a complete request waiting to be parsed is served; a partial head is not
+            if (c->state == Connection::State::kHead && !c->in.empty() && c->out_pos == c->out.size() &&
+                !c->close_after_write) {
+                ErrorResponse(c, 408, "request timeout: the server is shutting down");
+            }
+            continue;
+        }
         if (c->state != Connection::State::kHead || !c->in.empty() || c->out_pos != c->out.size() || c->file_response) {
             continue;  // busy: it closes after its current response (Connection: close)
         }

@@ -573,5 +573,30 @@ TEST_F(ServerTest, StopAcceptingResetsNoConnectionTheKernelAccepted) {
     }
 }
 
+// Issue 8: slow-body clients held the shutdown for the whole graceful timeout.
+TEST_F(ServerTest, SlowClientsDoNotHoldTheShutdownForTheGracefulTimeout) {
+    ServerOptions o;
+    o.header_timeout = std::chrono::milliseconds(400);
+    o.body_timeout = std::chrono::seconds(60);
+    StartServer(o);
+    RawClient head(port());
+    ASSERT_TRUE(head.Send("GET / HTTP/1.1\r\nHost: x\r\n"));  // a head that never ends
+    RawClient body(port());
+    ASSERT_TRUE(body.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto t0 = std::chrono::steady_clock::now();
+    server_->SetDraining();
+    server_->StopAccepting();
+    auto r = head.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 408);
+    // At most: the header timeout, the 1 s deadline sweep, and the 2 s lingering close that lets the 408 arrive.
+    EXPECT_TRUE(server_->WaitForIdle(std::chrono::milliseconds(4500))) << "a slow body held the shutdown";
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4000));
+    auto b = body.ReadResponse();
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->status, 408);
+}
+
 }  // namespace
 }  // namespace gale::http
