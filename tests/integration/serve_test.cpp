@@ -217,6 +217,7 @@ protected:
         auto env = BaseEnv();
         for (auto& [k, v] : extra_env) env[k] = v;
         args.insert(args.begin(), binary_);
+        args.insert(args.begin(), wrapper_.begin(), wrapper_.end());
         std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
         procs_.push_back(std::make_unique<Process>(std::move(args), log, ChildOptions(std::move(env), stdin_path)));
         return *procs_.back();
@@ -255,7 +256,8 @@ protected:
         }
     }
 
-    std::string binary_ = kTestsvc;  // what Spawn runs
+    std::string binary_ = kTestsvc;     // what Spawn runs
+    std::vector<std::string> wrapper_;  // … through this command, if any (prlimit)
     std::string dir_;
     std::string fail_file_;
     std::string pending_file_;
@@ -557,6 +559,60 @@ TEST_F(ServeTest, ProbesStayFastWhileTheAppIsSaturated) {
         EXPECT_LT(alive_ms[i], 50) << "/alive #" << i;
     }
     // The queued requests would take 9 s to drain; the harness kills the process instead.
+}
+
+// Issue 8: with `ulimit -n 512` and 1,000 idle connections on the app port, the probe port stopped answering.
+TEST_F(ServeTest, ProbesAnswerWhileTheAppPortHoldsEveryDescriptorItMay) {
+    wrapper_ = {"/usr/bin/prlimit", "--nofile=512:512"};  // soft and hard: raising the soft limit cannot help
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--no-access-log"}));
+    std::vector<std::unique_ptr<RawClient>> idle;
+    for (int i = 0; i < 1000; ++i) {
+        idle.push_back(std::make_unique<RawClient>(app_port_, 200ms));
+        ASSERT_TRUE(idle.back()->connected()) << i;  // the kernel queues what gale does not accept
+    }
+    ASSERT_TRUE(Eventually(
+        [&] {
+            return proc_
+                       ->Records(
+                           "connection limit reached; accepting again when connections "
+                           "close")
+                       .size() > 0;
+        },
+        3s))
+        << "the app server never reached its connection limit";
+    for (int i = 0; i < 10; ++i) {
+        auto t = Clock::now();
+        auto alive = Get(probe_port_, "/alive");
+        ASSERT_TRUE(alive) << "probe #" << i << " got no answer";
+        EXPECT_EQ(alive->status, 200) << alive->body;
+        auto ready = Get(probe_port_, "/ready");
+        ASSERT_TRUE(ready) << "probe #" << i << " got no answer";
+        EXPECT_LT(MsSince(t), 500);
+    }
+    auto metrics = Get(probe_port_, "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_EQ(metrics->status, 200);
+    idle.clear();  // the clients go: the app port serves again
+    EXPECT_TRUE(Eventually([&] { return StatusOf(app_port_, "/") == 200; }, 5s));
+}
+
+// Issue 8: SO_REUSEPORT let a second process (a forgotten server, `consume` without --probe-port next to `serve`)
+// bind the same port with no error, and the kernel split requests between them.
+TEST_F(ServeTest, AProcessOnAPortAnotherProcessListensOnExitsOne) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    Process& second = Spawn({"serve", "--bind", "127.0.0.1", "--port", std::to_string(app_port_), "--probe-port", "0"});
+    auto code = second.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 1);
+    auto failed = second.Records("start-up failed");
+    ASSERT_EQ(failed.size(), 1U);
+    EXPECT_NE(failed[0].value("error", "").find("in use"), std::string::npos) << failed[0].dump();
+
+    Process& consume = SpawnConsume(dir_ + "/pipe.db", dir_ + "/out", {"--probe-port", std::to_string(probe_port_)});
+    auto consume_code = consume.WaitExit(10s);
+    ASSERT_TRUE(consume_code);
+    EXPECT_EQ(*consume_code, 1);
+    EXPECT_EQ(StatusOf(app_port_, "/"), 200) << "the first server still serves";
 }
 
 TEST_F(ServeTest, FailingReadinessCheckFailsReadyWithItsMessage) {
