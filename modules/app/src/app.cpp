@@ -144,7 +144,7 @@ int RunTaskMode(App::State& s) {
 /// `deploy k8s`: manifests wired to the effective serve settings (ports, probe paths, drain timing) and the
 /// environment contract (ConfigMap for plain variables, Secret for secret ones).
 int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8s, const std::string& modes) {
-    auto o = serve_parser.Resolve(GaleEnvironment());
+    auto o = serve_parser.Resolve(GaleEnvironment(), PathCheck::kSyntaxOnly);  // the image's paths, not ours
     if (!o) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), o.error().message().c_str());
         return 2;
@@ -352,11 +352,13 @@ int App::Run(int argc, char** argv) {
         "GALE_PORT); the command line wins over the environment.");
 
     CLI::App* serve = cli.add_subcommand("serve", "run the HTTP app server with probes and metrics");
-    ServeOptionParser serve_parser(*serve);
+    std::vector<std::string> command_names;  // what --command may name
+    for (const CommandEntry& c : s.commands) command_names.push_back(c.name);
+    ServeOptionParser serve_parser(*serve, command_names);
 
     CLI::App* consume = cli.add_subcommand(
         "consume", "run every registered log-pipe consumer, with probes and metrics (takes the serve options)");
-    ServeOptionParser consume_parser(*consume);
+    ServeOptionParser consume_parser(*consume, command_names);
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;

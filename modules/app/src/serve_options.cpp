@@ -1,7 +1,15 @@
 // SPDX-License-Identifier: MIT
 #include "serve_options.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include <fmt/format.h>
@@ -15,6 +23,8 @@ namespace gale::app {
 namespace {
 
 using Kind = OptionSpec::Kind;
+
+constexpr std::chrono::milliseconds kMaxDuration = std::chrono::hours(24);
 
 Result<Mount> ParseMount(const std::string& what, const std::string& text, const std::string& default_url) {
     std::string dir = text;
@@ -34,6 +44,76 @@ Result<Mount> ParseMount(const std::string& what, const std::string& text, const
     return Mount{dir, url};
 }
 
+/// The directory of a --static/--media mount must exist and be readable now: found at start-up, it is one more
+/// bad option reported with the others (exit 2), not a failure after the probe server is up.
+Result<void> CheckMountDirectory(const std::string& what, const Mount& mount) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(mount.dir, ec);
+    if (!std::filesystem::exists(status)) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: directory '{}' does not exist", what, mount.dir));
+    }
+    if (!std::filesystem::is_directory(status)) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' is not a directory", what, mount.dir));
+    }
+    if (::access(mount.dir.c_str(), R_OK | X_OK) != 0) {
+        const int err = errno;
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("{}: directory '{}' cannot be read: {}", what, mount.dir, std::strerror(err)));
+    }
+    return {};
+}
+
+/// An IPv4 or IPv6 address literal, as the listener takes it (inet_pton; no names, no zone index).
+Result<void> CheckBindAddress(const std::string& what, const std::string& text) {
+    in6_addr v6{};
+    in_addr v4{};
+    if (::inet_pton(AF_INET, text.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, text.c_str(), &v6) == 1) return {};
+    return MakeError(ErrorCode::kInvalidArgument,
+                     fmt::format("{}: '{}' is not an IPv4 or IPv6 address (such as 0.0.0.0, 127.0.0.1, :: or ::1; "
+                                 "names are not resolved)",
+                                 what, text));
+}
+
+/// http:// or https://, a host, an optional port in [1, 65535], no whitespace or control characters.
+Result<void> CheckWebhookUrl(const std::string& what, const std::string& url) {
+    auto bad = [&](std::string_view why) {
+        return MakeError(ErrorCode::kInvalidArgument, fmt::format("{}: '{}' {}", what, url, why));
+    };
+    std::string_view rest(url);
+    if (rest.starts_with("http://")) {
+        rest.remove_prefix(7);
+    } else if (rest.starts_with("https://")) {
+        rest.remove_prefix(8);
+    } else {
+        return bad("is not an http:// or https:// URL");
+    }
+    for (char c : url) {
+        if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) return bad("contains whitespace or control characters");
+    }
+    std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+    std::string_view host = authority;
+    std::string_view port;
+    if (authority.starts_with('[')) {  // [IPv6]:port
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) return bad("has an unterminated [IPv6] host");
+        host = authority.substr(0, close + 1);
+        if (close + 1 < authority.size()) {
+            if (authority[close + 1] != ':') return bad("has text after the [IPv6] host");
+            port = authority.substr(close + 2);
+        }
+    } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
+        host = authority.substr(0, colon);
+        port = authority.substr(colon + 1);
+    }
+    if (host.empty() || host == "[]") return bad("names no host");
+    if (!port.empty() || authority.ends_with(':')) {
+        if (!ParseInt(what, port, 1, 65535)) return bad("has a port outside 1-65535");
+    }
+    return {};
+}
+
 Result<std::string> ParsePath(const std::string& what, const std::string& text) {
     if (text.empty() || text.front() != '/' || text.find_first_of(" \t?#") != std::string::npos) {
         return MakeError(
@@ -43,14 +123,15 @@ Result<std::string> ParsePath(const std::string& what, const std::string& text) 
     return text;
 }
 
+/// "a; b c ;" → {"a", "b c"}: items trimmed of surrounding whitespace, empty ones dropped.
 std::vector<std::string> SplitList(const std::string& text) {
     std::vector<std::string> out;
     std::size_t start = 0;
     while (start <= text.size()) {
         std::size_t semi = text.find(';', start);
         std::string item = text.substr(start, semi == std::string::npos ? std::string::npos : semi - start);
-        auto parts = SplitWhitespace(item);
-        if (!parts.empty()) out.push_back(item);
+        const auto first = item.find_first_not_of(" \t\r\n");
+        if (first != std::string::npos) out.push_back(item.substr(first, item.find_last_not_of(" \t\r\n") - first + 1));
         if (semi == std::string::npos) break;
         start = semi + 1;
     }
@@ -132,7 +213,8 @@ std::map<std::string, std::string> GaleEnvironment() {
     return env;
 }
 
-ServeOptionParser::ServeOptionParser(CLI::App& sub) : sub_(sub) {
+ServeOptionParser::ServeOptionParser(CLI::App& sub, std::optional<std::vector<std::string>> commands)
+    : sub_(sub), commands_(std::move(commands)) {
     for (const OptionSpec& s : ServeOptionSpecs()) {
         std::string help = s.help;
         if (*s.default_value != '\0') {
@@ -154,7 +236,7 @@ ServeOptionParser::ServeOptionParser(CLI::App& sub) : sub_(sub) {
     }
 }
 
-Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std::string>& env) const {
+Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std::string>& env, PathCheck paths) const {
     ServeOptions o;
     std::vector<std::string> problems;
     // value(flag) → (source name, text) with CLI > env > the table's default; nullopt when none of them gives one.
@@ -185,11 +267,13 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
             problems.push_back(b.error().message());
         }
     };
-    auto list = [&](const std::string& name) {
+    // list(flag) → (source name, items): every occurrence on the command line, else the environment's ';' list.
+    auto list = [&](const std::string& name) -> std::pair<std::string, std::vector<std::string>> {
         auto it = raw_.find(name);
-        if (it != raw_.end() && !it->second.empty()) return it->second;
+        if (it != raw_.end() && !it->second.empty()) return {name, it->second};
         auto e = env.find(EnvName(name));
-        return e == env.end() ? std::vector<std::string>{} : SplitList(e->second);
+        if (e == env.end()) return {name, {}};
+        return {e->first, SplitList(e->second)};
     };
     auto integer = [&](const std::string& name, auto& out, std::int64_t min, std::int64_t max) {
         if (auto v = value(name)) {
@@ -201,13 +285,19 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
             }
         }
     };
-    auto duration = [&](const std::string& name, std::chrono::milliseconds& out) {
+    // Durations are bounded above by kMaxDuration: far beyond any sensible timeout, far below what would overflow
+    // the clocks' arithmetic (ParseDuration alone accepts up to 1e15 ms, which a steady_clock deadline cannot hold).
+    auto duration = [&](const std::string& name, std::chrono::milliseconds& out, bool positive) {
         if (auto v = value(name)) {
             auto r = ParseDuration(v->first, v->second);
-            if (r) {
-                out = *r;
-            } else {
+            if (!r) {
                 problems.push_back(r.error().message());
+            } else if (positive && r->count() <= 0) {
+                problems.push_back(fmt::format("{}: '{}' must be greater than 0", v->first, v->second));
+            } else if (*r > kMaxDuration) {
+                problems.push_back(fmt::format("{}: '{}' is longer than the maximum, 24h", v->first, v->second));
+            } else {
+                out = *r;
             }
         }
     };
@@ -222,47 +312,70 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
         }
     };
 
-    if (auto v = value("--bind")) o.bind = v->second;
+    if (auto v = value("--bind")) {
+        if (auto r = CheckBindAddress(v->first, v->second); r) {
+            o.bind = v->second;
+        } else {
+            problems.push_back(r.error().message());
+        }
+    }
     integer("--port", o.port, 0, 65535);
     bool probe_port_given = given("--probe-port");
     integer("--probe-port", o.probe_port, 0, 65535);
     flag("--no-probe", o.no_probe);
     flag("--no-metrics", o.no_metrics);
-    integer("--req-queue-len", o.req_queue_len, 0, 1'000'000);
+    integer("--req-queue-len", o.req_queue_len, 1, 1'000'000);  // 0 would fail readiness for ever
     path("--startup-probe", o.startup_probe);
     path("--readiness-probe", o.readiness_probe);
     path("--liveness-probe", o.liveness_probe);
     path("--metrics-path", o.metrics_path);
-    for (const std::string& c : list("--command")) {
-        auto words = SplitWhitespace(c);
-        if (words.empty()) {
-            problems.push_back("--command: empty command");
-        } else {
-            o.commands.push_back(std::move(words));
+    {
+        auto [source, commands] = list("--command");
+        for (const std::string& c : commands) {
+            auto words = SplitWhitespace(c);
+            if (words.empty()) {
+                problems.push_back(fmt::format("{}: empty command", source));
+            } else if (commands_ &&
+                       std::find(commands_->begin(), commands_->end(), words.front()) == commands_->end()) {
+                std::string known;
+                for (const auto& name : *commands_) known += (known.empty() ? "" : ", ") + name;
+                problems.push_back(fmt::format("{}: '{}' is not a registered command ({})", source, words.front(),
+                                               known.empty() ? "this service registers none" : "registered: " + known));
+            } else {
+                o.commands.push_back(std::move(words));
+            }
         }
     }
     flag("--check-migrations", o.check_migrations);
-    o.webhook_urls = list("--webhook-url");
-    for (const std::string& u : o.webhook_urls) {
-        if (!u.starts_with("http://") && !u.starts_with("https://")) {
-            problems.push_back(fmt::format("--webhook-url: '{}' is not an http:// or https:// URL", u));
+    {
+        auto [source, urls] = list("--webhook-url");
+        for (const std::string& u : urls) {
+            if (auto r = CheckWebhookUrl(source, u); !r) problems.push_back(r.error().message());
         }
+        o.webhook_urls = std::move(urls);
     }
-    if (auto v = value("--static")) {
-        auto m = ParseMount(v->first, v->second, "/static/");
-        if (m) {
-            o.static_mount = *m;
-        } else {
+    auto mount = [&](const std::string& name, const char* default_url, std::optional<Mount>& out) {
+        auto v = value(name);
+        if (!v) return;
+        auto m = ParseMount(v->first, v->second, default_url);
+        if (!m) {
             problems.push_back(m.error().message());
+            return;
         }
-    }
-    if (auto v = value("--media")) {
-        auto m = ParseMount(v->first, v->second, "/media/");
-        if (m) {
-            o.media_mount = *m;
-        } else {
-            problems.push_back(m.error().message());
+        if (paths == PathCheck::kFilesystem) {
+            if (auto r = CheckMountDirectory(v->first, *m); !r) {
+                problems.push_back(r.error().message());
+                return;
+            }
         }
+        out = std::move(*m);
+    };
+    mount("--static", "/static/", o.static_mount);
+    mount("--media", "/media/", o.media_mount);
+    if (o.static_mount && o.media_mount && o.static_mount->url == o.media_mount->url) {
+        problems.push_back(
+            fmt::format("--media: URL prefix '{}' is also the one of --static; give one of them another URL (DIR:URL)",
+                        o.media_mount->url));
     }
     integer("--workers", o.workers, 1, 4096);
     integer("--loops", o.loops, 1, 1024);
@@ -275,13 +388,14 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
         }
     }
     integer("--max-lifetime", o.max_lifetime, 0, std::numeric_limits<std::int64_t>::max());
-    duration("--drain-delay", o.drain_delay);
-    duration("--graceful-timeout", o.graceful_timeout);
-    duration("--header-timeout", o.header_timeout);
-    duration("--keep-alive-timeout", o.keep_alive_timeout);
-    duration("--watchdog-timeout", o.watchdog_timeout);
+    duration("--drain-delay", o.drain_delay, /*positive=*/false);
+    duration("--graceful-timeout", o.graceful_timeout, /*positive=*/false);
+    duration("--header-timeout", o.header_timeout, /*positive=*/true);
+    duration("--keep-alive-timeout", o.keep_alive_timeout, /*positive=*/true);
+    duration("--watchdog-timeout", o.watchdog_timeout, /*positive=*/true);
     flag("--autoreload", o.autoreload);
-    o.watch = list("--watch");
+    // Not checked for existence: the watcher treats a path that appears later as a change (a build output, say).
+    o.watch = list("--watch").second;
     flag("--debug", o.debug);
     bool no_access_log = false;
     flag("--no-access-log", no_access_log);
@@ -292,9 +406,23 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
     if (o.port == 65535 && !probe_port_given && !o.no_probe) {
         problems.push_back("--probe-port: --port 65535 leaves no room for port+1; set --probe-port");
     }
-    if (o.header_timeout.count() <= 0) problems.push_back("--header-timeout: must be greater than 0");
-    if (o.keep_alive_timeout.count() <= 0) problems.push_back("--keep-alive-timeout: must be greater than 0");
-    if (o.watchdog_timeout.count() <= 0) problems.push_back("--watchdog-timeout: must be greater than 0");
+    if (!o.no_probe) {
+        // Each probe path (and the metrics path) answers one thing: two options naming the same path would make the
+        // probe server refuse its routes at start-up.
+        const std::vector<std::pair<const char*, const std::string*>> probe_paths = {
+            {"--startup-probe", &o.startup_probe},
+            {"--readiness-probe", &o.readiness_probe},
+            {"--liveness-probe", &o.liveness_probe},
+            {"--metrics-path", &o.metrics_path}};
+        for (std::size_t i = 0; i < probe_paths.size(); ++i) {
+            for (std::size_t j = 0; j < i; ++j) {
+                if (*probe_paths[i].second == *probe_paths[j].second) {
+                    problems.push_back(fmt::format("{}: '{}' is also the path of {}", probe_paths[i].first,
+                                                   *probe_paths[i].second, probe_paths[j].first));
+                }
+            }
+        }
+    }
     if (o.no_probe) o.no_metrics = true;
 
     if (!problems.empty()) {

@@ -77,15 +77,35 @@ const std::vector<OptionSpec>& ServeOptionSpecs();
 /// "GALE_MAX_BODY_SIZE").
 std::string EnvName(const std::string& flag);
 
+/// Whether Resolve() looks at the file system: the --static and --media directories must then exist and be
+/// readable. `deploy k8s` resolves the options for another machine (the image), so it checks the syntax only.
+enum class PathCheck { kFilesystem, kSyntaxOnly };
+
 /// Binds the option table to a CLI11 sub-command; Resolve() then reads the parsed values.
 class ServeOptionParser {
 public:
-    explicit ServeOptionParser(CLI::App& sub);
-    /// Applies precedence and converts. Errors list every bad value, each naming its flag or variable.
-    [[nodiscard]] Result<ServeOptions> Resolve(const std::map<std::string, std::string>& env) const;
+    /// `commands`: the names of the registered commands, which every --command must name (std::nullopt: not
+    /// checked, for tests of the other options).
+    explicit ServeOptionParser(CLI::App& sub, std::optional<std::vector<std::string>> commands = std::nullopt);
+    /// Applies precedence and converts. Every bad value is an error here, before anything starts, so that a role
+    /// (serve, consume) exits 2 for all of them at once instead of failing later, one at a time:
+    ///  - --bind: an IPv4 or IPv6 address literal (as the listener takes it);
+    ///  - ports 0-65535 (--port 65535 needs an explicit --probe-port); --req-queue-len 1-1000000 (0 would fail
+    ///    readiness for ever); --workers 1-4096; --loops 1-1024; --max-lifetime >= 0;
+    ///  - durations (ms, s, m, h) at most 24h; --header-timeout, --keep-alive-timeout, --watchdog-timeout > 0;
+    ///  - sizes (K, M, G); booleans from the environment strictly true/false, 1/0, yes/no, on/off;
+    ///  - probe and metrics paths: '/'-rooted, without spaces, '?' or '#', all four different;
+    ///  - --static/--media: DIR[:URL] with an existing, readable directory (with PathCheck::kFilesystem), and not
+    ///    the same URL prefix twice; --webhook-url: http(s)://host[:port]…; --command: a registered command.
+    /// --watch paths may not exist yet (the watcher takes their appearance for a change).
+    /// @return the options, or kInvalidArgument "invalid serve options:" followed by one line per problem, each
+    ///         naming the flag or environment variable and quoting the value.
+    [[nodiscard]] Result<ServeOptions> Resolve(const std::map<std::string, std::string>& env,
+                                               PathCheck paths = PathCheck::kFilesystem) const;
 
 private:
     CLI::App& sub_;
+    std::optional<std::vector<std::string>> commands_;
     std::map<std::string, std::vector<std::string>> raw_;  // flag → values given on the command line
     std::map<std::string, bool> flags_;
 };
