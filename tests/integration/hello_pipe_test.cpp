@@ -158,4 +158,31 @@ TEST_F(HelloPipeTest, ServeProducesConsumeAppliesServeReadsBack) {
     EXPECT_EQ(*consume_code, 0);
 }
 
+// Issue 8: GET /visits/%ff%fe put invalid UTF-8 into an application/json body; JSON gale writes is valid whatever
+// the input (invalid bytes become U+FFFD).
+TEST_F(HelloPipeTest, VisitsJsonIsValidForANameThatIsNotUtf8) {
+    {
+        auto migrate = Hello({"migrate"}, "migrate");
+        auto code = migrate->WaitExit(10s);
+        ASSERT_TRUE(code);
+        ASSERT_EQ(*code, 0);
+    }
+    serve_ = Hello({"serve", "--bind", "127.0.0.1", "--port", "0", "--drain-delay", "0s"}, "serve");
+    app_port_ = serve_->WaitForPort("app server listening", 10s);
+    ASSERT_NE(app_port_, 0);
+    auto posted = Post(app_port_, "/visits/%ff%fe", "");
+    ASSERT_TRUE(posted);
+    auto got = Get(app_port_, "/visits/%ff%fe");
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->status, 200) << got->body;
+    Json j;
+    ASSERT_NO_THROW(j = Json::parse(got->body)) << "not valid JSON: " << got->body;  // strict: invalid UTF-8 throws
+    EXPECT_EQ(j.value("name", ""), "\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(j.value("visits", 0), 1);
+    serve_->Signal(SIGTERM);
+    auto code = serve_->WaitExit(5s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+}
+
 }  // namespace

@@ -1255,6 +1255,11 @@ TEST_F(ServeTest, StaticFilesAreServedAndConfined) {
         EXPECT_EQ(bad->body.find("TOPSECRET"), std::string::npos) << path;
     }
     EXPECT_EQ(StatusOf(app_port_, "/assets/css/missing.css"), 404);
+    // Exactly 400, as docs/static-files.md says (issue 8: bad escapes got 404 from the router).
+    for (const char* path : {"/assets/%zz", "/assets/a%00b", "/assets/%2e%2e/secret", "/assets/..%2fsecret",
+                             "/assets/a%5Cb", "/assets/../secret"}) {
+        EXPECT_EQ(StatusOf(app_port_, path), 400) << path;
+    }
 
     // HEAD: same headers, no body. Pipelined with a GET on the same connection, a stray body would corrupt the
     // second response.

@@ -116,9 +116,49 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF), or 0 if there is none there.
+std::size_t Utf8SequenceLength(std::string_view s) noexcept {
+    auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xC0) == 0x80; };
+    unsigned char c = b(0);
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (!cont(1) || !cont(2)) return 0;
+        if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+        if (c == 0xED && b(1) > 0x9F) return 0;  // UTF-16 surrogates
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (!cont(1) || !cont(2) || !cont(3)) return 0;
+        if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+        if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
+        return 4;
+    }
+    return 0;
+}
+
+}  // namespace
+
 void AppendJsonEscaped(std::string& out, std::string_view text) {
-    for (char ch : text) {
-        auto c = static_cast<unsigned char>(ch);
+    for (std::size_t i = 0; i < text.size();) {
+        auto c = static_cast<unsigned char>(text[i]);
+        if (c >= 0x80) {
+            // JSON text is UTF-8 (RFC 8259 §8.1): a byte that does not start a well-formed sequence becomes
+            // U+FFFD, as nlohmann's and Python's "replace" do, so the output is valid whatever the input.
+            std::size_t n = Utf8SequenceLength(text.substr(i));
+            if (n == 0) {
+                out += "\xEF\xBF\xBD";
+                ++i;
+            } else {
+                out.append(text.substr(i, n));
+                i += n;
+            }
+            continue;
+        }
         switch (c) {
             case '"':
                 out += "\\\"";
@@ -139,9 +179,10 @@ void AppendJsonEscaped(std::string& out, std::string_view text) {
                 if (c < 0x20) {
                     out += fmt::format("\\u{:04x}", c);
                 } else {
-                    out += ch;
+                    out += static_cast<char>(c);
                 }
         }
+        ++i;
     }
 }
 

@@ -59,5 +59,23 @@ TEST(Strings, SplitAndEscape) {
     EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
 }
 
+// Issue 8: GET /visits/%ff%fe put invalid UTF-8 into an application/json body.
+TEST(Strings, JsonEscapingReplacesInvalidUtf8) {
+    auto escaped = [](std::string_view in) {
+        std::string out;
+        AppendJsonEscaped(out, in);
+        return out;
+    };
+    const std::string kReplacement = "\xEF\xBF\xBD";
+    EXPECT_EQ(escaped("\xff\xfe"), kReplacement + kReplacement);
+    EXPECT_EQ(escaped("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+              "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");                          // kept
+    EXPECT_EQ(escaped("\xC0\xAF"), kReplacement + kReplacement);                     // overlong '/'
+    EXPECT_EQ(escaped("\xED\xA0\x80"), kReplacement + kReplacement + kReplacement);  // a surrogate
+    EXPECT_EQ(escaped("\xF4\x90\x80\x80"), kReplacement + kReplacement + kReplacement + kReplacement);
+    EXPECT_EQ(escaped("a\xC3"), "a" + kReplacement);  // truncated at the end
+    EXPECT_EQ(escaped("\xE2\x82x"), kReplacement + kReplacement + "x");
+}
+
 }  // namespace
 }  // namespace gale

@@ -35,7 +35,8 @@ std::string ToLower(std::string_view text);
 /// Case-insensitive ASCII equality.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept;
 
-/// Escapes a string for inclusion in a JSON string literal (without the quotes).
+/// Escapes a string for inclusion in a JSON string literal (without the quotes). Bytes that are not well-formed UTF-8
+/// become U+FFFD, so the result is valid JSON whatever `text` holds.
 void AppendJsonEscaped(std::string& out, std::string_view text);
 
 }  // namespace gale
