@@ -13,3 +13,7 @@ endif()
 if(NOT out MATCHES "serve" OR NOT out MATCHES "check")
     message(FATAL_ERROR "${EXE} --help: the output does not list the serve and check sub-commands")
 endif()
+# This consumer declares no log-pipe consumers, so `consume` is not offered.
+if(out MATCHES "consume")
+    message(FATAL_ERROR "${EXE} --help: lists the consume sub-command of a service without consumers")
+endif()

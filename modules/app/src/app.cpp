@@ -359,6 +359,8 @@ int App::Run(int argc, char** argv) {
     CLI::App* consume = cli.add_subcommand(
         "consume", "run every registered log-pipe consumer, with probes and metrics (takes the serve options)");
     ServeOptionParser consume_parser(*consume, command_names);
+    // A service without consumers does not list `consume` (running it still explains why it cannot start).
+    if (s.consumers.empty()) consume->group("");
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;
