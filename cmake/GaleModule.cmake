@@ -1,7 +1,8 @@
-# gale_add_module(<mod> SOURCES … HEADERS … [DEPS …] [PRIVATE_DEPS …] [TESTS …] [TEST_DEPS …])
-# Creates STATIC gale_<mod> (alias gale::<mod>, exported as <mod>) and, with tests on, gale-<mod>-unittest.
-function(gale_add_module name)
-    cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS;DEPS;PRIVATE_DEPS;TESTS;TEST_DEPS;BENCHMARKS" ${ARGN})
+# _gale_add_library(<name> <export-set> SOURCES … HEADERS … [DEPS …] [PRIVATE_DEPS …])
+# STATIC gale_<name> (alias gale::<name>, exported as <name> in <export-set>), recorded as a package component
+# (GalePackage.cmake derives each component's dependencies from its links).
+function(_gale_add_library name export_set)
+    cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS;DEPS;PRIVATE_DEPS" ${ARGN})
     set(target gale_${name})
     add_library(${target} STATIC ${ARG_SOURCES})
     add_library(gale::${name} ALIAS ${target})
@@ -11,8 +12,20 @@ function(gale_add_module name)
     target_include_directories(${target} PRIVATE src)
     target_link_libraries(${target} PUBLIC ${ARG_DEPS} PRIVATE ${ARG_PRIVATE_DEPS} $<BUILD_INTERFACE:gale_warnings>)
     if(GALE_INSTALL)
-        install(TARGETS ${target} EXPORT gale-targets FILE_SET HEADERS ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+        install(TARGETS ${target} EXPORT ${export_set} FILE_SET HEADERS ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
     endif()
+    set_property(GLOBAL APPEND PROPERTY GALE_COMPONENTS ${name})
+    set_property(GLOBAL PROPERTY GALE_COMPONENT_EXPORT_${name} ${export_set})
+endfunction()
+
+# gale_add_module(<mod> SOURCES … HEADERS … [DEPS …] [PRIVATE_DEPS …] [TESTS …] [TEST_DEPS …])
+# Creates STATIC gale_<mod> (alias gale::<mod>, exported as <mod> in gale-targets) and, with tests on,
+# gale-<mod>-unittest.
+function(gale_add_module name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS;DEPS;PRIVATE_DEPS;TESTS;TEST_DEPS;BENCHMARKS" ${ARGN})
+    set(target gale_${name})
+    _gale_add_library(${name} gale-targets SOURCES ${ARG_SOURCES} HEADERS ${ARG_HEADERS} DEPS ${ARG_DEPS}
+        PRIVATE_DEPS ${ARG_PRIVATE_DEPS})
     # testing/: fakes and helpers for this module's users' tests (gale::<mod>_testing).
     if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/testing/include)
         add_library(gale_${name}_testing INTERFACE)
@@ -42,6 +55,17 @@ function(gale_add_module name)
             set_tests_properties(${bench}-smoke PROPERTIES LABELS benchmark-smoke TIMEOUT 120)
         endif()
     endif()
+endfunction()
+
+# gale_add_adapter(<name> SOURCES … HEADERS … [DEPS …] [PRIVATE_DEPS …])
+# An optional engine adapter of a module (kafka, kinesis: STYLE.md), in the module's directory: STATIC gale_<name>
+# (alias gale::<name>) in its own export set gale-<name>-targets and its own package component, so that
+# `find_package(gale COMPONENTS app)` neither loads it nor looks for its client library. Its tests belong to the
+# module's unittest (TEST_DEPS gale::<name>).
+function(gale_add_adapter name)
+    cmake_parse_arguments(ARG "" "" "SOURCES;HEADERS;DEPS;PRIVATE_DEPS" ${ARGN})
+    _gale_add_library(${name} gale-${name}-targets SOURCES ${ARG_SOURCES} HEADERS ${ARG_HEADERS} DEPS ${ARG_DEPS}
+        PRIVATE_DEPS ${ARG_PRIVATE_DEPS})
 endfunction()
 
 # gale_add_fuzzer(<mod> <name> CORPUS <dir>): libFuzzer target under clang with GALE_LIBFUZZER, otherwise a

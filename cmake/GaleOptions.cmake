@@ -7,3 +7,6 @@ option(GALE_INSTALL "Generate the install target" ${PROJECT_IS_TOP_LEVEL})
 option(GALE_WERROR "Treat warnings as errors" OFF)
 set(GALE_SANITIZE "" CACHE STRING "Sanitizers to enable, e.g. address,undefined")
 option(GALE_LIBFUZZER "Link fuzz targets with -fsanitize=fuzzer (clang only)" OFF)
+# Engine adapters (each its own library and package component: gale::kafka, gale::kinesis).
+option(GALE_WITH_KAFKA "Build the Kafka adapter gale::kafka (needs librdkafka)" ON)
+option(GALE_WITH_KINESIS "Build the Kinesis adapter gale::kinesis" ON)
