@@ -26,6 +26,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <gale/pipe/kafka.hpp>
+#include <gale/pipe/logpipe_schema.hpp>
 
 namespace gale::pipe {
 namespace {
@@ -357,23 +358,11 @@ std::optional<std::string> KafkaProducer::ConfigValueForTest(const std::string& 
 // ------------------------------------------------------------------------------------------------------------------
 // KafkaOffsetStore
 
-namespace {
-constexpr std::string_view kSqliteDdl =
-    R"(CREATE TABLE IF NOT EXISTS "logpipe_kafkaoffset" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, )"
-    R"("topic" varchar(200) NOT NULL, "partition" integer unsigned NOT NULL CHECK ("partition" >= 0), )"
-    R"("offset" integer unsigned NOT NULL CHECK ("offset" >= 0));)"
-    R"(CREATE UNIQUE INDEX IF NOT EXISTS "logpipe_offset_topic_partition_8988af52_uniq" )"
-    R"(ON "logpipe_kafkaoffset" ("topic", "partition");)";
-constexpr std::string_view kPostgresqlDdl =
-    R"(CREATE TABLE IF NOT EXISTS "logpipe_kafkaoffset" ("id" serial NOT NULL PRIMARY KEY, )"
-    R"("topic" varchar(200) NOT NULL, "partition" integer NOT NULL CHECK ("partition" >= 0), )"
-    R"("offset" bigint NOT NULL CHECK ("offset" >= 0));)"
-    R"(CREATE UNIQUE INDEX IF NOT EXISTS "logpipe_offset_topic_partition_8988af52_uniq" )"
-    R"(ON "logpipe_kafkaoffset" ("topic", "partition");)";
-}  // namespace
-
 Result<void> KafkaOffsetStore::EnsureTable() {
-    return database_.ExecScript(database_.engine() == db::Engine::kPostgresql ? kPostgresqlDdl : kSqliteDdl);
+    // Both of django-logpipe's tables and their django_migrations rows, or Django's own tables as they are.
+    GALE_ASSIGN_OR_RETURN(const LogpipeSchema schema, EnsureLogpipeSchema(database_));
+    (void)schema;
+    return {};
 }
 
 Result<std::optional<std::int64_t>> KafkaOffsetStore::Load(std::string_view topic, std::int32_t partition) {

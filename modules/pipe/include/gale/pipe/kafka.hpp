@@ -141,9 +141,10 @@ class KafkaOffsetStore {
 public:
     explicit KafkaOffsetStore(db::Database database) : database_(std::move(database)) {}
 
-    /// Creates the table and its unique index if they do not exist (as Django's migrations 0001–0006 leave them;
-    /// on PostgreSQL `offset` is bigint instead of Django's integer, so offsets above 2^31-1 fit).
-    /// An existing table, Django's included, is used as is. Errors: the database's.
+    /// EnsureLogpipeSchema (gale/pipe/logpipe_schema.hpp): creates both of django-logpipe's tables and records its
+    /// migrations in django_migrations, so that a Django service sharing the database migrates after gale; Django's
+    /// own tables are used as they are. On PostgreSQL gale's `offset` is bigint instead of Django's integer, so
+    /// offsets above 2^31-1 fit. Errors: EnsureLogpipeSchema's (a schema it cannot use, the database's).
     [[nodiscard]] Result<void> EnsureTable();
 
     /// The next offset to read for (topic, partition), or nullopt without a row.

@@ -288,8 +288,9 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// The DDL of `logpipe_kinesisoffset` for the engine of `db` (SQLite or PostgreSQL), as Django's migrations leave it;
-/// runs it with IF NOT EXISTS. KinesisConsumer::Open calls it.
+/// EnsureLogpipeSchema (gale/pipe/logpipe_schema.hpp) for `db`: `logpipe_kinesisoffset` (and django-logpipe's other
+/// table) as Django's migrations leave them, recorded in django_migrations, or Django's own tables as they are.
+/// KinesisConsumer::Open calls it.
 [[nodiscard]] Result<void> EnsureKinesisOffsetTable(db::Database& db);
 
 }  // namespace gale::pipe

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LogpipeConfig(AppConfig):
+    name = "logpipe"
+    label = "logpipe"
