@@ -176,7 +176,7 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
         {"--max-body-size", "largest request body (413 above); K/M/G suffixes", "10M", "", Kind::kValue},
         {"--max-lifetime", "requests served before liveness asks for a restart (0: never)", "0", "", Kind::kValue},
         {"--drain-delay", "after SIGTERM: keep serving this long with readiness failing", "5s", "", Kind::kValue},
-        {"--graceful-timeout", "then: wait this long for in-flight requests", "30s", "", Kind::kValue},
+        {"--graceful-timeout", "then: wait this long for in-flight work", "20s", "", Kind::kValue},
         {"--header-timeout", "a client must send a request's head within this", "10s", "", Kind::kValue},
         {"--keep-alive-timeout", "idle keep-alive connections close after this", "75s", "", Kind::kValue},
         {"--watchdog-timeout", "liveness fails when an event loop has not turned for this long", "10s", "",

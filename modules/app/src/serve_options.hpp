@@ -45,7 +45,7 @@ struct ServeOptions {
     std::uint64_t max_body_size = 10ULL << 20;
     std::uint64_t max_lifetime = 0;
     std::chrono::milliseconds drain_delay{5000};
-    std::chrono::milliseconds graceful_timeout{30000};
+    std::chrono::milliseconds graceful_timeout{20000};
     std::chrono::milliseconds header_timeout{10000};
     std::chrono::milliseconds keep_alive_timeout{75000};
     std::chrono::milliseconds watchdog_timeout{10000};
