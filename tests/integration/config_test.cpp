@@ -112,7 +112,10 @@ TEST_F(ConfigTest, DotenvExpansionBombStopsAtTheLineThatExceedsTheBound) {
     std::string previous = "Z";
     for (int i = 1; i <= 12; ++i) {
         const std::string name = "A" + std::to_string(i);
-        text += name + "=${" + previous + "}${" + previous + "}\n";
+        text += name;
+        text += "=${" + previous;
+        text += "}${" + previous;
+        text += "}\n";
         previous = name;
     }
     WriteFile(dir_ + "/.env.local", text);

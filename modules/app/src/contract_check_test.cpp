@@ -26,7 +26,12 @@ struct Case {
 
 std::string Show(const std::map<std::string, std::string>& env) {
     std::string out;
-    for (const auto& [k, v] : env) out += k + "=" + v + " ";
+    for (const auto& [k, v] : env) {
+        out += k;
+        out += '=';
+        out += v;
+        out += ' ';
+    }
     return out.empty() ? "(nothing set)" : out;
 }
 

@@ -13,7 +13,7 @@
 namespace gale::app {
 namespace {
 
-Result<ServeOptions> Parse(std::vector<std::string> args, std::map<std::string, std::string> env = {},
+Result<ServeOptions> Parse(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
                            PathCheck paths = PathCheck::kFilesystem) {
     CLI::App cli;
     CLI::App* serve = cli.add_subcommand("serve");
@@ -52,7 +52,7 @@ public:
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
-    const std::string& path() const { return path_; }
+    const std::string& Path() const { return path_; }
 
 private:
     std::string path_;
@@ -227,22 +227,22 @@ TEST(ServeOptions, DurationsAreBounded) {
 
 TEST(ServeOptions, MountDirectoriesMustExistAndBeReadable) {
     TempDir dir;
-    const std::string www = dir.path() + "/www";
+    const std::string www = dir.Path() + "/www";
     std::filesystem::create_directory(www);
-    const std::string file = dir.path() + "/file.txt";
+    const std::string file = dir.Path() + "/file.txt";
     std::FILE* f = std::fopen(file.c_str(), "w");
     ASSERT_NE(f, nullptr);
     std::fclose(f);
 
-    auto ok = Parse({"--static", www + ":/assets", "--media", dir.path()});
+    auto ok = Parse({"--static", www + ":/assets", "--media", dir.Path()});
     ASSERT_TRUE(ok) << ok.error().message();
     EXPECT_EQ(ok->static_mount->dir, www);
     EXPECT_EQ(ok->media_mount->url, "/media/");
 
-    EXPECT_EQ(Problems(Parse({"--static", dir.path() + "/missing"}, {{"GALE_MEDIA", file + ":/m"}})),
-              (std::vector<std::string>{"--static: directory '" + dir.path() + "/missing' does not exist",
+    EXPECT_EQ(Problems(Parse({"--static", dir.Path() + "/missing"}, {{"GALE_MEDIA", file + ":/m"}})),
+              (std::vector<std::string>{"--static: directory '" + dir.Path() + "/missing' does not exist",
                                         "GALE_MEDIA: '" + file + "' is not a directory"}));
-    EXPECT_EQ(Problems(Parse({"--static", www + ":/files", "--media", dir.path() + ":/files/"})),
+    EXPECT_EQ(Problems(Parse({"--static", www + ":/files", "--media", dir.Path() + ":/files/"})),
               std::vector<std::string>{"--media: URL prefix '/files/' is also the one of --static; give one of "
                                        "them another URL (DIR:URL)"});
     if (::geteuid() != 0) {  // root reads everything: the permission case needs an ordinary user
@@ -299,8 +299,8 @@ TEST(ServeOptions, AllBadValuesAreReportedTogether) {
 
 // An unknown --command was found only after the probe server was up (a "start-up failed" event), alone.
 TEST(ServeOptions, CommandsMustBeRegistered) {
-    auto parse = [](std::optional<std::vector<std::string>> known, std::vector<std::string> args,
-                    std::map<std::string, std::string> env = {}) {
+    auto parse = [](std::optional<std::vector<std::string>> known, const std::vector<std::string>& args,
+                    const std::map<std::string, std::string>& env = {}) {
         CLI::App cli;
         CLI::App* serve = cli.add_subcommand("serve");
         ServeOptionParser parser(*serve, std::move(known));

@@ -49,7 +49,7 @@ Result<void> LoadSettingsFile(config::Settings& s, const std::filesystem::path& 
     return {};
 }
 
-std::string Get(const config::Settings& s, std::string_view key, std::string fallback) {
+std::string Get(const config::Settings& s, std::string_view key, const std::string& fallback) {
     auto v = s.Find(key);
     return v && !v->empty() ? *v : fallback;
 }

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <cstddef>
 #include <map>
 #include <string>
 
@@ -129,12 +130,15 @@ TEST(ParseDotenv, ErrorsNameFileAndLine) {
 // Z = 1 KiB, A7 is exactly the per-value limit (accepted) and A8, on line 9, would be twice that (refused). Nine
 // lines are enough to show it (and keep the test harmless without the bound).
 TEST(ParseDotenv, ExpansionIsBoundedPerValue) {
-    static_assert(kMaxDotenvValueBytes == 128 * 1024);
+    static_assert(kMaxDotenvValueBytes == std::size_t{128} * 1024);
     std::string text = "Z=" + std::string(1024, 'z') + "\n";
     std::string previous = "Z";
     for (int i = 1; i <= 8; ++i) {
         std::string name = "A" + std::to_string(i);
-        text += name + "=\"${" + previous + "}${" + previous + "}\"\n";
+        text += name;
+        text += "=\"${" + previous;
+        text += "}${" + previous;
+        text += "}\"\n";
         previous = name;
     }
     EXPECT_EQ(ErrorOf(text),
