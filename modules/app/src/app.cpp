@@ -16,6 +16,7 @@
 
 #include <gale/app/app.hpp>
 #include <gale/base/strings.hpp>
+#include <gale/config/run_mode.hpp>
 #include <gale/db/database.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
@@ -85,23 +86,16 @@ int RunChecks(App::State& state, bool json) {
     return failed ? 1 : 0;
 }
 
-struct RunMode {
-    std::string name = "WEB";
+struct RunModeSetting {
+    config::RunMode mode = config::RunMode::kWeb;
     std::size_t worker_count = 0;  // 0: not set
 };
 
-/// APP_RUN_MODE (WEB, TASK, WORKER, BEAT, CONSUME; case-insensitive; default WEB) and APP_WORKER_COUNT.
-Result<RunMode> ReadRunMode() {
-    RunMode m;
+/// APP_RUN_MODE (see gale/config/run_mode.hpp; case-insensitive; default WEB) and APP_WORKER_COUNT.
+Result<RunModeSetting> ReadRunMode() {
+    RunModeSetting m;
     if (const char* v = std::getenv("APP_RUN_MODE"); v != nullptr && *v != '\0') {
-        std::string upper(v);
-        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        static const std::vector<std::string> kModes = {"WEB", "TASK", "WORKER", "BEAT", "CONSUME"};
-        if (std::find(kModes.begin(), kModes.end(), upper) == kModes.end()) {
-            return MakeError(ErrorCode::kInvalidArgument,
-                             fmt::format("APP_RUN_MODE: '{}' is not one of WEB, TASK, WORKER, BEAT, CONSUME", v));
-        }
-        m.name = upper;
+        GALE_ASSIGN_OR_RETURN(m.mode, config::ParseRunMode(v, "APP_RUN_MODE"));
     }
     if (const char* v = std::getenv("APP_WORKER_COUNT"); v != nullptr && *v != '\0') {
         auto n = ParseInt("APP_WORKER_COUNT", v, 1, 4096);
@@ -474,12 +468,12 @@ int App::Run(int argc, char** argv) {
     }
 
     // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.
-    auto mode = serve->parsed() || consume->parsed() ? Result<RunMode>(RunMode{}) : ReadRunMode();
+    auto mode = serve->parsed() || consume->parsed() ? Result<RunModeSetting>(RunModeSetting{}) : ReadRunMode();
     if (!mode) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), mode.error().message().c_str());
         return 2;
     }
-    if (mode->name == "TASK") {
+    if (mode->mode == config::RunMode::kTask) {
         if (auto r = ConfigureLogging(false); !r) {
             std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
             return 2;
@@ -499,7 +493,7 @@ int App::Run(int argc, char** argv) {
         }
         return std::move(*options);
     };
-    if (consume->parsed() || mode->name == "CONSUME") {
+    if (consume->parsed() || mode->mode == config::RunMode::kConsume) {
         auto options = role_options(consume->parsed() ? consume_parser : serve_parser, GaleEnvironment());
         if (!options) return 2;
         if (s.consumers.empty()) {
@@ -510,11 +504,11 @@ int App::Run(int argc, char** argv) {
         roles.push_back(MakePipeConsumersRole());
         return RunRoles(s, *options, std::move(roles), argv, "gale.consume");
     }
-    if (mode->name != "WEB") {
+    if (mode->mode != config::RunMode::kWeb) {
         std::fprintf(stderr,
                      "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB, TASK and CONSUME are); "
                      "refusing to start rather than run the wrong role\n",
-                     s.name.c_str(), mode->name.c_str());
+                     s.name.c_str(), std::string(config::ToString(mode->mode)).c_str());
         return 2;
     }
     auto env = GaleEnvironment();

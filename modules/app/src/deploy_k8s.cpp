@@ -32,6 +32,8 @@
 
 #include <fmt/format.h>
 
+#include <gale/config/run_mode.hpp>
+
 namespace gale::app {
 namespace {
 
@@ -79,12 +81,6 @@ std::string Lower(std::string_view s) {
     return out;
 }
 
-std::string Upper(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::toupper(c); });
-    return out;
-}
-
 /// "0.1.0+build.7" → "0-1-0-build-7": a DNS-1123 label fragment for the per-release Job name.
 std::string NameFragment(std::string_view s) {
     std::string out;
@@ -107,9 +103,11 @@ std::string Human(std::chrono::milliseconds d) {
     return d.count() % 1000 == 0 ? fmt::format("{}s", d.count() / 1000) : fmt::format("{}ms", d.count());
 }
 
-bool HasMode(const K8sInputs& in, std::string_view mode) {
-    return std::any_of(in.run_modes.begin(), in.run_modes.end(),
-                       [&](const std::string& m) { return Upper(m) == mode; });
+bool HasMode(const K8sInputs& in, config::RunMode mode) {
+    return std::any_of(in.run_modes.begin(), in.run_modes.end(), [&](const std::string& m) {
+        auto parsed = config::ParseRunMode(m);
+        return parsed && *parsed == mode;
+    });
 }
 
 bool Integrated(const K8sInputs& in) { return in.probe_port == in.port; }
@@ -126,7 +124,7 @@ bool IsWorkloadVar(std::string_view name) {
 
 /// WEB and CONSUME pods wait (--check-migrations) for the TASK Job's migrations.
 bool WaitsForMigrations(const K8sInputs& in) {
-    return in.wait_for_migrations && in.declares_migrations && HasMode(in, "TASK");
+    return in.wait_for_migrations && in.declares_migrations && HasMode(in, config::RunMode::kTask);
 }
 
 bool InStore(const std::pair<std::string, bool>& var, bool secret) {
@@ -188,15 +186,15 @@ void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view p
 
 /// The pod spec shared by the WEB and CONSUME Deployments and the TASK Job (from "spec:" of the template, at
 /// `indent`).
-void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) {
-    const bool web = mode == "WEB";
-    const bool consume = mode == "CONSUME";
+void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
+    const bool web = mode == config::RunMode::kWeb;
+    const bool consume = mode == config::RunMode::kConsume;
     const bool probed = web || consume;  // long-running roles with the probe server
     // CONSUME serves no app port: its only port is the probe server's, always named "metrics".
     const std::string probe_port_name = web && Integrated(in) ? "http" : "metrics";
     w.Line(indent, "spec:");
     const int s = indent + 2;
-    if (mode == "TASK") w.Line(s, "restartPolicy: \"Never\"");
+    if (mode == config::RunMode::kTask) w.Line(s, "restartPolicy: \"Never\"");
     if (web) {
         w.Line(s, "# No preStop hook: gale drains itself. On SIGTERM readiness fails at once (so endpoints drop the");
         w.Line(s, "# pod) while the app keeps serving for the drain delay, then waits for in-flight requests up to");
@@ -222,7 +220,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
     w.Line(s + 4, "type: \"RuntimeDefault\"");
     w.Line(s, "containers:");
     const int c = s + 2;
-    w.Line(c, "- name: " + Quote(Lower(mode)));
+    w.Line(c, "- name: " + Quote(Lower(config::ToString(mode))));
     const int k = c + 2;
     w.Line(k, "image: " + Quote(in.image));
     w.Line(k, "imagePullPolicy: \"IfNotPresent\"");
@@ -244,10 +242,10 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, std::string_view mode) 
         w.Line(k + 4, "protocol: \"TCP\"");
     }
     w.Line(k, "env:");
-    Env(w, k + 2, "APP_RUN_MODE", mode);
+    Env(w, k + 2, "APP_RUN_MODE", std::string(config::ToString(mode)));
     Env(w, k + 2, "GALE_PROFILE", in.profile);  // production: debug off, secret key required, security headers
     Env(w, k + 2, "DATABASE_ENGINE", in.database_engine);  // what the manifests were rendered (and checked) for
-    if (mode == "TASK") Env(w, k + 2, "APP_TASK_COMMANDS", in.task_commands);
+    if (mode == config::RunMode::kTask) Env(w, k + 2, "APP_TASK_COMMANDS", in.task_commands);
     if (web) {
         // Pinned so the process serves exactly what the probes and the Service point at.
         Env(w, k + 2, "GALE_PORT", std::to_string(in.port));
@@ -389,7 +387,7 @@ void RenderWeb(Writer& w, const K8sInputs& in) {
     w.Line(6, "maxSurge: \"25%\"");
     w.Line(6, "maxUnavailable: 0");
     TemplateMetadata(w, in, "web");
-    PodSpec(w, 4, in, "WEB");
+    PodSpec(w, 4, in, config::RunMode::kWeb);
 
     w.Document();
     w.Line(0, "apiVersion: \"v1\"");
@@ -429,7 +427,7 @@ void RenderConsume(Writer& w, const K8sInputs& in) {
     w.Line(2, "strategy:");
     w.Line(4, "type: \"Recreate\"");
     TemplateMetadata(w, in, "consume");
-    PodSpec(w, 4, in, "CONSUME");
+    PodSpec(w, 4, in, config::RunMode::kConsume);
 }
 
 void RenderTask(Writer& w, const K8sInputs& in) {
@@ -445,7 +443,7 @@ void RenderTask(Writer& w, const K8sInputs& in) {
     w.Line(2, "template:");
     w.Line(4, "metadata:");
     PodLabels(w, 6, in, "task");
-    PodSpec(w, 4, in, "TASK");
+    PodSpec(w, 4, in, config::RunMode::kTask);
 }
 
 bool IsDns1035Label(const std::string& s) {
@@ -503,15 +501,16 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
         problems.push_back(fmt::format("image: '{}' is not an image reference", in.image));
     }
     if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK, CONSUME)");
-    std::set<std::string> seen;
+    std::set<config::RunMode> seen;
     for (const auto& mode : in.run_modes) {
-        const std::string m = Upper(mode);
-        if (m == "WORKER" || m == "BEAT") {
-            problems.push_back(fmt::format("run mode {}: not available in gale yet (the process would exit 2)", m));
-        } else if (m != "WEB" && m != "TASK" && m != "CONSUME") {
+        auto m = config::ParseRunMode(mode);
+        if (!m) {
             problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK, CONSUME)", mode));
-        } else if (!seen.insert(m).second) {
-            problems.push_back(fmt::format("run mode {}: given twice", m));
+        } else if (*m == config::RunMode::kWorker || *m == config::RunMode::kBeat) {
+            problems.push_back(
+                fmt::format("run mode {}: not available in gale yet (the process would exit 2)", config::ToString(*m)));
+        } else if (!seen.insert(*m).second) {
+            problems.push_back(fmt::format("run mode {}: given twice", config::ToString(*m)));
         }
     }
     if (in.port == 0) problems.emplace_back("port: 0 (any free port) cannot be probed; give a fixed port");
@@ -527,7 +526,7 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     }
     if (in.drain_delay.count() < 0 || in.graceful_timeout.count() < 0 || in.webhook_budget.count() < 0) {
         problems.emplace_back("drain delay, graceful timeout and webhook budget must not be negative");
-    } else if (HasMode(in, "WEB")) {
+    } else if (HasMode(in, config::RunMode::kWeb)) {
         const ProbeTiming t = ReadinessTiming(in);
         const auto noticed = std::chrono::seconds(t.period_seconds * t.failure_threshold + t.timeout_seconds);
         if (noticed > in.drain_delay) {
@@ -567,7 +566,7 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     if (in.data_dir.empty() || in.data_dir.front() != '/') {
         problems.push_back(fmt::format("data dir: '{}' must be an absolute path", in.data_dir));
     }
-    if (HasMode(in, "TASK") && in.task_commands.find_first_not_of(" ;\t") == std::string::npos) {
+    if (HasMode(in, config::RunMode::kTask) && in.task_commands.find_first_not_of(" ;\t") == std::string::npos) {
         problems.emplace_back("task commands: empty (APP_TASK_COMMANDS, e.g. \"migrate\")");
     }
     return problems;
@@ -580,10 +579,11 @@ std::string RenderK8sManifests(const K8sInputs& in) {
     if (HasVars(in, false)) RenderConfigMap(w, in);
     if (HasVars(in, true)) RenderSecret(w, in);
     for (const auto& mode : in.run_modes) {
-        const std::string m = Upper(mode);
-        if (m == "WEB") RenderWeb(w, in);
-        if (m == "TASK") RenderTask(w, in);
-        if (m == "CONSUME") RenderConsume(w, in);
+        auto m = config::ParseRunMode(mode);
+        if (!m) continue;  // ValidateK8sInputs refuses it
+        if (*m == config::RunMode::kWeb) RenderWeb(w, in);
+        if (*m == config::RunMode::kTask) RenderTask(w, in);
+        if (*m == config::RunMode::kConsume) RenderConsume(w, in);
     }
     return out;
 }

@@ -15,6 +15,7 @@
 #include <gale/base/check.hpp>
 #include <gale/base/strings.hpp>
 #include <gale/config/contract.hpp>
+#include <gale/config/run_mode.hpp>
 
 namespace gale::config {
 namespace {
@@ -464,14 +465,14 @@ std::vector<GroupSpec> BuiltinGroups() {
         WithDefault(Var("APP_RUN_MODE", VariableType::kEnum,
                         "Role: WEB serves HTTP; TASK runs APP_TASK_COMMANDS to completion; WORKER, BEAT, CONSUME run "
                         "task workers, the scheduler, a message consumer. Case-insensitive."),
-                    "WEB"),
+                    std::string(ToString(RunMode::kWeb))),
         Var("APP_WORKER_COUNT", VariableType::kInt,
             "WEB: `serve --workers` (unless GALE_WORKERS is set); WORKER: the number of task workers."),
         Var("APP_TASK_COMMANDS", VariableType::kString,
             "TASK mode: commands run in order, `;`-separated, e.g. `migrate; collectstatic --noinput`. Required when "
             "APP_RUN_MODE is TASK."),
     };
-    run_mode.vars[0].choices = {"WEB", "TASK", "WORKER", "BEAT", "CONSUME"};
+    run_mode.vars[0].choices = RunModeNames();
     run_mode.vars[1].min_value = 1;
     run_mode.vars[1].max_value = 4096;
     run_mode.rules = {TaskCommandsRule};
