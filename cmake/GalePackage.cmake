@@ -24,7 +24,8 @@ set(_gale_external_packages
     "OpenSSL::Crypto=OpenSSL"
     "CURL::libcurl=CURL"
     "PostgreSQL::PostgreSQL=PostgreSQL"
-    "PkgConfig::RDKAFKA=rdkafka")
+    "PkgConfig::RDKAFKA=rdkafka"
+    "RabbitMQ::rabbitmq-c=rabbitmq-c")
 
 # The gale components and external package ids that component `name` links directly.
 function(_gale_component_links name out_components out_packages)
