@@ -149,6 +149,7 @@ struct Consumer::Impl {
     std::optional<DeadLetterInFlight> dead_letter_in_flight;
     std::uint64_t dead_letter_seq = 0;
     bool cancelled = false;
+    int dispatched = 0;  // deliveries queued in this read round
 
     std::thread io;
     std::vector<std::thread> workers;
@@ -181,12 +182,14 @@ struct Consumer::Impl {
                 running.fetch_add(1);
             }
             std::optional<Done> d = Handle(w);
+            bool was_empty = true;  // the I/O thread drains the whole queue, so one wake per non-empty queue will do
             if (d) {
                 std::lock_guard lock(done_mu);
+                was_empty = done.empty();
                 done.push_back(std::move(*d));
             }
-            running.fetch_sub(1);
-            Wake();
+            const bool last = running.fetch_sub(1) == 1;
+            if (was_empty || (last && stop_consuming.load())) Wake();
         }
     }
 
@@ -340,11 +343,9 @@ struct Consumer::Impl {
         w.message.properties = detail::DecodeProperties(env.message.properties);
         w.message.redelivered = env.redelivered != 0;
         outstanding.insert(env.delivery_tag);
-        {
-            std::lock_guard lock(work_mu);
-            work.push_back(std::move(w));
-        }
-        work_cv.notify_one();
+        std::lock_guard lock(work_mu);
+        work.push_back(std::move(w));
+        ++dispatched;  // the workers are woken once per read round (RunOnce), not once per message
     }
 
     Result<void> SendAck(std::uint64_t tag, bool multiple) {
@@ -514,6 +515,14 @@ struct Consumer::Impl {
         if (amqp_frames_enqueued(state) == 0 && amqp_data_in_buffer(state) == 0) {
             WaitEvent(conn->fd(), std::chrono::milliseconds(100));
         }
+        dispatched = 0;
+        struct Notify {  // on every exit from the loop below
+            Impl& impl;
+            ~Notify() {
+                if (impl.dispatched == 1) impl.work_cv.notify_one();
+                if (impl.dispatched > 1) impl.work_cv.notify_all();
+            }
+        } notify{*this};
         for (int i = 0; i < 512; ++i) {
             amqp_maybe_release_buffers(state);
             timeval zero{0, 0};
