@@ -13,10 +13,11 @@
 /// base-python |
 ///
 /// Precedence: `AMQP_URL` > `AMQP_HOST`… > `RABBITMQ_HOST`…; a family's variables never complete another's (no
-/// `AMQP_PORT` with `RABBITMQ_HOST`). A variable of a lower family that is also set must AGREE with the value in
+/// `AMQP_PORT` with `RABBITMQ_HOST`). A variable of another family that is also set must AGREE with the value in
 /// use (a Django image moving to gale may set both families for the same broker); one that names a different host,
 /// port, vhost, user or password is a problem, not silently ignored: two different brokers are a misconfiguration.
-/// A family variable that is set while its family's host is not (`AMQP_PORT` alone) is a problem too.
+/// With no broker set (no AMQP_URL, AMQP_HOST or RABBITMQ_HOST), any other variable of the group is a problem
+/// (`AMQP_PORT` alone: the deployer believes a broker is configured). A password without its family's user is one.
 ///
 /// Tuning variables apply to every family:
 ///
@@ -34,6 +35,7 @@
 /// (`connection_attempts`, `retry_delay`, `socket_timeout`, `blocked_connection_timeout`, `channel_max`,
 /// `frame_max`, `locale`, `ssl_options`, `tcp_options`, `stack_timeout`) are accepted and ignored so that a URL
 /// shared with a Python service parses; any other parameter is an error (a typo would otherwise pass silently).
+/// A URL's query parameter wins over the matching tuning variable; AMQP_TLS must agree with the URL's scheme.
 #pragma once
 
 #include <chrono>
