@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -74,13 +75,20 @@ void AutoReloader::Run() {
         if (!changed.empty()) {
             // A rebuild writes the new binary over a while (the linker creates it, then fills it): wait until two
             // snapshots in a row agree (at most 20 intervals), so the restart execs a complete file.
+            // A file that was there and is missing now (deleted, not yet written again) has not settled either.
+            auto missing = [&before](const std::map<std::string, Stamp>& snapshot) {
+                return std::any_of(snapshot.begin(), snapshot.end(), [&](const auto& e) {
+                    auto it = before.find(e.first);
+                    return e.second.size < 0 && it != before.end() && it->second.size >= 0;
+                });
+            };
             for (int i = 0; i < 20; ++i) {
                 lock.lock();
                 bool stop = cv_.wait_for(lock, interval_, [this] { return stop_; });
                 lock.unlock();
                 if (stop) return;
                 auto again = Snapshot();
-                if (again == now) break;
+                if (again == now && !missing(again)) break;
                 now = std::move(again);
             }
             on_change_(changed);
