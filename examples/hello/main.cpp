@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // hello: the smallest complete gale service. A visit counter in SQL, a custom health check, a migrate command,
 // GET / answering a plain-text hello world (the benchmark's route), and the log pipe from producer to consumer.
-// Run: `hello migrate && hello serve`, and beside it `hello consume --probe-port 8002`.
+// Run: `hello migrate && hello serve`, and beside it `hello consume --probe-port 8002`. With a RabbitMQ broker
+// (AMQP_URL), `consume` also records the visits that arrive as AMQP messages (routing key visits.*).
 //
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
@@ -273,6 +274,23 @@ int main(int argc, char** argv) {
     });
 
     app.Consumer("us-states", MakeStatesConsumer);
+
+    // An AMQP consumer (django-hurricane's `consume`), run by `hello consume` when a broker is configured
+    // (AMQP_URL=amqp://guest:guest@localhost:5672/%2F): a message with routing key visits.* whose body is a name
+    // records one visit for that name, in the table GET /visits/{name} reads.
+    app.AmqpConsumer(
+        {.name = "hello.visits",
+         .exchange = {.name = "hello", .type = gale::amqp::ExchangeType::kTopic},
+         .routing_keys = {"visits.#"}},
+        [&](const gale::amqp::Message& message) -> gale::Result<void> {
+            if (message.body.empty() || message.body.size() > kMaxNameBytes) {
+                // Permanent: dead-lettered at once with this reason, not retried.
+                return gale::MakeError(gale::ErrorCode::kInvalidArgument, "the body must be a name of 1 to 100 bytes");
+            }
+            GALE_ASSIGN_OR_RETURN(auto d, database());
+            GALE_RETURN_IF_ERROR(d.Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
+            return {};
+        });
 
     app.Check("database",
               [&] {

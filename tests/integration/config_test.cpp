@@ -177,6 +177,21 @@ TEST_F(ConfigTest, ConfigShowsRealValuesAndNamesTheProfile) {
     EXPECT_EQ(*check.code, 0) << check.out << check.err;
 }
 
+// Secret values never appear in `config`: also those the contract marks secret whatever their name (a password in
+// DATABASE_URL or AMQP_URL), not only names with PASSWORD, SECRET, TOKEN or _KEY in them.
+TEST_F(ConfigTest, ConfigHidesEverySecretTheContractNames) {
+    Outcome r = Start({"config"}, {{"DATABASE_URL", "postgresql://u:hunter2@db/app"},
+                                   {"AMQP_URL", "amqp://u:swordfish@mq:5672/%2F"},
+                                   {"RABBITMQ_PASSWORD", "sesame"}});
+    ASSERT_TRUE(r.code);
+    ASSERT_EQ(*r.code, 0) << r.err;
+    for (const char* secret : {"hunter2", "swordfish", "sesame"}) {
+        EXPECT_FALSE(Contains(r.out, secret)) << secret << " shown in:\n" << r.out;
+    }
+    EXPECT_TRUE(Contains(r.out, "DATABASE_URL=********")) << r.out;
+    EXPECT_TRUE(Contains(r.out, "AMQP_URL=********")) << r.out;
+}
+
 TEST_F(ConfigTest, ProductionProfileErrorNamesTheProfile) {
     Outcome r = Start({"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"GALE_PROFILE", "production"}});
     ASSERT_TRUE(r.code) << "a production server started without APP_SECRET_KEY";

@@ -21,7 +21,9 @@
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 
+#include "contract_check.hpp"
 #include "deploy_k8s.hpp"
+#include "roles/amqp_consumers.hpp"
 #include "roles/pipe_consumers.hpp"
 #include "roles/web.hpp"
 #include "runtime/runner.hpp"
@@ -174,7 +176,7 @@ int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8
     auto add_vars = [&](const config::GroupSpec& g) {
         for (const auto& v : g.vars) k8s.env_vars.emplace_back(v.name, v.secret || config::Settings().IsSecret(v.name));
     };
-    for (const auto& g : config::BuiltinContract().groups()) add_vars(g);
+    for (const auto& g : GaleContract().groups()) add_vars(g);
     for (const auto& g : s.contract_groups) add_vars(g);
     auto problems = ValidateK8sInputs(k8s);
     if (!problems.empty()) {
@@ -326,6 +328,26 @@ App& App::Consumer(std::string name, ConsumerFactory factory) {
     return *this;
 }
 
+App& App::AmqpConsumer(amqp::QueueSpec queue, amqp::Handler handler) {
+    if (auto valid = amqp::Validate(queue); !valid) {
+        state_->registration_errors.push_back(valid.error().message());
+        return *this;
+    }
+    if (!handler) {
+        state_->registration_errors.push_back(fmt::format("AMQP consumer of queue '{}': no handler", queue.name));
+        return *this;
+    }
+    for (const auto& sub : state_->amqp_consumers) {
+        if (sub.queue.name == queue.name) {
+            state_->registration_errors.push_back(
+                fmt::format("AMQP consumer of queue '{}' is already registered", queue.name));
+            return *this;
+        }
+    }
+    state_->amqp_consumers.push_back({std::move(queue), std::move(handler)});
+    return *this;
+}
+
 App& App::Migrations(MigrationStatusFn fn) {
     state_->migrations = std::move(fn);
     return *this;
@@ -350,11 +372,24 @@ int App::Run(int argc, char** argv) {
     for (const CommandEntry& c : s.commands) command_names.push_back(c.name);
     ServeOptionParser serve_parser(*serve, command_names);
 
-    CLI::App* consume = cli.add_subcommand(
-        "consume", "run every registered log-pipe consumer, with probes and metrics (takes the serve options)");
+    CLI::App* consume = cli.add_subcommand("consume",
+                                           "run every registered log-pipe and AMQP consumer, with probes and metrics "
+                                           "(takes the serve options)");
     ServeOptionParser consume_parser(*consume, command_names);
     // A service without consumers does not list `consume` (running it still explains why it cannot start).
-    if (s.consumers.empty()) consume->group("");
+    if (s.consumers.empty() && s.amqp_consumers.empty()) consume->group("");
+    // django-hurricane's `consume` options, as it documents them.
+    AmqpRoleOptions amqp_options;
+    std::string amqp_max_outage;
+    consume->add_option("--queue", amqp_options.queue, "AMQP: the queue of the (one) registered AMQP consumer");
+    consume->add_option("--exchange", amqp_options.exchange, "AMQP: its exchange");
+    consume->add_option("--amqp-host", amqp_options.host, "AMQP: broker host (wins over AMQP_HOST, AMQP_URL…)");
+    consume->add_option("--amqp-port", amqp_options.port, "AMQP: broker port")->check(CLI::Range(1, 65535));
+    consume->add_option("--amqp-vhost", amqp_options.vhost, "AMQP: virtual host");
+    bool reconnect = true;  // always: hurricane's flag is accepted and changes nothing
+    consume->add_flag("--reconnect", reconnect, "AMQP: reconnect after a broker loss (always on; accepted for hurricane)");
+    consume->add_option("--amqp-max-outage", amqp_max_outage,
+                        "AMQP: liveness fails after this long without the broker (default 5m; GALE_AMQP_MAX_OUTAGE)");
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;
@@ -417,6 +452,14 @@ int App::Run(int argc, char** argv) {
         return 2;
     }
     ExportToEnvironment(*loaded, process_env);
+    // What the contract marks secret (DATABASE_URL, AMQP_URL, the service's own) is redacted like names with
+    // PASSWORD in them: `config` and errors never show it.
+    GaleContract().DeclareSecrets(loaded->settings);
+    for (const config::GroupSpec& g : s.contract_groups) {
+        for (const auto& v : g.vars) {
+            if (v.secret) loaded->settings.DeclareSecret(v.name);
+        }
+    }
     s.settings = loaded->settings;
     if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
@@ -496,12 +539,31 @@ int App::Run(int argc, char** argv) {
     if (consume->parsed() || mode->mode == config::RunMode::kConsume) {
         auto options = role_options(consume->parsed() ? consume_parser : serve_parser, GaleEnvironment());
         if (!options) return 2;
-        if (s.consumers.empty()) {
-            log::Error("gale.consume", "no consumers registered: declare them with App::Consumer");
+        if (s.consumers.empty() && s.amqp_consumers.empty()) {
+            log::Error("gale.consume", "no consumers registered: declare them with App::Consumer or App::AmqpConsumer");
+            return 2;
+        }
+        if (amqp_max_outage.empty()) {
+            auto env = GaleEnvironment();
+            if (auto it = env.find("GALE_AMQP_MAX_OUTAGE"); it != env.end()) amqp_max_outage = it->second;
+        }
+        if (!amqp_max_outage.empty()) {
+            auto outage = ParseDuration("--amqp-max-outage", amqp_max_outage);
+            if (!outage) {
+                std::fprintf(stderr, "%s: %s\n", s.name.c_str(), outage.error().message().c_str());
+                return 2;
+            }
+            amqp_options.max_outage = *outage;
+        }
+        if (s.amqp_consumers.empty() && (amqp_options.queue || amqp_options.exchange || amqp_options.host ||
+                                         amqp_options.port || amqp_options.vhost)) {
+            std::fprintf(stderr, "%s: --queue, --exchange and --amqp-*: this service registers no AMQP consumer\n",
+                         s.name.c_str());
             return 2;
         }
         std::vector<std::unique_ptr<Role>> roles;
-        roles.push_back(MakePipeConsumersRole());
+        if (!s.consumers.empty()) roles.push_back(MakePipeConsumersRole());
+        if (!s.amqp_consumers.empty()) roles.push_back(MakeAmqpConsumersRole(std::move(amqp_options)));
         return RunRoles(s, *options, std::move(roles), argv, "gale.consume");
     }
     if (mode->mode != config::RunMode::kWeb) {

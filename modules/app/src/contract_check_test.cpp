@@ -4,6 +4,10 @@
 // it). What the contract accepts, db must open; what db refuses, the contract must refuse first, with its clearer
 // message. The one difference is on purpose: the contract also reports a variable that db would ignore (the
 // deployer believes it is used).
+#include "contract_check.hpp"
+
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,6 +17,7 @@
 #include <gale/config/settings.hpp>
 #include <gale/db/database.hpp>
 
+#include "environment_doc.hpp"
 #include "state.hpp"
 
 namespace gale::app {
@@ -89,6 +94,27 @@ TEST(ContractCheck, AgreesWithDbOnDatabaseSettings) {
         });
         EXPECT_EQ(options.has_value(), c.db_accepts) << (options ? options->Describe() : options.error().message());
     }
+}
+
+TEST(GaleContract, EveryModulesGroupWithBasePythonsRabbitmqVariablesInTheAmqpGroup) {
+    const config::Contract& c = GaleContract();
+    for (const char* name : {"APP_RUN_MODE", "DATABASE_URL", "AMQP_URL", "AMQP_HOST", "RABBITMQ_HOST", "RABBITMQ_PORT",
+                             "RABBITMQ_VHOST", "RABBITMQ_USERNAME", "RABBITMQ_PASSWORD"}) {
+        EXPECT_NE(c.FindVariable(name), nullptr) << name;
+    }
+    for (const char* secret : {"DATABASE_URL", "AMQP_URL", "AMQP_PASSWORD", "RABBITMQ_PASSWORD"}) {
+        ASSERT_NE(c.FindVariable(secret), nullptr) << secret;
+        EXPECT_TRUE(c.FindVariable(secret)->secret) << secret;
+    }
+}
+
+TEST(GaleContract, GeneratedDocsAreCurrent) {
+    const std::string path = std::string(GALE_SOURCE_DIR) + "/docs/environment.md";
+    std::ifstream in(path, std::ios::binary);
+    const std::string actual((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string expected = detail::EnvironmentDoc();
+    EXPECT_TRUE(actual == expected) << path << " is not what GaleContract() generates; regenerate it with:\n  "
+                                    << GALE_CONTRACT_DOC_TOOL << " > " << path;
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct App::State {
     std::vector<config::GroupSpec> contract_groups;                  // the service's own environment variables
     config::Settings settings;                                       // loaded by Run
     std::vector<std::pair<std::string, ConsumerFactory>> consumers;  // run by `consume`
+    std::vector<amqp::Subscription> amqp_consumers;                  // run by `consume` when a broker is set
     std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {

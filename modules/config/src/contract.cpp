@@ -521,18 +521,8 @@ std::vector<GroupSpec> BuiltinGroups() {
     sql.rules = {DatabaseRule};
     groups.push_back(std::move(sql));
 
-    GroupSpec rabbit;
-    rabbit.name = "RabbitMQ";
-    rabbit.description = "base-python's \"RabbitMQ\" set.";
-    rabbit.vars = {
-        Var("RABBITMQ_HOST", VariableType::kString, "Broker host."),
-        WithDefault(Var("RABBITMQ_PORT", VariableType::kPort, "Broker AMQP port."), "5672"),
-        WithDefault(Var("RABBITMQ_VHOST", VariableType::kString, "Virtual host."), "/"),
-        Var("RABBITMQ_USERNAME", VariableType::kString, "User name."),
-        Secret(Var("RABBITMQ_PASSWORD", VariableType::kString, "Password.")),
-    };
-    groups.push_back(std::move(rabbit));
-
+    // RabbitMQ (base-python's RABBITMQ_*, with AMQP_URL and hurricane's AMQP_*) is the amqp module's own group:
+    // gale::amqp::ContractGroup(), added by the runtime (modules/app/src/contract_check.cpp).
     for (auto& g : RedisGroups()) groups.push_back(std::move(g));
 
     GroupSpec couch;

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <gale/amqp/consumer.hpp>
 #include <gale/base/error.hpp>
 #include <gale/health/checks.hpp>
 #include <gale/http/message.hpp>
@@ -83,6 +84,14 @@ public:
     /// Registers a log-pipe consumer; `consume` (or APP_RUN_MODE=CONSUME) runs every registered one in one process,
     /// with the probes, metrics, webhooks and SIGTERM drain of `serve`.
     App& Consumer(std::string name, ConsumerFactory factory);
+    /// Registers an AMQP consumer (django-hurricane's `consume` handler): `consume` (or APP_RUN_MODE=CONSUME) runs
+    /// every registered one, next to the log-pipe consumers, when a broker is configured (AMQP_URL, AMQP_HOST or
+    /// RABBITMQ_HOST; see gale/amqp/settings.hpp). It declares the queue's exchange (topic by default), the queue
+    /// (durable by default) and a binding per routing key; `handler` is called for each message, which is
+    /// acknowledged only when it returns success (failures are retried with backoff, then dead-lettered). An
+    /// invalid queue spec is reported by Run (exit 2). Without a broker configured, `consume` logs once that the
+    /// AMQP consumers are off and runs the rest.
+    App& AmqpConsumer(amqp::QueueSpec queue, amqp::Handler handler);
     /// Tells `serve --check-migrations` how to find pending migrations.
     App& Migrations(MigrationStatusFn fn);
 

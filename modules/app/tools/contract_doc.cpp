@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// gale-config-contract-doc: prints docs/environment.md, generated from gale::config::BuiltinContract().
-//   build/dev/modules/config/gale-config-contract-doc > docs/environment.md
+// gale-app-contract-doc: prints docs/environment.md, generated from gale::app::GaleContract().
+//   build/dev/modules/app/gale-app-contract-doc > docs/environment.md
 #include <cstdio>
 #include <string>
 
@@ -11,9 +11,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s > docs/environment.md\n", argv[0]);
         return 2;
     }
-    const std::string doc = gale::config::detail::EnvironmentDoc();
+    const std::string doc = gale::app::detail::EnvironmentDoc();
     if (std::fwrite(doc.data(), 1, doc.size(), stdout) != doc.size() || std::fflush(stdout) != 0) {
-        std::perror("gale-config-contract-doc: write");
+        std::perror("gale-app-contract-doc: write");
         return 1;
     }
     return 0;
