@@ -3,6 +3,7 @@
 #   tools/install-deps.sh build   # compiler, CMake, libraries
 #   tools/install-deps.sh test    # build + test tools (promtool, clang-format, clang for the fuzz preset)
 #   tools/install-deps.sh bench   # build + wrk, nginx, Django and Tornado for bench/run.sh
+#   tools/install-deps.sh image   # what deploy/test-image.sh needs on the host: buildah, debootstrap, PostgreSQL
 set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libexpected-dev libfmt-dev libcli11-dev nlohmann-json3-dev
@@ -11,13 +12,16 @@ build_pkgs=(g++ cmake ninja-build pkg-config libexpected-dev libfmt-dev libcli11
 test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps openssl python3 python3-kubernetes python3-yaml postgresql
            python3-django python3-psycopg2 rabbitmq-server python3-pika)
 bench_pkgs=(wrk nginx-light python3 python3-django python3-tornado procps curl rabbitmq-server python3-pika)
+# No compiler: the image builds gale itself. debian-archive-keyring: debootstrap checks the mirror with it.
+image_pkgs=(buildah debootstrap debian-archive-keyring postgresql curl python3 util-linux)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
     build) ;;
     test) want+=("${test_pkgs[@]}") ;;
     bench) want+=("${bench_pkgs[@]}") ;;
-    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+    image) want=("${image_pkgs[@]}") ;;
+    *) echo "usage: $0 build|test|bench|image" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then: 15 s libFuzzer runs of the request parser and the request exchange (clang 14),
-# the format check, and a build with ASan+UBSan running every test (unit, integration, fuzz-corpus replay, benchmark
-# smoke runs, packaging). Exit status is non-zero if any step fails; ctest's summary is the last thing printed.
+# the format check, the container image test (deploy/test-image.sh: the image built with buildah, hello's migrate,
+# serve and consume run in it against PostgreSQL), and a build with ASan+UBSan running every test (unit,
+# integration, fuzz-corpus replay, benchmark smoke runs, packaging). Exit status is non-zero if any step fails;
+# ctest's summary is the last thing printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh test
@@ -23,6 +25,10 @@ for target in request_parser request_exchange; do
 done
 
 tools/check-format.sh
+
+# The image of deploy/Dockerfile, built and run (7 to 12 min from nothing on two cores, 2 min when its cache in
+# build/deploy-image is warm and the sources are unchanged). Before the ASan build, so that ctest's summary stays last.
+deploy/test-image.sh
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
