@@ -163,6 +163,7 @@ int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8
     }
     k8s.database_engine = db::ToString(*engine);
     k8s.declares_migrations = static_cast<bool>(s.migrations);
+    k8s.webhook_budget = kWebhookBudget;  // what shutdown waits for the last webhooks
     std::string_view rest(modes);
     while (!rest.empty()) {
         std::size_t comma = rest.find(',');

@@ -29,7 +29,8 @@ struct K8sInputs {
     std::string metrics_path = "/metrics";
     std::chrono::milliseconds drain_delay{5000};        ///< --drain-delay: serving on with readiness failing
     std::chrono::milliseconds graceful_timeout{20000};  ///< --graceful-timeout: then waiting for in-flight requests
-    /// How long shutdown waits, at most, for the last lifecycle webhooks once the graceful timeout is over.
+    /// How long shutdown waits, at most, for the last lifecycle webhooks once the graceful timeout is over (the
+    /// runner's kWebhookBudget).
     std::chrono::milliseconds webhook_budget{2000};
     std::size_t workers = 0;  ///< 0: gale's default (min(32, cores+4)); otherwise APP_WORKER_COUNT
     /// Variables of the environment contract: name, and whether it is a secret (→ Secret, else → ConfigMap).

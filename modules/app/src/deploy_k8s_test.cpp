@@ -16,6 +16,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "runtime/runner.hpp"
+#include "serve_options.hpp"
+
 namespace gale::app {
 namespace {
 
@@ -146,6 +149,11 @@ TEST(DeployK8s, DefaultsAreServesAndFitKubernetesDefaultGracePeriod) {
     EXPECT_EQ(in.drain_delay, 5s);
     EXPECT_EQ(in.graceful_timeout, 20s);
     EXPECT_EQ(in.webhook_budget, 2s);
+    // The same as what `deploy k8s` reads from the runtime (ServeOptions' defaults, the runner's webhook budget).
+    EXPECT_EQ(in.drain_delay, ServeOptions{}.drain_delay);
+    EXPECT_EQ(in.graceful_timeout, ServeOptions{}.graceful_timeout);
+    EXPECT_EQ(in.webhook_budget, kWebhookBudget);
+    EXPECT_EQ(in.port, ServeOptions{}.port);
     EXPECT_EQ(TerminationGracePeriodSeconds(in), 30) << "5 + 20 + 2, + 3 s for exit: Kubernetes' default grace";
     ProbeTiming ready = ReadinessTiming(in);
     EXPECT_EQ(ready.period_seconds, 2);

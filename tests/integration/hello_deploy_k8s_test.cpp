@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+//
+// `hello deploy k8s` as a user runs it: the real binary, its effective settings from the environment, its exit status
+// and output, and the manifests it prints checked by deploy/check_manifests.py. The unit tests of the renderer
+// (modules/app/src/deploy_k8s_test.cpp) take K8sInputs as given; these check that `deploy k8s` fills them from what
+// the service is configured with: its database engine, whether it declares migrations, and serve's drain timing.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+#ifndef GALE_HELLO_PATH
+#error "GALE_HELLO_PATH must name the hello binary"
+#endif
+#ifndef GALE_DEPLOY_CHECKER_PATH
+#error "GALE_DEPLOY_CHECKER_PATH must name deploy/check_manifests.py"
+#endif
+
+struct Outcome {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+std::string Slurp(const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool Has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+
+std::size_t Count(const std::string& s, const std::string& what) {
+    std::size_t n = 0;
+    for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+    return n;
+}
+
+class HelloDeployK8s : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string tmpl = (fs::temp_directory_path() / "gale-hello-deploy-XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+        dir_ = tmpl;
+    }
+    void TearDown() override {
+        std::error_code ec;
+        if (!HasFailure()) fs::remove_all(dir_, ec);
+    }
+
+    /// `hello deploy k8s --image … ARGS` in a fresh directory (no dotenv files), with only PATH and `vars` in its
+    /// environment (`env -i`), so nothing from the test's environment changes the settings.
+    Outcome DeployK8s(const std::vector<std::string>& vars, const std::string& args) {
+        std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin";
+        for (const auto& v : vars) command += " '" + v + "'";
+        command += std::string(" '") + GALE_HELLO_PATH + "' deploy k8s --image registry.example.com/hello:0.1.0 " +
+                   args + " > out.txt 2> err.txt";
+        int status = std::system(command.c_str());
+        Outcome r;
+        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        r.out = Slurp(dir_ / "out.txt");
+        r.err = Slurp(dir_ / "err.txt");
+        return r;
+    }
+
+    /// deploy/check_manifests.py on `yaml`: its exit status and output. Debian's python3-kubernetes is in
+    /// /usr/bin/python3's path (GALE_DEPLOY_PYTHON overrides).
+    Outcome Check(const std::string& yaml) {
+        std::ofstream(dir_ / "manifests.yaml") << yaml;
+        const char* py = std::getenv("GALE_DEPLOY_PYTHON");
+        std::string command = std::string("'") + (py != nullptr && *py != '\0' ? py : "/usr/bin/python3") + "' '" +
+                              GALE_DEPLOY_CHECKER_PATH + "' < '" + (dir_ / "manifests.yaml").string() + "' > '" +
+                              (dir_ / "check.txt").string() + "' 2>&1";
+        int status = std::system(command.c_str());
+        Outcome r;
+        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        r.out = Slurp(dir_ / "check.txt");
+        return r;
+    }
+
+    fs::path dir_;
+};
+
+/// The case: hello on its default database (SQLite) with a migration Job. Refused, naming the setting.
+TEST_F(HelloDeployK8s, SqliteIsRefusedNamingTheSetting) {
+    for (const char* modes : {"WEB,TASK", "WEB", "WEB,TASK,CONSUME"}) {
+        Outcome r = DeployK8s({}, std::string("--modes ") + modes);
+        EXPECT_EQ(r.exit_code, 2) << modes << "\n" << r.out << r.err;
+        EXPECT_TRUE(r.out.empty()) << "no manifests on stdout when refusing: " << r.out;
+        EXPECT_TRUE(Has(r.err,
+                        "hello: cannot render manifests:\n  DATABASE_ENGINE: sqlite, but the service keeps "
+                        "tables (it declares migrations)"))
+            << r.err;
+        EXPECT_TRUE(Has(r.err, "render for a database server: DATABASE_ENGINE=postgresql")) << r.err;
+    }
+    Outcome file = DeployK8s({"DATABASE_NAME=/data/hello.db"}, "--modes WEB,TASK");
+    EXPECT_EQ(file.exit_code, 2) << file.err;
+    Outcome bad = DeployK8s({"DATABASE_ENGINE=mysql"}, "--modes WEB,TASK");
+    EXPECT_EQ(bad.exit_code, 2) << bad.err;
+    EXPECT_EQ(bad.err, "hello: DATABASE_ENGINE: 'mysql' is not one of sqlite, postgresql\n");
+}
+
+/// On PostgreSQL the rendering needs only the engine (the server's address goes into the ConfigMap later); every
+/// workload is pinned to it and the pods wait for the Job's migrations.
+TEST_F(HelloDeployK8s, PostgresqlRendersManifestsThatPassTheSchemaCheck) {
+    for (const char* engine :
+         {"DATABASE_ENGINE=postgresql", "DATABASE_URL=postgresql://hello:Pw-not-rendered-7f3@db:5432/hello"}) {
+        Outcome r = DeployK8s({engine}, "--modes WEB,TASK,CONSUME");
+        ASSERT_EQ(r.exit_code, 0) << engine << "\n" << r.err;
+        EXPECT_FALSE(Has(r.out, "Pw-not-rendered-7f3")) << "the URL's password is not rendered";
+        EXPECT_EQ(Count(r.out, "name: \"DATABASE_ENGINE\"\n              value: \"postgresql\"\n"), 3U)
+            << "WEB, TASK and CONSUME\n"
+            << r.out;
+        EXPECT_EQ(Count(r.out, "DATABASE_ENGINE"), 3U) << "not in the ConfigMap\n" << r.out;
+        EXPECT_TRUE(Has(r.out, "name: \"GALE_CHECK_MIGRATIONS\"\n              value: \"true\"")) << r.out;
+        Outcome check = Check(r.out);
+        EXPECT_EQ(check.exit_code, 0) << check.out << r.out;
+        EXPECT_TRUE(Has(check.out, "ok: ")) << check.out;
+    }
+}
+
+/// The readiness probe and the grace period follow serve's effective drain delay and graceful timeout.
+TEST_F(HelloDeployK8s, ProbeTimingFollowsServesDrainSettings) {
+    Outcome defaults = DeployK8s({"DATABASE_ENGINE=postgresql"}, "--modes WEB");
+    ASSERT_EQ(defaults.exit_code, 0) << defaults.err;
+    EXPECT_TRUE(Has(defaults.out,
+                    "readinessProbe:\n            httpGet:\n              path: \"/ready\"\n"
+                    "              port: \"metrics\"\n            periodSeconds: 2\n"
+                    "            timeoutSeconds: 1\n            failureThreshold: 2\n"))
+        << defaults.out;
+
+    Outcome slow = DeployK8s({"DATABASE_ENGINE=postgresql", "GALE_DRAIN_DELAY=12s", "GALE_GRACEFUL_TIMEOUT=45s"},
+                             "--modes WEB,TASK");
+    ASSERT_EQ(slow.exit_code, 0) << slow.err;
+    EXPECT_TRUE(Has(slow.out,
+                    "            periodSeconds: 5\n            timeoutSeconds: 1\n"
+                    "            failureThreshold: 2\n"))
+        << slow.out;
+    EXPECT_TRUE(Has(slow.out, "terminationGracePeriodSeconds: 62\n")) << slow.out;  // 12 + 45 + 2 webhooks + 3
+    EXPECT_TRUE(Has(slow.out, "name: \"GALE_DRAIN_DELAY\"\n              value: \"12000ms\"")) << slow.out;
+    Outcome check = Check(slow.out);
+    EXPECT_EQ(check.exit_code, 0) << check.out;
+
+    Outcome quick = DeployK8s({"DATABASE_ENGINE=postgresql", "GALE_DRAIN_DELAY=1s"}, "--modes WEB");
+    EXPECT_EQ(quick.exit_code, 2) << quick.out << quick.err;
+    EXPECT_TRUE(Has(quick.err, "set --drain-delay (GALE_DRAIN_DELAY) to at least 2s")) << quick.err;
+}
+
+}  // namespace
