@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/// @file gale/tasks/broker.hpp
+/// @brief The transport interface of the task queue: the embedded queue (SQLite), RabbitMQ (Celery's AMQP layout)
+///        and Redis (kombu's layout) implement it; the worker, the client and beat use only this.
+///
+/// Celery's routing, which every broker follows: a task goes to a queue (default "celery"); on AMQP it is
+/// published to the default exchange "" with routing key = the queue name, after declaring exchange "celery"
+/// (direct), queue "celery" (durable) and the binding, as Celery's producer does; on Redis it is LPUSHed to the list
+/// named after the queue (priority lists "<queue>\x06\x16<step>"), with the binding set "_kombu.binding.<exchange>".
+///
+/// Delivery and settlement: a delivery is settled exactly once, by Ack (done: removed for good) or Reject (requeue:
+/// back to the queue, delivered again later, `redelivered` set; no requeue: dropped — the worker has dead-lettered it
+/// first). An unsettled delivery returns to the queue when its consumer closes (AMQP: the channel closes; Redis:
+/// kombu's unacked hash, restored after the visibility timeout or at a clean close; embedded: the visibility timeout,
+/// or at once at a clean close), so a worker killed mid-task loses nothing: the task runs again (at least once).
+///
+/// Priorities: `TransportMessage::priority` is the sender's 0–9, higher meaning more urgent, as in AMQP; each broker
+/// documents how it orders (Redis, as kombu: steps 0/3/6/9 where Celery's Redis convention is that 0 is consumed
+/// first — the Redis adapter follows kombu exactly, so Python and gale agree on the same broker).
+///
+/// Thread-safety: Broker::Publish, Declare, QueueLength and connected() may be called from any thread. A
+/// BrokerConsumer is used by one thread at a time (the worker's fetch thread): Next, Ack, Reject, Cancel, Close.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gale/base/error.hpp>
+#include <gale/tasks/message.hpp>
+
+namespace gale::tasks {
+
+/// Where a message goes. Defaults are Celery's: queue "celery", default exchange, routing key = queue.
+struct Route {
+    std::string queue = "celery";
+    std::string exchange{};     ///< "" = the default exchange (AMQP); the binding's exchange on Redis ("celery")
+    std::string routing_key{};  ///< "" = the queue name
+};
+
+/// One message handed to a consumer. `tag` identifies it to its consumer (AMQP delivery tag, kombu's delivery_tag
+/// uuid, the embedded row id); settle it with exactly one Ack or Reject on the consumer that returned it.
+struct Delivery {
+    TransportMessage message{};
+    std::string queue{};
+    std::string exchange{};
+    std::string routing_key{};
+    bool redelivered = false;
+    std::string tag{};
+};
+
+class BrokerConsumer {
+public:
+    virtual ~BrokerConsumer() = default;
+    /// The next delivery, or nullopt when none arrived within `timeout`. At most `prefetch` (see Broker::Consume)
+    /// deliveries are unsettled at a time: Next returns nullopt (after `timeout`) while that many are. Errors
+    /// (kUnavailable): the connection was lost; unsettled deliveries return to the queue. The caller closes this
+    /// consumer and opens a new one (the worker does so with backoff).
+    [[nodiscard]] virtual Result<std::optional<Delivery>> Next(std::chrono::milliseconds timeout) = 0;
+    [[nodiscard]] virtual Result<void> Ack(const Delivery& delivery) = 0;
+    [[nodiscard]] virtual Result<void> Reject(const Delivery& delivery, bool requeue) = 0;
+    /// Stops new deliveries (AMQP basic.cancel); deliveries already returned may still be settled. Idempotent.
+    virtual void Cancel() = 0;
+    /// Returns every unsettled delivery to the queue and closes. Idempotent; the destructor calls it.
+    virtual void Close() = 0;
+};
+
+class Broker {
+public:
+    virtual ~Broker() = default;
+    /// "embedded", "amqp", "redis": for logs and the `broker` metric label.
+    [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+    /// A description for logs, never with a password ("redis://127.0.0.1:6379/0").
+    [[nodiscard]] virtual std::string Describe() const = 0;
+    /// Declares what `routes` need (idempotent; Celery's declarations on AMQP, the binding set on Redis).
+    [[nodiscard]] virtual Result<void> Declare(const std::vector<Route>& routes) = 0;
+    /// Publishes one message (persistently unless delivery_mode is 1; with publisher confirms on AMQP). Errors:
+    /// kUnavailable (broker unreachable), kNotFound (unroutable), kTimeout.
+    [[nodiscard]] virtual Result<void> Publish(const Route& route, const TransportMessage& message) = 0;
+    /// Starts consuming `queues` with at most `prefetch` unsettled deliveries (0: the broker's default of 1).
+    [[nodiscard]] virtual Result<std::unique_ptr<BrokerConsumer>> Consume(const std::vector<std::string>& queues,
+                                                                          std::size_t prefetch) = 0;
+    /// Messages ready in `queue` (the queue-length metric and autoscaling), all priorities counted.
+    [[nodiscard]] virtual Result<std::uint64_t> QueueLength(const std::string& queue) = 0;
+};
+
+}  // namespace gale::tasks

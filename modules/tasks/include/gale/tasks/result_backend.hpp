@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/// @file gale/tasks/result_backend.hpp
+/// @brief Where task results go and are read from: Redis (Celery's `celery-task-meta-<id>`, SETEX + PUBLISH),
+///        RPC (a message to the sender's reply_to queue), the embedded database, or nowhere.
+///
+/// Results are Celery's meta documents (celery.md §2), so Python's AsyncResult.get() reads gale's results and gale
+/// reads Python's: {"status", "result", "traceback", "children", "date_done", "task_id"} (+ the extended fields when
+/// known). A failure's result is {"exc_type", "exc_message": [..], "exc_module"}.
+///
+/// Thread-safety: all members may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include <gale/base/error.hpp>
+#include <gale/tasks/message.hpp>
+
+namespace gale::tasks {
+
+/// Celery's states. PENDING is what a backend says of a task it knows nothing about.
+enum class TaskState { kPending, kReceived, kStarted, kSuccess, kFailure, kRetry, kRevoked };
+
+/// "PENDING", "RECEIVED", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED".
+[[nodiscard]] std::string_view ToString(TaskState state) noexcept;
+[[nodiscard]] Result<TaskState> ParseTaskState(std::string_view text);
+
+struct TaskResult {
+    std::string task_id{};
+    TaskState state = TaskState::kPending;
+    nlohmann::json result = nullptr;  ///< the return value, or {"exc_type","exc_message","exc_module"}
+    std::string traceback{};          ///< empty: null
+    nlohmann::json children = nlohmann::json::array();
+    std::optional<SystemTime> date_done{};
+    // Extended fields (Celery's result_extended), written when known.
+    std::string name{};
+    nlohmann::json args = nullptr;
+    nlohmann::json kwargs = nullptr;
+    std::string worker{};
+    int retries = 0;
+    std::string queue{};
+
+    /// Celery's meta document for this result.
+    [[nodiscard]] nlohmann::json ToMeta() const;
+    [[nodiscard]] static Result<TaskResult> FromMeta(const nlohmann::json& meta);
+    /// The failure document Celery writes: {"exc_type": type, "exc_message": [message], "exc_module": module}.
+    [[nodiscard]] static nlohmann::json Failure(std::string_view exc_type, std::string_view message,
+                                                std::string_view exc_module = "builtins");
+};
+
+class ResultBackend {
+public:
+    virtual ~ResultBackend() = default;
+    [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+    /// Stores `result` for the task `request` describes (RPC: sends it to request.reply_to, correlation id = id).
+    [[nodiscard]] virtual Result<void> Store(const TaskRequest& request, const TaskResult& result) = 0;
+    /// The result if it is known now (PENDING if not).
+    [[nodiscard]] virtual Result<TaskResult> Get(const std::string& task_id) = 0;
+    /// Waits up to `timeout` for a ready state (SUCCESS, FAILURE, REVOKED). Errors: kTimeout, transport errors.
+    [[nodiscard]] virtual Result<TaskResult> Wait(const std::string& task_id, std::chrono::milliseconds timeout) = 0;
+};
+
+}  // namespace gale::tasks
