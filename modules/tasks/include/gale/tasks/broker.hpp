@@ -14,6 +14,14 @@
 /// kombu's unacked hash, restored after the visibility timeout or at a clean close; embedded: the visibility timeout,
 /// or at once at a clean close), so a worker killed mid-task loses nothing: the task runs again (at least once).
 ///
+/// ETA: a message whose `eta` header is in the future may be delivered early by AMQP and Redis (Celery's brokers
+/// know nothing of eta); the worker then holds it unsettled until it is due, counted in the prefetch, as Celery
+/// does. The embedded broker reads the header and delivers nothing before its eta.
+///
+/// Dead letters: the worker publishes a message it cannot run (undecodable, unknown task name, poison) to
+/// DeadLetterQueue(queue) with the reason in the `x-gale-dead-letter-reason` header, then acks the original;
+/// brokers need nothing special for it beyond Declare of that route.
+///
 /// Priorities: `TransportMessage::priority` is the sender's 0–9, higher meaning more urgent, as in AMQP; each broker
 /// documents how it orders (Redis, as kombu: steps 0/3/6/9 where Celery's Redis convention is that 0 is consumed
 /// first — the Redis adapter follows kombu exactly, so Python and gale agree on the same broker).
@@ -41,6 +49,9 @@ struct Route {
     std::string exchange{};     ///< "" = the default exchange (AMQP); the binding's exchange on Redis ("celery")
     std::string routing_key{};  ///< "" = the queue name
 };
+
+/// "<queue>.dead-letter": where the worker puts what it cannot run from `queue` (as gale::amqp's consumers do).
+[[nodiscard]] inline std::string DeadLetterQueue(std::string_view queue) { return std::string(queue) + ".dead-letter"; }
 
 /// One message handed to a consumer. `tag` identifies it to its consumer (AMQP delivery tag, kombu's delivery_tag
 /// uuid, the embedded row id); settle it with exactly one Ack or Reject on the consumer that returned it.
@@ -86,6 +97,9 @@ public:
                                                                           std::size_t prefetch) = 0;
     /// Messages ready in `queue` (the queue-length metric and autoscaling), all priorities counted.
     [[nodiscard]] virtual Result<std::uint64_t> QueueLength(const std::string& queue) = 0;
+    /// False while the broker is known to be unreachable (for readiness of senders; the worker judges by its
+    /// consumer's Next). The default, true, suits brokers that only learn of a loss by failing a call.
+    [[nodiscard]] virtual bool connected() const noexcept { return true; }
 };
 
 }  // namespace gale::tasks

@@ -12,6 +12,10 @@
 ///               worker crashes on anything shorter, so EncodeTask never sends less.
 /// Times without a time zone are UTC ("always UTC"). DecodeTask also accepts protocol v1 bodies
 /// ({"task", "id", "args", "kwargs", …}) as Celery's worker does.
+///
+/// JSON that travels (headers, the embed's signatures) is nlohmann::ordered_json: key order is part of the bytes
+/// (an AMQP field table, kombu's envelope) and what Python reads back; args and kwargs, which tasks see, are plain
+/// nlohmann::json (the two convert into each other implicitly).
 #pragma once
 
 #include <chrono>
@@ -34,7 +38,7 @@ struct TransportMessage {
     std::string body{};  ///< the serialized payload, as bytes (JSON text for Celery's default serializer)
     std::string content_type = "application/json";
     std::string content_encoding = "utf-8";
-    nlohmann::json headers = nlohmann::json::object();
+    nlohmann::ordered_json headers = nlohmann::ordered_json::object();
     std::string correlation_id{};
     std::string reply_to{};
     int priority = 0;       ///< 0–9 as given by the sender (each broker maps it to its own order; see broker.hpp)
@@ -43,11 +47,12 @@ struct TransportMessage {
 };
 
 /// The body's third element: what runs after the task (see client.hpp for which canvas parts gale supports).
+/// A signature is Celery's dict {"task", "args", "kwargs", "options", "subtask_type", "immutable", "chord_size"}.
 struct Embed {
-    nlohmann::json callbacks = nullptr;  ///< link: a list of signatures, or null
-    nlohmann::json errbacks = nullptr;   ///< link_error
-    nlohmann::json chain = nullptr;      ///< the rest of a chain, last one first (the worker pops the last)
-    nlohmann::json chord = nullptr;
+    nlohmann::ordered_json callbacks = nullptr;  ///< link: a list of signatures, or null
+    nlohmann::ordered_json errbacks = nullptr;   ///< link_error
+    nlohmann::ordered_json chain = nullptr;      ///< the rest of a chain, last one first (the worker pops the last)
+    nlohmann::ordered_json chord = nullptr;      ///< a signature or null (chords are not run by gale; see client.hpp)
 };
 
 /// A task request, decoded. Empty strings stand for Celery's None.
@@ -71,24 +76,34 @@ struct TaskRequest {
     std::string kwargsrepr{};
     std::string origin{};  ///< the sender's node name, "gale<pid>@<host>" for gale
     bool ignore_result = false;
-    std::string lang = "py";  ///< what the sender wrote ("cpp" from gale: Celery's workers do not look at it)
+    std::string lang = "py";  ///< what the sender wrote; gale writes "py" too (Celery's workers do not look at it)
     std::string reply_to{};   ///< properties.reply_to: where an RPC result goes
     int priority = 0;
-    nlohmann::json extra_headers = nlohmann::json::object();  ///< headers gale does not know, kept for forwarding
+    /// Headers gale does not know (stamps, replaced_task_nesting, x-…), kept in order and written back after the
+    /// known ones, so a retried or dead-lettered request keeps them.
+    nlohmann::ordered_json extra_headers = nlohmann::ordered_json::object();
 };
 
 /// Builds the message for `request`: headers in the order Celery's producer writes them, correlation_id = id,
-/// expiration from expires, a three-element JSON body. Never fails (the JSON is gale's own).
+/// reply_to and priority from the request, expiration = expires - now (at least 0 ms) when expires is set, and a
+/// three-element JSON body written as Python's json.dumps writes it (", " and ": " separators, ASCII-only with
+/// \uXXXX escapes, floats as Python's repr), so gale's bytes are Celery's bytes. argsrepr/kwargsrepr are derived
+/// (Python's repr, at most 1024 characters) when the request leaves them empty. Never fails: a string that is not
+/// UTF-8 is written with U+FFFD in place of its bad bytes, a NaN or infinity as Python writes them (NaN, Infinity).
 [[nodiscard]] TransportMessage EncodeTask(const TaskRequest& request);
 
-/// Reads a task request. Errors (kInvalidArgument, naming the field): no `task` header and no v1 body, an id that is
-/// not a string, a body that is not JSON or not [list, dict, dict], a content type other than application/json
-/// (pickle is never accepted), an eta/expires that is not ISO 8601, a timelimit that is not [number|null ×2].
+/// Reads a task request. Errors (kInvalidArgument, naming the field): no `task` header and no v1 body, a missing or
+/// empty task name or id, a known header of the wrong type (a string field holding a number, retries that is not an
+/// integer, ignore_result that is not a bool), a body that is not JSON or not [list, dict, dict] (v1: a dict with
+/// "task", "id", a list "args" and a dict "kwargs"), an embed whose callbacks/errbacks/chain is neither null nor a
+/// list, a content type other than application/json (pickle, yaml and msgpack are never accepted) or a content
+/// encoding other than utf-8, an eta/expires that is not ISO 8601, a timelimit that is not [number|null ×2].
 /// A message that fails to decode is a poison message: the worker dead-letters it, never retries it.
 [[nodiscard]] Result<TaskRequest> DecodeTask(const TransportMessage& message);
 
-/// ISO 8601 as Celery writes it ("2026-12-01T21:29:51.479830+00:00"); parsing accepts "Z", any offset, and no zone
-/// (UTC).
+/// ISO 8601 as Python's isoformat() writes an aware UTC time ("2026-12-01T21:29:51.479830+00:00"; no fraction when
+/// the microseconds are 0). Parsing accepts 'T' or ' ' between date and time, 0–9 fraction digits (truncated to
+/// microseconds), "Z", ±HH:MM, ±HHMM, ±HH and no zone (UTC); errors (kInvalidArgument) quote the text.
 [[nodiscard]] std::string FormatIsoTime(SystemTime time);
 [[nodiscard]] Result<SystemTime> ParseIsoTime(std::string_view text);
 

@@ -36,7 +36,9 @@ struct TaskResult {
     nlohmann::json result = nullptr;  ///< the return value, or {"exc_type","exc_message","exc_module"}
     std::string traceback{};          ///< empty: null
     nlohmann::json children = nlohmann::json::array();
-    std::optional<SystemTime> date_done{};
+    std::optional<SystemTime> date_done{};  ///< written without a zone, as Celery does ("2026-12-01T21:28:59.368182")
+    std::string group_id{};                 ///< written when not empty, as Celery does
+    std::string parent_id{};                ///< written when not empty, as Celery does
     // Extended fields (Celery's result_extended), written when known.
     std::string name{};
     nlohmann::json args = nullptr;
@@ -45,9 +47,13 @@ struct TaskResult {
     int retries = 0;
     std::string queue{};
 
-    /// Celery's meta document for this result.
-    [[nodiscard]] nlohmann::json ToMeta() const;
-    [[nodiscard]] static Result<TaskResult> FromMeta(const nlohmann::json& meta);
+    /// Celery's meta document for this result, keys in Celery's order: status, result, traceback, children,
+    /// date_done, [group_id], [parent_id], [name, args, kwargs, worker, retries, queue when `name` is set], task_id.
+    [[nodiscard]] nlohmann::ordered_json ToMeta() const;
+    /// Reads a meta document (Celery's or gale's). Errors (kInvalidArgument, naming the field): not an object, no
+    /// or an unknown status, a date_done that is not ISO 8601, a traceback that is neither a string nor null.
+    /// Unknown keys are ignored; a missing task_id is left empty.
+    [[nodiscard]] static Result<TaskResult> FromMeta(const nlohmann::ordered_json& meta);
     /// The failure document Celery writes: {"exc_type": type, "exc_message": [message], "exc_module": module}.
     [[nodiscard]] static nlohmann::json Failure(std::string_view exc_type, std::string_view message,
                                                 std::string_view exc_module = "builtins");
@@ -57,6 +63,13 @@ class ResultBackend {
 public:
     virtual ~ResultBackend() = default;
     [[nodiscard]] virtual std::string_view name() const noexcept = 0;
+    /// Called by the TaskClient before it publishes `request`: what the backend needs of the message or of itself
+    /// before the result can arrive (RPC: request.reply_to = this process's reply queue, declared; Redis may
+    /// subscribe to the result's channel, as Celery does). The default does nothing. Errors fail the send.
+    [[nodiscard]] virtual Result<void> Prepare(TaskRequest& request) {
+        (void)request;
+        return {};
+    }
     /// Stores `result` for the task `request` describes (RPC: sends it to request.reply_to, correlation id = id).
     [[nodiscard]] virtual Result<void> Store(const TaskRequest& request, const TaskResult& result) = 0;
     /// The result if it is known now (PENDING if not).
