@@ -388,7 +388,8 @@ int App::Run(int argc, char** argv) {
     consume->add_option("--amqp-port", amqp_options.port, "AMQP: broker port")->check(CLI::Range(1, 65535));
     consume->add_option("--amqp-vhost", amqp_options.vhost, "AMQP: virtual host");
     bool reconnect = true;  // always: hurricane's flag is accepted and changes nothing
-    consume->add_flag("--reconnect", reconnect, "AMQP: reconnect after a broker loss (always on; accepted for hurricane)");
+    consume->add_flag("--reconnect", reconnect,
+                      "AMQP: reconnect after a broker loss (always on; accepted for hurricane)");
     consume->add_option("--amqp-max-outage", amqp_max_outage,
                         "AMQP: liveness fails after this long without the broker (default 5m; GALE_AMQP_MAX_OUTAGE)");
 
