@@ -62,6 +62,11 @@ struct Delivery {
     std::string routing_key{};
     bool redelivered = false;
     std::string tag{};
+    /// How many times this message has been delivered, this delivery included, when the broker knows (embedded:
+    /// counted per claim; RabbitMQ quorum queues: x-delivery-count + 1); 0 when it does not. The worker
+    /// dead-letters a message delivered more than WorkerOptions::max_deliveries times: one that kills every worker
+    /// that runs it (a crash, the OOM killer) would otherwise be redelivered for ever (Celery's poison-message loop).
+    std::uint32_t delivery_count = 0;
 };
 
 class BrokerConsumer {
