@@ -25,7 +25,8 @@ set(_gale_external_packages
     "CURL::libcurl=CURL"
     "PostgreSQL::PostgreSQL=PostgreSQL"
     "PkgConfig::RDKAFKA=rdkafka"
-    "RabbitMQ::rabbitmq-c=rabbitmq-c")
+    "RabbitMQ::rabbitmq-c=rabbitmq-c"
+    "Hiredis::hiredis=hiredis")
 
 # The gale components and external package ids that component `name` links directly.
 function(_gale_component_links name out_components out_packages)
