@@ -192,6 +192,27 @@ TEST_F(ConfigTest, ConfigHidesEverySecretTheContractNames) {
     EXPECT_TRUE(Contains(r.out, "AMQP_URL=********")) << r.out;
 }
 
+// A contract group's defaults are what the service's settings hold for unset variables (they were documented and
+// never applied), in enabled groups only, and a default enables no group.
+TEST_F(ConfigTest, ContractDefaultsOfEnabledGroupsAreTheSettingsOfUnsetVariables) {
+    Outcome r = Start({"config"});
+    ASSERT_TRUE(r.code);
+    ASSERT_EQ(*r.code, 0) << r.err;
+    EXPECT_TRUE(Contains(r.out, "TESTSVC_GREETING=hello  # default\n")) << r.out;  // testsvc's own group
+    EXPECT_TRUE(Contains(r.out, "APP_RUN_MODE=WEB  # default\n")) << r.out;        // always enabled
+    for (const char* prefix : {"DATABASE_PORT=", "AMQP_HEARTBEAT=", "RABBITMQ_PORT=", "CACHE_REDIS_PORT="}) {
+        EXPECT_TRUE(LinesStartingWith(r.out, prefix).empty()) << prefix << " of a group that is off:\n" << r.out;
+    }
+    Outcome set = Start({"config"}, {{"TESTSVC_GREETING", "hi"}, {"CACHE_REDIS_HOST", "redis"}});
+    ASSERT_TRUE(set.code);
+    ASSERT_EQ(*set.code, 0) << set.err;
+    EXPECT_TRUE(Contains(set.out, "TESTSVC_GREETING=hi  # environment\n")) << set.out;
+    EXPECT_TRUE(Contains(set.out, "CACHE_REDIS_PORT=6379  # default\n")) << set.out;  // its group is on now
+    Outcome check = Start({"config", "check"});
+    ASSERT_TRUE(check.code);
+    EXPECT_EQ(*check.code, 0) << check.out << check.err;  // defaults count as unset: no "group not enabled"
+}
+
 TEST_F(ConfigTest, ProductionProfileErrorNamesTheProfile) {
     Outcome r = Start({"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"GALE_PROFILE", "production"}});
     ASSERT_TRUE(r.code) << "a production server started without APP_SECRET_KEY";

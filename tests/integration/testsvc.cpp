@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <gale/app/app.hpp>
+#include <gale/config/contract.hpp>
 #include <gale/config/settings.hpp>
 #include <gale/pipe/consumer.hpp>
 #include <gale/pipe/embedded_log.hpp>
@@ -54,6 +55,16 @@ int main(int argc, char** argv) {
     gale::app::App app("testsvc", "1.2.3");
 
     app.Get("/", [](Request&) { return Response::Text(200, "hello from testsvc\n"); }, {.inline_handler = true});
+
+    // A setting of the service's own, with a default in its contract group (what app.settings() returns unset).
+    gale::config::GroupSpec own{.name = "testsvc", .description = "testsvc's own settings.", .always_enabled = true};
+    own.vars.push_back({.name = "TESTSVC_GREETING", .default_value = "hello", .help = "What GET /greeting says."});
+    app.EnvironmentGroup(std::move(own));
+    app.Get("/greeting", [&app](Request&) {
+        auto greeting = app.settings().GetString("TESTSVC_GREETING");
+        if (!greeting) throw gale::http::HttpError(500, greeting.error().message());
+        return Response::Text(200, *greeting + "\n");
+    });
 
     app.Get("/sleep/{ms}", [](Request& req) {
         long long ms = ParseCount(req.param("ms"));

@@ -455,12 +455,15 @@ int App::Run(int argc, char** argv) {
     }
     ExportToEnvironment(*loaded, process_env);
     // What the contract marks secret (DATABASE_URL, AMQP_URL, the service's own) is redacted like names with
-    // PASSWORD in them: `config` and errors never show it.
+    // PASSWORD in them: `config` and errors never show it. The contract's defaults (of enabled groups, the service's
+    // own too) are what app.settings() and `config` see for a variable nobody set.
     GaleContract().DeclareSecrets(loaded->settings);
-    for (const config::GroupSpec& g : s.contract_groups) {
-        for (const auto& v : g.vars) {
-            if (v.secret) loaded->settings.DeclareSecret(v.name);
-        }
+    GaleContract().ApplyDefaults(loaded->settings);
+    {
+        config::Contract own;
+        for (const config::GroupSpec& g : s.contract_groups) (void)own.AddGroup(g);  // clashes: ValidateContract
+        own.DeclareSecrets(loaded->settings);
+        own.ApplyDefaults(loaded->settings);
     }
     s.settings = loaded->settings;
     if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {

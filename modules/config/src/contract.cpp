@@ -148,9 +148,11 @@ std::string NameWithSource(const Settings& settings, std::string_view key) {
     return fmt::format("{} (from {} {})", key, ToString(info->layer), info->file);
 }
 
+// Set by someone: a value from any layer but the code's defaults (ApplyDefaults puts a group's defaults there, and a
+// default must neither enable a group nor count as "set while the group is off").
 bool IsSet(const Settings& settings, std::string_view key) {
-    const auto value = settings.Find(key);
-    return value && !value->empty();
+    const auto info = settings.Info(key);
+    return info && info->layer != Layer::kDefault && !info->value.empty();
 }
 
 Result<void> Contract::AddGroup(GroupSpec group) {
@@ -238,6 +240,19 @@ std::vector<std::string> Contract::Validate(const Settings& settings) const {
         for (const auto& rule : group.rules) rule(settings, problems);
     }
     return problems;
+}
+
+void Contract::ApplyDefaults(Settings& settings) const {
+    for (const auto& group : groups_) {
+        bool enabled = group.always_enabled || IsSet(settings, group.vars.front().name);
+        for (const auto& name : group.enabled_also_by) enabled = enabled || IsSet(settings, name);
+        if (!enabled) continue;
+        for (const auto& spec : group.vars) {
+            if (!spec.default_value.empty() && !settings.Contains(spec.name)) {
+                settings.SetDefault(spec.name, spec.default_value);
+            }
+        }
+    }
 }
 
 void Contract::DeclareSecrets(Settings& settings) const {

@@ -213,6 +213,19 @@ TEST(Contract, DeclareSecretsRedactsDescribe) {
     EXPECT_THAT(s.Describe(), ::testing::Not(HasSubstr("hunter2")));
 }
 
+TEST(Contract, ApplyDefaultsFillsEnabledGroupsOnlyAndADefaultEnablesNothing) {
+    Settings s = Env({{"CACHE_REDIS_HOST", "redis"}});
+    BuiltinContract().ApplyDefaults(s);
+    EXPECT_EQ(s.Find("CACHE_REDIS_PORT"), "6379");          // its group is on
+    EXPECT_EQ(s.Find("APP_RUN_MODE"), "WEB");               // always on
+    EXPECT_EQ(s.Find("SESSION_REDIS_PORT"), std::nullopt);  // off: no defaults
+    EXPECT_EQ(s.Info("CACHE_REDIS_PORT")->layer, Layer::kDefault);
+    EXPECT_FALSE(IsSet(s, "CACHE_REDIS_PORT"));  // a default is not "set"
+    Settings only_defaults;
+    only_defaults.SetDefault("SESSION_REDIS_PORT", "6379");  // would be "set but the group is not enabled" if set
+    EXPECT_THAT(BuiltinContract().Validate(only_defaults), ::testing::Each(::testing::Not(HasSubstr("SESSION_REDIS"))));
+}
+
 TEST(BuiltinContract, GoodEnvironmentsPass) {
     EXPECT_THAT(BuiltinContract().Validate(GoodEnv()), IsEmpty());
     EXPECT_THAT(BuiltinContract().Validate(Env({{"APP_DEBUG", "true"}})), IsEmpty());

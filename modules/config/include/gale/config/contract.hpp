@@ -5,8 +5,9 @@
 ///
 /// base-python's rule, kept: variables come in groups, one per piece of functionality; an optional group is enabled
 /// when its FIRST variable is set (or one of GroupSpec::enabled_also_by). gale's decisions on top of it:
-///  - "set" means present in the Settings with a non-empty value, from any layer (as in the AWS SDKs and
-///    gale::aws, an empty variable counts as unset; `DATABASE_HOST=` in a dotenv template enables nothing);
+///  - "set" means present in the Settings with a non-empty value, from any layer but the code's defaults (as in the
+///    AWS SDKs and gale::aws, an empty variable counts as unset; `DATABASE_HOST=` in a dotenv template enables
+///    nothing; a default, see ApplyDefaults, enables nothing either);
 ///  - in an enabled group, every set variable is checked against its type, every `required` one must be set, then
 ///    the group's rules run;
 ///  - in a disabled group, nothing is type-checked, but each other variable that is set is a problem
@@ -98,6 +99,11 @@ public:
     ///   "APP_SECRET_KEY is required when APP_DEBUG is false (APP_DEBUG (not set) defaults to false)"
     [[nodiscard]] std::vector<std::string> Validate(const Settings& settings) const;
 
+    /// Gives every variable with a default that no layer set its default (Layer::kDefault), in each group that is
+    /// enabled (always, or by a variable someone set), so that Settings' getters and `config` see it. A default
+    /// never enables a group.
+    void ApplyDefaults(Settings& settings) const;
+
     /// Marks every secret variable of the contract secret in `settings`, so that Settings::Describe() and
     /// Entries() redact names that do not look secret (DATABASE_URL, SENTRY_DSN).
     void DeclareSecrets(Settings& settings) const;
@@ -115,7 +121,7 @@ private:
     std::vector<GroupSpec> groups_;
 };
 
-/// gale's contract: base-python's environment variable sets (run mode, basics, SQL database, RabbitMQ, Redis
+/// gale's contract: base-python's environment variable sets (run mode, basics, SQL database, Redis
 /// sessions, Redis cache, CouchDB, Sentry, AWS, app data in S3) with gale's names (DJANGO_* → APP_*) and types.
 /// Built once on first use (thread-safe); docs/environment.md is generated from it.
 [[nodiscard]] const Contract& BuiltinContract();
