@@ -79,6 +79,14 @@ public:
     [[nodiscard]] virtual Result<std::optional<Delivery>> Next(std::chrono::milliseconds timeout) = 0;
     [[nodiscard]] virtual Result<void> Ack(const Delivery& delivery) = 0;
     [[nodiscard]] virtual Result<void> Reject(const Delivery& delivery, bool requeue) = 0;
+    /// Changes the number of unsettled deliveries allowed (AMQP basic.qos; Redis: kombu's client-side prefetch).
+    /// The worker raises it by one for each task it holds for a future eta, as Celery's worker raises its QoS, so
+    /// that held tasks do not stop the consumption of due ones. The default answers kInvalidArgument ("not
+    /// supported"): the worker then counts held tasks in the prefetch it was given.
+    [[nodiscard]] virtual Result<void> SetPrefetch(std::size_t prefetch) {
+        (void)prefetch;
+        return MakeError(ErrorCode::kInvalidArgument, "this broker cannot change its prefetch");
+    }
     /// Stops new deliveries (AMQP basic.cancel); deliveries already returned may still be settled. Idempotent.
     virtual void Cancel() = 0;
     /// Returns every unsettled delivery to the queue and closes. Idempotent; the destructor calls it.
