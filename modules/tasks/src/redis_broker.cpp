@@ -1,0 +1,370 @@
+// SPDX-License-Identifier: MIT
+// kombu's Redis transport, commands for commands (kombu/transport/redis.py 5.2.4), so that gale and Python Celery
+// processes share one server: Publish = LPUSH to the priority list; a consumer BRPOPs its queues' lists (priority
+// steps outer, queues inner, the queue that delivered rotated to the end, as kombu's _queue_cycle) and records each
+// delivery in `unacked`/`unacked_index` (MULTI/EXEC); Ack = ZREM + HDEL (MULTI/EXEC); restore_by_tag = WATCH
+// unacked, HGET, MULTI ZREM HDEL L/RPUSH EXEC (retried when the WATCH fires); the visibility-timeout scan runs
+// under redis-py's Lock on `unacked_mutex` (SET NX PX, released by the same compare-and-delete script).
+//
+// Invariants: a consumer's `unsettled_` holds exactly the tags it handed out and has not settled; Close restores
+// all of them (RPUSH, consumed next) and empties it. Nothing here throws; Redis failures are returned.
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <gale/redis/connection.hpp>
+#include <gale/redis/pool.hpp>
+#include <gale/tasks/redis.hpp>
+
+#include "kombu_envelope.hpp"
+#include "py_json.hpp"
+
+namespace gale::tasks::redis {
+
+namespace r = gale::redis;
+using detail::kSep;
+using json = nlohmann::ordered_json;
+
+namespace {
+
+constexpr int kSteps[] = {0, 3, 6, 9};
+constexpr std::string_view kUnacked = "unacked";
+constexpr std::string_view kUnackedIndex = "unacked_index";
+constexpr std::string_view kUnackedMutex = "unacked_mutex";
+constexpr int kWatchRetries = 16;
+
+// redis-py's Lock.release script (LUA_RELEASE_SCRIPT), so a lock either side took is released the same way.
+const r::Script& ReleaseLockScript() {
+    static const r::Script script(
+        "local token = redis.call('get', KEYS[1])\n"
+        "if not token or token ~= ARGV[1] then\n"
+        "    return 0\n"
+        "end\n"
+        "redis.call('del', KEYS[1])\n"
+        "return 1\n");
+    return script;
+}
+
+std::string BindingKey(std::string_view exchange) { return fmt::format("_kombu.binding.{}", exchange); }
+
+std::string Now() {
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    return fmt::format("{}.{:06}", us / 1000000, us % 1000000);
+}
+
+// The queues `exchange`/`routing_key` lead to (kombu's _lookup for the default and direct exchanges).
+Result<std::vector<std::string>> Lookup(r::Connection& c, const std::string& exchange, const std::string& routing_key) {
+    if (exchange.empty()) return std::vector<std::string>{routing_key};
+    GALE_ASSIGN_OR_RETURN(auto members, c.Command({"SMEMBERS", BindingKey(exchange)}));
+    std::vector<std::string> queues;
+    for (const auto& m : members.elements) {
+        // "<routing_key>\x06\x16<pattern>\x06\x16<queue>"
+        const auto first = m.str.find(kSep);
+        if (first == std::string::npos) continue;
+        const auto second = m.str.find(kSep, first + kSep.size());
+        if (second == std::string::npos) continue;
+        if (std::string_view(m.str).substr(0, first) != routing_key) continue;
+        queues.push_back(m.str.substr(second + kSep.size()));
+    }
+    std::sort(queues.begin(), queues.end());
+    queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
+    return queues;
+}
+
+// kombu's QoS.restore_by_tag: moves `tag` from unacked back to its queue(s), LPUSH if `leftmost` else RPUSH.
+// Returns whether there was anything to restore.
+Result<bool> RestoreByTag(r::Connection& c, const std::string& tag, bool leftmost) {
+    for (int attempt = 0; attempt < kWatchRetries; ++attempt) {
+        GALE_RETURN_IF_ERROR(c.Command({"WATCH", kUnacked}));
+        auto stored = c.Command({"HGET", kUnacked, tag});
+        if (!stored) {
+            (void)c.Command({"UNWATCH"});
+            return tl::unexpected(stored.error());
+        }
+        std::vector<r::Args> commands{{"ZREM", std::string(kUnackedIndex), tag}, {"HDEL", std::string(kUnacked), tag}};
+        if (stored->type == r::Reply::Type::kString) {
+            auto entry = json::parse(stored->str, nullptr, false);
+            if (entry.is_array() && entry.size() == 3 && entry[1].is_string() && entry[2].is_string()) {
+                json envelope = entry[0];
+                detail::MarkRedelivered(envelope);
+                auto queues = Lookup(c, entry[1].get<std::string>(), entry[2].get<std::string>());
+                if (!queues) {
+                    (void)c.Command({"UNWATCH"});
+                    return tl::unexpected(queues.error());
+                }
+                if (queues->empty()) queues->push_back(entry[2].get<std::string>());
+                const std::string payload = tasks::detail::PythonJson(envelope);
+                for (const auto& q : *queues) commands.push_back({leftmost ? "LPUSH" : "RPUSH", q, payload});
+            }
+            // An entry that is not [envelope, exchange, routing_key] cannot be restored: it is dropped (kombu logs
+            // "Could not restore message" and drops it too).
+        }
+        GALE_ASSIGN_OR_RETURN(auto done, c.Transaction(commands));
+        if (done) return stored->type == r::Reply::Type::kString;
+    }
+    return MakeError(ErrorCode::kUnavailable,
+                     fmt::format("redis broker: restoring {} lost the WATCH race {} times", tag, kWatchRetries));
+}
+
+// kombu's QoS.restore_visible: under unacked_mutex, restores up to `batch` deliveries older than the visibility
+// timeout. Returns how many it restored (0 also when another process holds the mutex).
+Result<std::size_t> RestoreVisible(r::Connection& c, const RedisBrokerOptions& options) {
+    const std::string token = NewTaskId();
+    GALE_ASSIGN_OR_RETURN(auto locked, c.Command({"SET", kUnackedMutex, token, "NX", "PX",
+                                                  std::to_string(options.unacked_mutex_expire.count() * 1000)}));
+    if (locked.is_nil()) return std::size_t{0};  // MutexHeld
+    const auto ceil = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                      static_cast<double>(options.visibility_timeout.count());
+    std::size_t restored = 0;
+    Result<void> status;
+    auto visible = c.Command({"ZREVRANGEBYSCORE", kUnackedIndex, fmt::format("{:.6f}", ceil), "0", "LIMIT", "0",
+                              std::to_string(options.restore_batch)});
+    if (!visible) {
+        status = tl::unexpected(visible.error());
+    } else {
+        for (const auto& tag : visible->elements) {
+            auto one = RestoreByTag(c, tag.str, /*leftmost=*/false);
+            if (!one) {
+                status = tl::unexpected(one.error());
+                break;
+            }
+            if (*one) ++restored;
+        }
+    }
+    (void)c.Eval(ReleaseLockScript(), {std::string(kUnackedMutex)}, {token});
+    GALE_RETURN_IF_ERROR(status);
+    return restored;
+}
+
+class RedisConsumer final : public BrokerConsumer {
+public:
+    RedisConsumer(r::ConnectionOptions connection, const RedisBrokerOptions& options, std::vector<std::string> queues,
+                  std::size_t prefetch)
+        : connection_(r::Connection::Lazy(std::move(connection))),
+          options_(options),
+          queues_(queues.begin(), queues.end()),
+          prefetch_(prefetch == 0 ? 1 : prefetch) {}
+
+    ~RedisConsumer() override { Close(); }
+
+    // gale::tasks::BrokerConsumer
+    Result<std::optional<Delivery>> Next(std::chrono::milliseconds timeout) override {
+        if (closed_ || cancelled_ || unsettled_.size() >= prefetch_) {
+            std::this_thread::sleep_for(std::max(timeout, std::chrono::milliseconds(0)));
+            return std::optional<Delivery>();
+        }
+        if (const auto now = std::chrono::steady_clock::now(); now >= next_restore_) {
+            next_restore_ = now + options_.restore_interval;
+            auto restored = RestoreVisible(*connection_, options_);
+            if (!restored) return Lost(restored.error());
+        }
+        std::vector<std::string> keys;
+        keys.reserve(std::size(kSteps) * queues_.size());
+        for (int step : kSteps) {
+            for (const auto& q : queues_) keys.push_back(PriorityList(q, step));
+        }
+        auto popped = connection_->BlockingPop(keys, std::max(timeout, std::chrono::milliseconds(1)));
+        if (!popped) return Lost(popped.error());
+        if (!*popped) return std::optional<Delivery>();
+        const std::string& key = (*popped)->key;
+        std::string queue = key;
+        if (auto sep = key.rfind(kSep); sep != std::string::npos) queue = key.substr(0, sep);
+        // kombu's _queue_cycle.rotate: the queue that delivered goes to the end.
+        if (auto it = std::find(queues_.begin(), queues_.end(), queue); it != queues_.end()) {
+            queues_.erase(it);
+            queues_.push_back(queue);
+        }
+        detail::Envelope envelope = detail::ReadEnvelope((*popped)->value);
+        Delivery d;
+        d.queue = queue;
+        if (!envelope.valid) {
+            // Not kombu's: handed to the worker to dead-letter, not recorded (see redis.hpp).
+            d.message = std::move(envelope.message);
+            d.tag = NewTaskId();
+            d.routing_key = queue;
+            d.message.headers = json::object();
+            d.message.headers["x-gale-envelope-problem"] = envelope.problem;
+            return std::optional<Delivery>(std::move(d));
+        }
+        // kombu's QoS.append: the delivery is unacked until settled.
+        const std::string entry =
+            tasks::detail::PythonJson(json::array({envelope.raw, envelope.exchange, envelope.routing_key}));
+        auto recorded = connection_->Transaction({{"ZADD", std::string(kUnackedIndex), Now(), envelope.delivery_tag},
+                                                  {"HSET", std::string(kUnacked), envelope.delivery_tag, entry}});
+        if (!recorded) {
+            // The message is out of its list and not in unacked: put it back where BRPOP would take it next.
+            (void)connection_->Command({"RPUSH", key, (*popped)->value});
+            return Lost(recorded.error());
+        }
+        d.message = std::move(envelope.message);
+        d.exchange = std::move(envelope.exchange);
+        d.routing_key = std::move(envelope.routing_key);
+        d.redelivered = envelope.redelivered;
+        d.tag = std::move(envelope.delivery_tag);
+        unsettled_[d.tag] = true;
+        return std::optional<Delivery>(std::move(d));
+    }
+
+    Result<void> Ack(const Delivery& delivery) override {
+        unsettled_.erase(delivery.tag);
+        auto done = connection_->Transaction(
+            {{"ZREM", std::string(kUnackedIndex), delivery.tag}, {"HDEL", std::string(kUnacked), delivery.tag}});
+        if (!done) return tl::unexpected(done.error());
+        return {};
+    }
+
+    Result<void> Reject(const Delivery& delivery, bool requeue) override {
+        if (!requeue) return Ack(delivery);
+        unsettled_.erase(delivery.tag);
+        auto restored = RestoreByTag(*connection_, delivery.tag, /*leftmost=*/true);
+        if (!restored) return tl::unexpected(restored.error());
+        return {};
+    }
+
+    void Cancel() override { cancelled_ = true; }
+
+    void Close() override {
+        if (closed_) return;
+        closed_ = true;
+        // kombu's restore_unacked at a clean close (restore_at_shutdown): RPUSH, so they are consumed next. What
+        // cannot be restored now (Redis is down) stays in unacked for the visibility-timeout scan.
+        for (const auto& [tag, unused] : unsettled_) {
+            if (!RestoreByTag(*connection_, tag, /*leftmost=*/false)) break;
+        }
+        unsettled_.clear();
+        connection_->Close();
+    }
+
+private:
+    tl::unexpected<Error> Lost(const Error& e) {
+        return tl::unexpected(
+            Error(e.code() == ErrorCode::kTimeout ? ErrorCode::kUnavailable : e.code(), "redis broker consumer", e));
+    }
+
+    std::unique_ptr<r::Connection> connection_;
+    RedisBrokerOptions options_;
+    std::deque<std::string> queues_;
+    std::size_t prefetch_;
+    std::map<std::string, bool> unsettled_;
+    std::chrono::steady_clock::time_point next_restore_{};
+    bool cancelled_ = false;
+    bool closed_ = false;
+};
+
+class RedisBroker final : public Broker {
+public:
+    RedisBroker(r::ConnectionOptions connection, RedisBrokerOptions options)
+        : connection_(connection), options_(options), pool_(std::move(connection), {.size = options.pool_size}) {}
+
+    // gale::tasks::Broker
+    std::string_view name() const noexcept override { return "redis"; }
+    std::string Describe() const override { return r::Describe(connection_); }
+
+    Result<void> Declare(const std::vector<Route>& routes) override {
+        std::vector<r::Args> commands;
+        for (const Route& route : routes) {
+            const std::string exchange = route.exchange.empty() ? route.queue : route.exchange;
+            const std::string rk = route.routing_key.empty() ? route.queue : route.routing_key;
+            commands.push_back({"SADD", BindingKey(exchange), fmt::format("{}{}{}{}", rk, kSep, kSep, route.queue)});
+        }
+        return Track(CheckAll(pool_.Pipeline(commands)));
+    }
+
+    Result<void> Publish(const Route& route, const TransportMessage& message) override {
+        const std::string rk = route.routing_key.empty() ? route.queue : route.routing_key;
+        const std::string payload =
+            tasks::detail::PythonJson(detail::MakeEnvelope(message, route.exchange, rk, NewTaskId()));
+        if (route.exchange.empty()) {
+            return Track(Check(pool_.Command({"LPUSH", PriorityList(rk, message.priority), payload})));
+        }
+        auto lease = pool_.Acquire();
+        if (!lease) return tl::unexpected(lease.error());
+        auto queues = Lookup(**lease, route.exchange, rk);
+        if (!queues) return Track(Result<void>(tl::unexpected(queues.error())));
+        if (queues->empty()) {
+            return MakeError(ErrorCode::kNotFound,
+                             fmt::format("redis broker: unroutable: no queue is bound to exchange '{}' with routing "
+                                         "key '{}' (Declare the route first)",
+                                         route.exchange, rk));
+        }
+        std::vector<r::Args> commands;
+        for (const auto& q : *queues) commands.push_back({"LPUSH", PriorityList(q, message.priority), payload});
+        return Track(CheckAll((*lease)->Pipeline(commands)));
+    }
+
+    Result<std::unique_ptr<BrokerConsumer>> Consume(const std::vector<std::string>& queues,
+                                                    std::size_t prefetch) override {
+        if (queues.empty()) return MakeError(ErrorCode::kInvalidArgument, "redis broker: Consume needs a queue");
+        return std::unique_ptr<BrokerConsumer>(new RedisConsumer(connection_, options_, queues, prefetch));
+    }
+
+    Result<std::uint64_t> QueueLength(const std::string& queue) override {
+        std::vector<r::Args> commands;
+        for (int step : kSteps) commands.push_back({"LLEN", PriorityList(queue, step)});
+        auto replies = pool_.Pipeline(commands);
+        if (!replies) return Track(Result<std::uint64_t>(tl::unexpected(replies.error())));
+        std::uint64_t total = 0;
+        for (const auto& reply : *replies) {
+            if (reply.type == r::Reply::Type::kInteger && reply.integer > 0) {
+                total += static_cast<std::uint64_t>(reply.integer);
+            }
+        }
+        connected_ = true;
+        return total;
+    }
+
+    bool connected() const noexcept override { return connected_; }
+
+private:
+    static Result<void> Check(Result<r::Reply> reply) {
+        if (!reply) return tl::unexpected(reply.error());
+        return {};
+    }
+    static Result<void> CheckAll(Result<std::vector<r::Reply>> replies) {
+        if (!replies) return tl::unexpected(replies.error());
+        for (const auto& reply : *replies) {
+            if (reply.is_error()) return tl::unexpected(r::ErrorFromReply("pipeline", reply.str));
+        }
+        return {};
+    }
+    // Records whether the server answered, for connected().
+    template <typename T>
+    Result<T> Track(Result<T> result) {
+        connected_ = result || result.error().code() != ErrorCode::kUnavailable;
+        return result;
+    }
+
+    r::ConnectionOptions connection_;
+    RedisBrokerOptions options_;
+    r::Pool pool_;
+    std::atomic<bool> connected_{true};
+};
+
+}  // namespace
+
+std::string PriorityList(std::string_view queue, int priority) {
+    const int p = std::clamp(priority, 0, 9);
+    int step = 0;
+    for (int s : kSteps) {
+        if (s <= p) step = s;
+    }
+    if (step == 0) return std::string(queue);
+    return fmt::format("{}{}{}", queue, kSep, step);
+}
+
+Result<std::unique_ptr<Broker>> MakeBroker(const std::string& url, RedisBrokerOptions options, std::string_view what) {
+    GALE_ASSIGN_OR_RETURN(auto connection, r::ParseUrl(url, what));
+    return MakeBroker(std::move(connection), options);
+}
+
+std::unique_ptr<Broker> MakeBroker(gale::redis::ConnectionOptions connection, RedisBrokerOptions options) {
+    return std::make_unique<RedisBroker>(std::move(connection), options);
+}
+
+}  // namespace gale::tasks::redis

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+// The Redis result backend against a real redis-server (label `redis`).
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <gale/redis/connection.hpp>
+#include <gale/tasks/redis.hpp>
+
+#include "py_json.hpp"
+#include "redis_test_util.hpp"
+
+namespace gale::tasks::redis {
+namespace {
+
+using test::Ms;
+using test::Since;
+using ::testing::HasSubstr;
+namespace r = gale::redis;
+
+TaskResult Success(const std::string& id, nlohmann::json value) {
+    TaskResult t;
+    t.task_id = id;
+    t.state = TaskState::kSuccess;
+    t.result = std::move(value);
+    t.date_done = std::chrono::system_clock::now();
+    return t;
+}
+
+TEST(RedisResultBackend, StoreIsSetexAndPublishOfCeleryMeta) {
+    GALE_FRESH_REDIS(server);
+    auto backend = MakeResultBackend(server->url(), {.result_expires = std::chrono::seconds(600)});
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    EXPECT_EQ((*backend)->name(), "redis");
+    auto c = r::Connection::Connect(server->connection_options());
+    auto sub_options = server->connection_options();
+    auto pending = (*backend)->Get("t-1");
+    ASSERT_TRUE(pending) << pending.error().ToString();
+    EXPECT_EQ(pending->state, TaskState::kPending);
+    EXPECT_EQ(pending->task_id, "t-1");
+
+    TaskRequest request;
+    request.id = "t-1";
+    TaskResult result = Success("", 5);
+    ASSERT_TRUE((*backend)->Store(request, result));
+    auto stored = (*c)->Command({"GET", "celery-task-meta-t-1"});
+    ASSERT_TRUE(stored && !stored->is_nil());
+    result.task_id = "t-1";
+    EXPECT_EQ(stored->str, tasks::detail::PythonJson(result.ToMeta()));
+    EXPECT_THAT(stored->str, HasSubstr(R"({"status": "SUCCESS", "result": 5, "traceback": null, "children": [])"));
+    auto ttl = (*c)->Command({"TTL", "celery-task-meta-t-1"});
+    EXPECT_GE(ttl->integer, 590);
+    EXPECT_LE(ttl->integer, 600);
+    auto read = (*backend)->Get("t-1");
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->state, TaskState::kSuccess);
+    EXPECT_EQ(read->result, 5);
+}
+
+TEST(RedisResultBackend, WaitSeesResultsStoredBeforeAndAfterItStarted) {
+    GALE_FRESH_REDIS(server);
+    auto backend = MakeResultBackend(server->connection_options());
+    TaskRequest request;
+    request.id = "early";
+    ASSERT_TRUE(backend->Store(request, Success("early", "done")));
+    auto early = backend->Wait("early", Ms(2000));
+    ASSERT_TRUE(early) << early.error().ToString();
+    EXPECT_EQ(early->result, "done");
+
+    // Not ready states do not end the wait; the later SUCCESS does.
+    std::thread later([&] {
+        std::this_thread::sleep_for(Ms(100));
+        TaskRequest rq;
+        rq.id = "late";
+        TaskResult started;
+        started.task_id = "late";
+        started.state = TaskState::kStarted;
+        (void)backend->Store(rq, started);
+        std::this_thread::sleep_for(Ms(50));
+        TaskResult failed;
+        failed.task_id = "late";
+        failed.state = TaskState::kFailure;
+        failed.result = TaskResult::Failure("ValueError", "bad 1");
+        failed.traceback = "Traceback (most recent call last):\n";
+        (void)backend->Store(rq, failed);
+    });
+    const auto start = std::chrono::steady_clock::now();
+    auto late = backend->Wait("late", Ms(5000));
+    later.join();
+    ASSERT_TRUE(late) << late.error().ToString();
+    EXPECT_EQ(late->state, TaskState::kFailure);
+    EXPECT_EQ(late->result["exc_type"], "ValueError");
+    EXPECT_LT(Since(start), Ms(3000));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto never = backend->Wait("never", Ms(200));
+    ASSERT_FALSE(never);
+    EXPECT_EQ(never.error().code(), ErrorCode::kTimeout);
+    EXPECT_GE(Since(t0), Ms(150));
+    EXPECT_LT(Since(t0), Ms(2000));
+}
+
+TEST(RedisResultBackend, WaitRereadsAfterTheServerCameBack) {
+    auto server = r::testing::RedisServer::Start();
+    ASSERT_TRUE(server) << server.error().ToString();
+    auto backend = MakeResultBackend((*server)->connection_options());
+    std::thread restarter([&] {
+        std::this_thread::sleep_for(Ms(150));
+        (void)(*server)->Restart();
+        TaskRequest rq;
+        rq.id = "r";
+        // Stored while no subscriber is connected: only a GET after the reconnect can see it.
+        for (int i = 0; i < 50 && !backend->Store(rq, Success("r", 1)); ++i) std::this_thread::sleep_for(Ms(20));
+    });
+    auto result = backend->Wait("r", Ms(8000));
+    restarter.join();
+    ASSERT_TRUE(result) << result.error().ToString();
+    EXPECT_EQ(result->result, 1);
+
+    ASSERT_TRUE((*server)->Stop());
+    const auto start = std::chrono::steady_clock::now();
+    auto down = backend->Wait("x", Ms(500));
+    ASSERT_FALSE(down);
+    EXPECT_EQ(down.error().code(), ErrorCode::kUnavailable);
+    EXPECT_LT(Since(start), Ms(2000));
+}
+
+}  // namespace
+}  // namespace gale::tasks::redis
