@@ -97,7 +97,10 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& op
     (void)amqp_set_handshake_timeout(conn, &timeout);
     (void)amqp_set_rpc_timeout(conn, &timeout);
 
-    FieldTable client{{"product", "gale"}};
+    // consumer_cancel_notify: without it RabbitMQ silently drops a consumer whose queue is deleted (or whose node
+    // fails over) instead of sending basic.cancel, and a consumer would wait for ever on a queue that is gone.
+    // rabbitmq-c merges this capabilities table with its own (authentication_failure_close).
+    FieldTable client{{"product", "gale"}, {"capabilities", FieldTable{{"consumer_cancel_notify", true}}}};
     if (!options.connection_name.empty()) client.emplace_back("connection_name", options.connection_name);
     Arena arena;
     amqp_table_t properties = EncodeTable(client, arena);
