@@ -227,6 +227,11 @@ public:
         return {};
     }
 
+    Result<void> SetPrefetch(std::size_t prefetch) override {
+        prefetch_ = prefetch == 0 ? 1 : prefetch;  // kombu's limit is client-side: nothing to tell the server
+        return {};
+    }
+
     void Cancel() override { cancelled_ = true; }
 
     void Close() override {

@@ -216,6 +216,9 @@ TEST(RedisBroker, CloseRestoresUnsettledToTheFrontAndPrefetchBounds) {
     EXPECT_EQ(NextId(**consumer, Ms(100)), "none");  // two unsettled = prefetch
     EXPECT_GE(Since(start), Ms(90));
     ASSERT_TRUE((*consumer)->Ack(**a));
+    ASSERT_TRUE((*consumer)->SetPrefetch(1));
+    EXPECT_EQ(NextId(**consumer, Ms(50)), "none");  // b alone fills a prefetch of 1
+    ASSERT_TRUE((*consumer)->SetPrefetch(2));
     auto cc = (*consumer)->Next(Ms(2000));  // room for one again
     ASSERT_TRUE(cc && *cc);
     EXPECT_EQ(TaskId(**cc), "c");
