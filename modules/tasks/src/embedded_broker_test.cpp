@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+// The embedded queue's semantics on real SQLite files: settlement, priorities, ETA, visibility timeout and lease
+// renewal, prefetch, close, dead letters, and two processes claiming from one file.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include <gale/tasks/embedded_broker.hpp>
+
+#include "test_util.hpp"
+
+namespace gale::tasks {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+TransportMessage Message(const std::string& id, int priority = 0) {
+    TaskRequest r;
+    r.task = "t.echo";
+    r.id = id;
+    r.root_id = id;
+    r.priority = priority;
+    r.args = nlohmann::json::array({id});
+    return EncodeTask(r);
+}
+
+std::unique_ptr<EmbeddedBroker> OpenBroker(const TempDir& dir, EmbeddedBrokerOptions o = {}) {
+    auto b = EmbeddedBroker::Open(dir.File("q.db"), o);
+    EXPECT_TRUE(b) << b.error().ToString();
+    return std::move(*b);
+}
+
+std::string IdOf(const Delivery& d) { return d.message.headers["id"].get<std::string>(); }
+
+TEST(EmbeddedBroker, DeliversPublishedMessagesAndAckRemovesThem) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    ASSERT_TRUE(broker->Publish({.queue = "celery"}, Message("a")));
+    EXPECT_EQ(*broker->QueueLength("celery"), 1U);
+    auto consumer = *broker->Consume({"celery"}, 4);
+    auto d = consumer->Next(1s);
+    ASSERT_TRUE(d && *d) << (d ? "none" : d.error().ToString());
+    EXPECT_EQ(IdOf(**d), "a");
+    EXPECT_EQ((*d)->queue, "celery");
+    EXPECT_EQ((*d)->routing_key, "celery");
+    EXPECT_EQ((*d)->delivery_count, 1U);
+    EXPECT_FALSE((*d)->redelivered);
+    EXPECT_EQ((*d)->message.body, Message("a").body);
+    EXPECT_EQ((*d)->message.headers, Message("a").headers);
+    EXPECT_EQ(*broker->QueueLength("celery"), 0U);  // held
+    ASSERT_TRUE(consumer->Ack(**d));
+    ASSERT_FALSE(consumer->Ack(**d));  // settled once
+    auto none = consumer->Next(20ms);  // flushes the ack
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+    EXPECT_TRUE(broker->Peek("celery")->empty());
+}
+
+TEST(EmbeddedBroker, HigherPriorityFirstThenOldestFirst) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("low-1", 0)));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("high", 9)));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("low-2", 0)));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("mid", 5)));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("above-9", 200)));  // clamped to 9, after "high"
+    auto consumer = *broker->Consume({"q"}, 10);
+    std::vector<std::string> order;
+    for (int i = 0; i < 5; ++i) {
+        auto d = consumer->Next(1s);
+        ASSERT_TRUE(d && *d);
+        order.push_back(IdOf(**d));
+    }
+    EXPECT_EQ(order, (std::vector<std::string>{"high", "above-9", "mid", "low-1", "low-2"}));
+}
+
+TEST(EmbeddedBroker, NothingIsDeliveredBeforeItsEta) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    TaskRequest r;
+    r.task = "t";
+    r.id = "later";
+    const auto eta = std::chrono::system_clock::now() + 300ms;
+    r.eta = eta;
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, EncodeTask(r)));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("now")));
+    auto consumer = *broker->Consume({"q"}, 10);
+    auto first = consumer->Next(1s);
+    ASSERT_TRUE(first && *first);
+    EXPECT_EQ(IdOf(**first), "now");
+    auto early = consumer->Next(100ms);
+    ASSERT_TRUE(early);
+    EXPECT_FALSE(*early);
+    auto due = consumer->Next(2s);
+    ASSERT_TRUE(due && *due);
+    EXPECT_EQ(IdOf(**due), "later");
+    EXPECT_GE(std::chrono::system_clock::now(), eta);
+}
+
+TEST(EmbeddedBroker, AnUnsettledDeliveryReturnsAfterTheVisibilityTimeout) {
+    TempDir dir;
+    auto broker = OpenBroker(dir, {.visibility_timeout = 300ms});
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("m")));
+    auto a = *broker->Consume({"q"}, 1);
+    auto got = a->Next(1s);
+    ASSERT_TRUE(got && *got);
+    // `a` stops calling Next (as a killed worker would): its lease is not renewed.
+    auto b = *broker->Consume({"q"}, 1);
+    const auto t0 = std::chrono::steady_clock::now();
+    auto again = b->Next(100ms);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(*again);
+    again = b->Next(2s);
+    ASSERT_TRUE(again && *again);
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+    EXPECT_EQ(IdOf(**again), "m");
+    EXPECT_EQ((*again)->delivery_count, 2U);
+    EXPECT_TRUE((*again)->redelivered);
+    // The first consumer's late ack must not remove what `b` holds now.
+    ASSERT_TRUE(a->Ack(**got));
+    (void)a->Next(0ms);
+    EXPECT_EQ(broker->Peek("q")->size(), 1U);
+    ASSERT_TRUE(b->Ack(**again));
+    (void)b->Next(0ms);
+    EXPECT_TRUE(broker->Peek("q")->empty());
+}
+
+TEST(EmbeddedBroker, ALiveConsumerRenewsItsLeases) {
+    TempDir dir;
+    auto broker = OpenBroker(dir, {.visibility_timeout = 300ms});
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("long")));
+    auto a = *broker->Consume({"q"}, 1);
+    auto got = a->Next(1s);
+    ASSERT_TRUE(got && *got);
+    auto b = *broker->Consume({"q"}, 1);
+    const auto until = std::chrono::steady_clock::now() + 1200ms;  // four visibility timeouts
+    while (std::chrono::steady_clock::now() < until) {
+        auto n = a->Next(20ms);  // the worker's fetch loop turning
+        ASSERT_TRUE(n);
+        auto stolen = b->Next(0ms);
+        ASSERT_TRUE(stolen);
+        ASSERT_FALSE(*stolen) << "delivered twice while its consumer lives";
+    }
+}
+
+TEST(EmbeddedBroker, CloseReturnsUnsettledDeliveriesAtOnce) {
+    TempDir dir;
+    auto broker = OpenBroker(dir, {.visibility_timeout = 60s});
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("m" + std::to_string(i))));
+    auto a = *broker->Consume({"q"}, 3);
+    auto d0 = a->Next(1s);
+    auto d1 = a->Next(1s);
+    ASSERT_TRUE(d0 && *d0 && d1 && *d1);
+    ASSERT_TRUE(a->Ack(**d0));
+    a->Close();
+    EXPECT_EQ(*broker->QueueLength("q"), 2U);
+    auto b = *broker->Consume({"q"}, 3);
+    std::set<std::string> ids;
+    for (int i = 0; i < 2; ++i) {
+        auto d = b->Next(500ms);
+        ASSERT_TRUE(d && *d);
+        ids.insert(IdOf(**d));
+    }
+    EXPECT_EQ(ids, (std::set<std::string>{"m1", "m2"}));
+}
+
+TEST(EmbeddedBroker, RejectRequeuesOrDrops) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("again")));
+    ASSERT_TRUE(broker->Publish({.queue = "q"}, Message("gone")));
+    auto c = *broker->Consume({"q"}, 2);
+    auto a = c->Next(1s);
+    auto g = c->Next(1s);
+    ASSERT_TRUE(a && *a && g && *g);
+    ASSERT_TRUE(c->Reject(**a, /*requeue=*/true));
+    ASSERT_TRUE(c->Reject(**g, /*requeue=*/false));
+    auto back = c->Next(1s);
+    ASSERT_TRUE(back && *back);
+    EXPECT_EQ(IdOf(**back), "again");
+    EXPECT_EQ((*back)->delivery_count, 2U);
+    auto none = c->Next(50ms);
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(*none);
+}
+
+TEST(EmbeddedBroker, PrefetchBoundsTheUnsettled) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(broker->Publish({.queue = "q"}, Message(std::to_string(i))));
+    auto c = *broker->Consume({"q"}, 2);
+    auto a = c->Next(1s);
+    auto b = c->Next(1s);
+    ASSERT_TRUE(a && *a && b && *b);
+    auto full = c->Next(50ms);
+    ASSERT_TRUE(full);
+    EXPECT_FALSE(*full);
+    EXPECT_EQ(*broker->QueueLength("q"), 3U);
+    ASSERT_TRUE(c->Ack(**a));
+    auto more = c->Next(1s);
+    ASSERT_TRUE(more && *more);
+}
+
+TEST(EmbeddedBroker, ConsumesSeveralQueuesInTurn) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(broker->Publish({.queue = "a"}, Message("a" + std::to_string(i))));
+        ASSERT_TRUE(broker->Publish({.queue = "b"}, Message("b" + std::to_string(i))));
+    }
+    auto c = *broker->Consume({"a", "b"}, 1);
+    std::vector<std::string> queues;
+    for (int i = 0; i < 6; ++i) {
+        auto d = c->Next(1s);
+        ASSERT_TRUE(d && *d);
+        queues.push_back((*d)->queue);
+        ASSERT_TRUE(c->Ack(**d));
+    }
+    EXPECT_EQ(queues, (std::vector<std::string>{"a", "b", "a", "b", "a", "b"}));
+}
+
+TEST(EmbeddedBroker, CancelReturnsWhatWasClaimedButNotHandedOut) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(broker->Publish({.queue = "q"}, Message(std::to_string(i))));
+    auto c = *broker->Consume({"q"}, 4);
+    auto first = c->Next(1s);  // claims all four, hands out one
+    ASSERT_TRUE(first && *first);
+    c->Cancel();
+    EXPECT_EQ(*broker->QueueLength("q"), 3U);
+    auto after = c->Next(20ms);
+    ASSERT_TRUE(after);
+    EXPECT_FALSE(*after);
+    ASSERT_TRUE(c->Ack(**first));  // what was handed out can still be settled
+}
+
+TEST(EmbeddedBroker, DeadLetterQueueIsAQueueThatPeekReads) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    TransportMessage m = Message("bad");
+    m.headers["x-gale-dead-letter-reason"] = "undecodable";
+    ASSERT_TRUE(broker->Publish({.queue = DeadLetterQueue("celery")}, m));
+    auto dead = broker->Peek("celery.dead-letter");
+    ASSERT_TRUE(dead);
+    ASSERT_EQ(dead->size(), 1U);
+    EXPECT_EQ((*dead)[0].message.headers["x-gale-dead-letter-reason"], "undecodable");
+    EXPECT_EQ(*broker->QueueLength("celery"), 0U);
+}
+
+TEST(EmbeddedBroker, ConcurrentPublishersAreGroupCommitted) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 200; ++i) {
+                ASSERT_TRUE(broker->Publish({.queue = "q"}, Message(std::to_string(t) + "-" + std::to_string(i))));
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(*broker->QueueLength("q"), 800U);
+}
+
+TEST(EmbeddedBroker, RefusesBadOptionsAndNames) {
+    TempDir dir;
+    EXPECT_FALSE(EmbeddedBroker::Open(dir.File("x.db"), {.visibility_timeout = 10ms}));
+    EXPECT_FALSE(EmbeddedBroker::Open(dir.File("x.db"), {.claim_batch = 0}));
+    auto bad_path = EmbeddedBroker::Open(dir.File("no/such/dir/q.db"));
+    ASSERT_FALSE(bad_path);
+    EXPECT_NE(bad_path.error().message().find("no/such/dir/q.db"), std::string::npos);
+    auto broker = OpenBroker(dir);
+    EXPECT_FALSE(broker->Publish({.queue = ""}, Message("x")));
+    EXPECT_FALSE(broker->Consume({}, 1));
+}
+
+// Two processes share one file: every message is delivered to exactly one of them (no crash, so none twice).
+TEST(EmbeddedBroker, TwoProcessesClaimFromOneFileWithoutDuplicates) {
+    TempDir dir;
+    const std::string path = dir.File("shared.db");
+    constexpr int kMessages = 3000;
+    {
+        auto broker = EmbeddedBroker::Open(path);
+        ASSERT_TRUE(broker);
+        std::vector<TransportMessage> batch;
+        for (int i = 0; i < kMessages; ++i) batch.push_back(Message(std::to_string(i)));
+        ASSERT_TRUE((*broker)->PublishMany({.queue = "q"}, batch));
+    }
+    auto consume = [&](const std::string& out_file) {
+        auto broker = EmbeddedBroker::Open(path);
+        if (!broker) return 1;
+        auto c = (*broker)->Consume({"q"}, 16);
+        if (!c) return 2;
+        std::ofstream out(out_file);
+        int idle = 0;
+        while (idle < 10) {
+            auto d = (*c)->Next(20ms);
+            if (!d) return 3;
+            if (!*d) {
+                ++idle;
+                continue;
+            }
+            idle = 0;
+            out << IdOf(**d) << "\n";
+            if (!(*c)->Ack(**d)) return 4;
+        }
+        (*c)->Close();
+        return 0;
+    };
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) ::_exit(consume(dir.File("child.txt")));
+    const int parent_rc = consume(dir.File("parent.txt"));
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+    EXPECT_EQ(parent_rc, 0);
+    std::multiset<std::string> seen;
+    std::size_t by_child = 0;
+    for (const char* f : {"child.txt", "parent.txt"}) {
+        std::ifstream in(dir.File(f));
+        for (std::string line; std::getline(in, line);) {
+            seen.insert(line);
+            if (std::string(f) == "child.txt") ++by_child;
+        }
+    }
+    EXPECT_EQ(seen.size(), static_cast<std::size_t>(kMessages));
+    for (int i = 0; i < kMessages; ++i) EXPECT_EQ(seen.count(std::to_string(i)), 1U) << i;
+    EXPECT_GT(by_child, 0U);  // both took part
+    EXPECT_LT(by_child, static_cast<std::size_t>(kMessages));
+}
+
+TEST(EmbeddedResultBackend, StoresGetsAndWaits) {
+    TempDir dir;
+    auto backend = EmbeddedResultBackend::Open(dir.File("r.db"));
+    ASSERT_TRUE(backend);
+    TaskRequest req;
+    req.id = "t-1";
+    auto pending = (*backend)->Get("t-1");
+    ASSERT_TRUE(pending);
+    EXPECT_EQ(pending->state, TaskState::kPending);
+    auto timeout = (*backend)->Wait("t-1", 30ms);
+    ASSERT_FALSE(timeout);
+    EXPECT_EQ(timeout.error().code(), ErrorCode::kTimeout);
+    std::thread storer([&] {
+        std::this_thread::sleep_for(50ms);
+        TaskResult r;
+        r.task_id = "t-1";
+        r.state = TaskState::kSuccess;
+        r.result = 42;
+        r.date_done = std::chrono::system_clock::now();
+        ASSERT_TRUE((*backend)->Store(req, r));
+    });
+    auto done = (*backend)->Wait("t-1", 5s);
+    storer.join();
+    ASSERT_TRUE(done) << done.error().ToString();
+    EXPECT_EQ(done->state, TaskState::kSuccess);
+    EXPECT_EQ(done->result, 42);
+}
+
+TEST(EmbeddedResultBackend, ExpiredResultsReadAsPending) {
+    TempDir dir;
+    auto backend = EmbeddedResultBackend::Open(dir.File("r.db"), {.expires = 50ms});
+    ASSERT_TRUE(backend);
+    TaskRequest req;
+    req.id = "t-2";
+    TaskResult r;
+    r.task_id = "t-2";
+    r.state = TaskState::kSuccess;
+    ASSERT_TRUE((*backend)->Store(req, r));
+    EXPECT_EQ((*backend)->Get("t-2")->state, TaskState::kSuccess);
+    std::this_thread::sleep_for(80ms);
+    EXPECT_EQ((*backend)->Get("t-2")->state, TaskState::kPending);
+}
+
+}  // namespace
+}  // namespace gale::tasks

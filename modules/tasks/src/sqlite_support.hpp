@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: MIT
+/// @file sqlite_support.hpp (private)
+/// @brief What the embedded queue and result backend share: a process-wide wake-up per file, group commit, and
+///        small value helpers.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <gale/base/error.hpp>
+#include <gale/db/database.hpp>
+
+namespace gale::tasks::detail {
+
+/// Wakes the waiters of one file in this process when a connection of this process commits to it (other
+/// processes' commits are found by polling PRAGMA data_version).
+struct FileNotifier {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::uint64_t generation = 0;
+    void Notify();
+};
+
+/// The notifier of the file at `path` (one per canonical path, shared while anyone holds it).
+std::shared_ptr<FileNotifier> NotifierFor(const std::string& path);
+
+/// Group commit: concurrent Run calls on one connection share a transaction. The first caller in becomes the leader
+/// and runs every pending unit of work between one BEGIN IMMEDIATE and one COMMIT; the others wait for it. A unit
+/// that fails rolls the batch back, and every unit of that batch is then run in a transaction of its own, so one
+/// failure is only its caller's. Thread-safe.
+class GroupCommit {
+public:
+    using Work = std::function<Result<void>(db::Database& db)>;
+    explicit GroupCommit(db::Database db) : db_(std::move(db)) {}
+    /// Runs `work` in a committed transaction. Errors: the unit's own, or BEGIN/COMMIT's (kUnavailable when the file
+    /// stayed locked past the busy timeout).
+    [[nodiscard]] Result<void> Run(const Work& work);
+    db::Database& database() noexcept { return db_; }
+
+private:
+    struct Pending {
+        const Work* work;
+        Result<void> result{};
+        bool done = false;
+    };
+    Result<void> RunBatch(const std::vector<Pending*>& batch);
+
+    db::Database db_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<Pending*> queue_;
+    bool leader_ = false;
+};
+
+/// Runs `body` between BEGIN IMMEDIATE and COMMIT (ROLLBACK on any error).
+[[nodiscard]] Result<void> InTransaction(db::Database& db, const std::function<Result<void>()>& body);
+
+std::int64_t UnixMillis(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
+std::int64_t AsInt(const db::Value& v);
+std::string AsString(const db::Value& v);
+
+}  // namespace gale::tasks::detail
