@@ -195,8 +195,18 @@ public:
         // kombu's QoS.append: the delivery is unacked until settled.
         const std::string entry =
             tasks::detail::PythonJson(json::array({envelope.raw, envelope.exchange, envelope.routing_key}));
+        // gale's addition: a delivery count per tag (kombu keeps the tag when it restores), so the worker can
+        // dead-letter a message that keeps killing its workers instead of looping on it as Celery does. A key of
+        // its own with a TTL, so the counts of messages that Python workers settle expire by themselves.
+        const std::string count_key = DeliveryCountKey(envelope.delivery_tag);
         auto recorded = connection_->Transaction({{"ZADD", std::string(kUnackedIndex), Now(), envelope.delivery_tag},
-                                                  {"HSET", std::string(kUnacked), envelope.delivery_tag, entry}});
+                                                  {"HSET", std::string(kUnacked), envelope.delivery_tag, entry},
+                                                  {"INCR", count_key},
+                                                  {"EXPIRE", count_key, std::to_string(CountTtl())}});
+        if (recorded && *recorded && (**recorded)[2].type == r::Reply::Type::kInteger) {
+            d.delivery_count =
+                static_cast<std::uint32_t>(std::clamp<std::int64_t>((**recorded)[2].integer, 0, 1 << 30));
+        }
         if (!recorded) {
             // The message is out of its list and not in unacked: put it back where BRPOP would take it next.
             (void)connection_->Command({"RPUSH", key, (*popped)->value});
@@ -213,8 +223,9 @@ public:
 
     Result<void> Ack(const Delivery& delivery) override {
         unsettled_.erase(delivery.tag);
-        auto done = connection_->Transaction(
-            {{"ZREM", std::string(kUnackedIndex), delivery.tag}, {"HDEL", std::string(kUnacked), delivery.tag}});
+        auto done = connection_->Transaction({{"ZREM", std::string(kUnackedIndex), delivery.tag},
+                                              {"HDEL", std::string(kUnacked), delivery.tag},
+                                              {"DEL", DeliveryCountKey(delivery.tag)}});
         if (!done) return tl::unexpected(done.error());
         return {};
     }
@@ -247,6 +258,11 @@ public:
     }
 
 private:
+    static std::string DeliveryCountKey(std::string_view tag) { return fmt::format("_gale.delivery_count.{}", tag); }
+    std::int64_t CountTtl() const {
+        return std::max<std::int64_t>(86400, 10 * static_cast<std::int64_t>(options_.visibility_timeout.count()));
+    }
+
     tl::unexpected<Error> Lost(const Error& e) {
         return tl::unexpected(
             Error(e.code() == ErrorCode::kTimeout ? ErrorCode::kUnavailable : e.code(), "redis broker consumer", e));

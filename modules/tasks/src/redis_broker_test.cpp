@@ -172,9 +172,13 @@ TEST(RedisBroker, DeliveriesAreUnackedUntilAcked) {
     ASSERT_TRUE(request) << request.error().ToString();
     EXPECT_EQ(request->id, "a");
     EXPECT_EQ(request->args, nlohmann::json::array({2, 3}));
+    EXPECT_EQ((*d)->delivery_count, 1U);
+    auto ttl = c->Command({"TTL", "_gale.delivery_count." + (*d)->tag});
+    EXPECT_GE(ttl->integer, 86000);
     ASSERT_TRUE((*consumer)->Ack(**d));
     EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(0));
     EXPECT_EQ(*c->Command({"ZCARD", "unacked_index"}), r::Reply::Integer(0));
+    EXPECT_EQ(*c->Command({"EXISTS", "_gale.delivery_count." + (*d)->tag}), r::Reply::Integer(0));
     (*consumer)->Close();
     EXPECT_EQ(*broker->QueueLength("celery"), 0U);  // nothing to restore at close
 }
@@ -199,6 +203,7 @@ TEST(RedisBroker, RejectRequeuesBehindTheQueueOrDrops) {
     EXPECT_TRUE((*again)->redelivered);
     EXPECT_EQ((*again)->message.headers["redelivered"], true);
     EXPECT_EQ((*again)->tag, (*a)->tag);
+    EXPECT_EQ((*again)->delivery_count, 2U);
     ASSERT_TRUE((*consumer)->Reject(**again, /*requeue=*/false));
     EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(1));  // only b's
     EXPECT_EQ(*broker->QueueLength("celery"), 0U);
@@ -272,6 +277,7 @@ TEST(RedisBroker, VisibilityTimeoutRestoresOnceUnderTheMutex) {
         EXPECT_EQ(TaskId(**got), "stale");
         EXPECT_TRUE((*got)->redelivered);
         EXPECT_EQ((*got)->tag, tag);
+        EXPECT_EQ((*got)->delivery_count, 2U);  // the dead worker's delivery, then this one
         EXPECT_EQ(*c->Command({"EXISTS", "unacked_mutex"}), r::Reply::Integer(0));  // released
         ASSERT_TRUE((*other)->Ack(**got));
         // The dead consumer's Close finds nothing left to restore: no second copy.

@@ -32,6 +32,10 @@
 /// MULTI; and a task running longer than the visibility timeout is delivered again (set it above the longest task
 /// and the longest countdown/ETA, on every Celery and gale process sharing the server).
 ///
+/// gale adds one key per delivery, `_gale.delivery_count.<delivery_tag>` (INCR in the same MULTI, TTL max(1 day, 10 ×
+/// visibility_timeout), deleted by Ack): Delivery::delivery_count, so the worker dead-letters a message that keeps
+/// killing its workers instead of looping on it (Celery's poison-message loop). Python consumers ignore it.
+///
 /// Restoring finds the queues from the delivery's exchange and routing key as kombu does: the default exchange ""
 /// means the queue named by the routing key; another exchange is looked up in its binding set (direct: routing
 /// keys equal), and the routing key names the queue when nothing is bound. Restored messages go to the queue's
