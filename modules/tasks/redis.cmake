@@ -3,7 +3,7 @@
 # from this directory's CMakeLists.txt. Tests: gale-tasks-redis (label redis: a real redis-server) and
 # gale-tasks-redis-celery (labels redis, celery: Debian's python3-celery 5.2.6 and python3-redis on /usr/bin/python3).
 gale_add_adapter(tasks_redis
-    SOURCES src/kombu_envelope.cpp src/redis_broker.cpp src/redis_result_backend.cpp
+    SOURCES src/kombu_envelope.cpp src/redis_broker.cpp src/redis_result_backend.cpp src/redis_transport.cpp
     HEADERS include/gale/tasks/redis.hpp
     DEPS gale::tasks gale::redis
     PRIVATE_DEPS fmt::fmt OpenSSL::Crypto)

@@ -10,6 +10,7 @@
 #include <gale/redis/connection.hpp>
 #include <gale/tasks/message.hpp>
 #include <gale/tasks/redis.hpp>
+#include <gale/tasks/settings.hpp>
 
 #include "redis_test_util.hpp"
 
@@ -358,6 +359,41 @@ TEST(RedisBroker, LostConnectionAndUnreachableServer) {
     auto bad = MakeBroker("amqp://host", {}, "CELERY_BROKER_URL");
     ASSERT_FALSE(bad);
     EXPECT_THAT(bad.error().message(), HasSubstr("CELERY_BROKER_URL"));
+}
+
+TEST(RedisBroker, InstallRegistersTheRedisSchemes) {
+    GALE_FRESH_REDIS(server);
+    Install();
+    config::Settings s;
+    s.Set("CELERY_BROKER_URL", server->url(), config::Layer::kEnvironment);
+    s.Set("CELERY_RESULT_BACKEND", server->url(1), config::Layer::kEnvironment);
+    s.Set("CELERY_BROKER_VISIBILITY_TIMEOUT", "90s", config::Layer::kEnvironment);
+    auto settings = TasksSettingsFromSettings(s);
+    ASSERT_TRUE(settings) << settings.error().ToString();
+    TransportOptions options{.service_name = "hello world", .visibility_timeout = settings->visibility_timeout};
+    auto broker = tasks::MakeBroker(*settings, options);
+    ASSERT_TRUE(broker) << broker.error().ToString();
+    EXPECT_EQ((*broker)->name(), "redis");
+    ASSERT_TRUE((*broker)->Publish(Route{}, Task("via-settings")));
+    EXPECT_EQ(*(*broker)->QueueLength("celery"), 1U);
+    auto backend = tasks::MakeResultBackend(*settings, options, **broker);
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    ASSERT_NE(*backend, nullptr);
+    EXPECT_EQ((*backend)->name(), "redis");
+    auto consumer = (*broker)->Consume({"celery"}, 1);
+    auto d = (*consumer)->Next(Ms(2000));
+    ASSERT_TRUE(d && *d);
+    auto c = Redis(*server);
+    auto clients = c->Command({"CLIENT", "LIST"});
+    EXPECT_THAT(clients->str, HasSubstr("name=hello_world-tasks"));
+
+    config::Settings tls;
+    tls.Set("CELERY_BROKER_URL", "rediss://127.0.0.1:6380/0", config::Layer::kEnvironment);
+    auto tls_settings = TasksSettingsFromSettings(tls);
+    ASSERT_TRUE(tls_settings) << tls_settings.error().ToString();
+    auto refused = tasks::MakeBroker(*tls_settings, {});
+    ASSERT_FALSE(refused);
+    EXPECT_THAT(refused.error().ToString(), HasSubstr("rediss:// (TLS) is not supported"));
 }
 
 }  // namespace

@@ -103,6 +103,13 @@ struct RedisResultBackendOptions {
 [[nodiscard]] std::unique_ptr<ResultBackend> MakeResultBackend(gale::redis::ConnectionOptions connection,
                                                                RedisResultBackendOptions options = {});
 
+/// Registers the factories of this adapter for `redis://` URLs (broker and result backend) with the tasks module's
+/// transport registry (gale/tasks/settings.hpp), so that CELERY_BROKER_URL / CELERY_RESULT_BACKEND = redis://… build
+/// these; `rediss://` is registered too, to fail with the reason (no TLS in Debian's hiredis 0.14) rather than "no
+/// adapter". TransportOptions::visibility_timeout (rounded up to seconds) and result_expires become the options
+/// above; service_name names the connections (CLIENT SETNAME "<service>-tasks"). Idempotent; thread-safe.
+void Install();
+
 /// The list that holds `queue`'s messages of `priority` (0–9, clamped): `queue` for 0–2, else
 /// `queue\x06\x16<3|6|9>` (kombu's _q_for_pri).
 [[nodiscard]] std::string PriorityList(std::string_view queue, int priority);
