@@ -318,7 +318,7 @@ config::GroupSpec ContractGroup() {
                      .help = "the queue of tasks that name none"},
         VariableSpec{.name = "CELERY_RESULT_EXPIRES",
                      .type = VariableType::kDuration,
-                     .default_value = "1d",
+                     .default_value = "24h",
                      .help = "how long stored results are kept"},
         VariableSpec{.name = "CELERY_BROKER_VISIBILITY_TIMEOUT",
                      .type = VariableType::kDuration,

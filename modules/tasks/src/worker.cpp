@@ -498,8 +498,8 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     }
 
     void Revoke(const Job& job) {
-        StoreResult(job, BaseResult(job, TaskState::kRevoked));
         Count(HandlesFor(job.request.task), TaskOutcome::kRevoked);
+        StoreResult(job, BaseResult(job, TaskState::kRevoked));
         log::Info(kLogger, "task expired; revoked, not run",
                   {{"task", job.request.task},
                    {"id", job.request.id},

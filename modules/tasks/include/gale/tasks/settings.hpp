@@ -10,7 +10,7 @@
 /// empty: RabbitMQ from `RABBITMQ_*` when `RABBITMQ_HOST` is set, else the embedded queue | | CELERY_RESULT_BACKEND |
 /// `redis://`, `rediss://`, `rpc://`, `sqlite:///path`, or `disabled` | empty: the embedded backend with the embedded
 /// queue, else disabled (Celery's default) | | CELERY_TASK_DEFAULT_QUEUE | the queue of tasks whose own queue is not
-/// set | `celery` | | CELERY_RESULT_EXPIRES | how long results are kept | `1d` | | CELERY_BROKER_VISIBILITY_TIMEOUT |
+/// set | `celery` | | CELERY_RESULT_EXPIRES | how long results are kept | `24h` | | CELERY_BROKER_VISIBILITY_TIMEOUT |
 /// an unsettled delivery returns to its queue after this | embedded 30 s (renewed while the task runs), Redis 1 h
 /// (kombu's) |
 ///
