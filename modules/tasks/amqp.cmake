@@ -19,4 +19,14 @@ if(GALE_BUILD_TESTS)
     add_test(NAME gale-tasks-amqp COMMAND gale-tasks-amqp-test)
     set_tests_properties(gale-tasks-amqp PROPERTIES LABELS rabbitmq TIMEOUT 300)
 
+    set(GALE_CELERY_PYTHON /usr/bin/python3 CACHE FILEPATH
+        "The Python whose Celery (Debian's python3-celery) the interop tests drive")
+    add_executable(gale-tasks-amqp-celery-test src/amqp_celery_interop_test.cpp)
+    target_include_directories(gale-tasks-amqp-celery-test PRIVATE src)
+    target_link_libraries(gale-tasks-amqp-celery-test PRIVATE gale::tasks_amqp gale::amqp_testing fmt::fmt
+        GTest::gtest GTest::gmock GTest::gtest_main gale_warnings)
+    target_compile_definitions(gale-tasks-amqp-celery-test PRIVATE GALE_CELERY_PYTHON="${GALE_CELERY_PYTHON}"
+        GALE_CELERY_AMQP_DIR="${CMAKE_CURRENT_SOURCE_DIR}/testing/celery_amqp")
+    add_test(NAME gale-tasks-amqp-celery COMMAND gale-tasks-amqp-celery-test)
+    set_tests_properties(gale-tasks-amqp-celery PROPERTIES LABELS "rabbitmq;celery" TIMEOUT 600)
 endif()
