@@ -6,7 +6,7 @@
 # python3-celery 5.2.6 on /usr/bin/python3, worker and CLI included).
 gale_add_adapter(tasks_amqp
     SOURCES src/amqp_transport.cpp src/amqp_broker.cpp src/amqp_rpc_backend.cpp src/amqp_control.cpp
-            src/amqp_events.cpp
+            src/amqp_events.cpp src/amqp_install.cpp
     HEADERS include/gale/tasks/amqp.hpp include/gale/tasks/amqp_control.hpp include/gale/tasks/amqp_events.hpp
     DEPS gale::tasks gale::amqp
     PRIVATE_DEPS gale::log fmt::fmt nlohmann_json::nlohmann_json)

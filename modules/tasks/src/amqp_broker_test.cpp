@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <gale/amqp/channel.hpp>
+#include <gale/config/settings.hpp>
 #include <gale/tasks/amqp.hpp>
+#include <gale/tasks/settings.hpp>
 
 #include "amqp_test_util.hpp"
 
@@ -295,6 +297,46 @@ TEST(AmqpRpcBackend, NeedsAnAmqpBroker) {
     ASSERT_FALSE(url);
     EXPECT_THAT(url.error().message(), HasSubstr("CELERY_BROKER_URL"));
     EXPECT_FALSE(MakeBroker("amqp://localhost", {.max_priority = 0}));
+}
+
+TEST(AmqpInstall, SettingsBuildTheBrokerAndTheRpcBackend) {
+    GALE_TASKS_SHARED_BROKER(broker);
+    Install();
+    config::Settings s;
+    s.Set("CELERY_BROKER_URL", broker->url(), config::Layer::kEnvironment);
+    s.Set("CELERY_RESULT_BACKEND", "rpc://", config::Layer::kEnvironment);
+    auto settings = TasksSettingsFromSettings(s);
+    ASSERT_TRUE(settings) << settings.error().ToString();
+    auto b = tasks::MakeBroker(*settings, {.service_name = "hello"});
+    ASSERT_TRUE(b) << b.error().ToString();
+    EXPECT_EQ((*b)->name(), "amqp");
+    EXPECT_THAT((*b)->Describe(), HasSubstr("127.0.0.1"));
+    EXPECT_THAT((*b)->Describe(), ::testing::Not(HasSubstr(broker->connection_options().password)));
+    auto backend = tasks::MakeResultBackend(*settings, {.result_expires = std::chrono::seconds(60)}, **b);
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    ASSERT_NE(*backend, nullptr);
+    EXPECT_EQ((*backend)->name(), "rpc");
+    // The pair works: a result stored for a request Prepared by this backend is read back.
+    TaskRequest r{.id = NewTaskId(), .task = "t"};
+    ASSERT_TRUE((*backend)->Prepare(r));
+    TaskResult done;
+    done.state = TaskState::kSuccess;
+    done.result = "ok";
+    ASSERT_TRUE((*backend)->Store(r, done));
+    auto got = (*backend)->Wait(r.id, std::chrono::seconds(10));
+    ASSERT_TRUE(got) << got.error().ToString();
+    EXPECT_EQ(got->result, "ok");
+    // base-python's RABBITMQ_* name the same broker.
+    config::Settings rabbit;
+    rabbit.Set("RABBITMQ_HOST", "127.0.0.1", config::Layer::kEnvironment);
+    rabbit.Set("RABBITMQ_PORT", std::to_string(broker->port()), config::Layer::kEnvironment);
+    rabbit.Set("RABBITMQ_USERNAME", broker->connection_options().username, config::Layer::kEnvironment);
+    rabbit.Set("RABBITMQ_PASSWORD", broker->connection_options().password, config::Layer::kEnvironment);
+    auto from_rabbit = TasksSettingsFromSettings(rabbit);
+    ASSERT_TRUE(from_rabbit) << from_rabbit.error().ToString();
+    auto b2 = tasks::MakeBroker(*from_rabbit, {});
+    ASSERT_TRUE(b2) << b2.error().ToString();
+    EXPECT_TRUE((*b2)->Publish(Route{.queue = Name("q")}, EncodeTask(TaskRequest{.id = NewTaskId(), .task = "x"})));
 }
 
 // Its own suite, registered last so that it runs last: it restarts the shared broker.

@@ -113,6 +113,14 @@ struct RpcBackendOptions {
 [[nodiscard]] Result<std::unique_ptr<ResultBackend>> MakeRpcBackend(const Broker& broker,
                                                                     RpcBackendOptions options = {});
 
+/// Registers the `amqp://` and `amqps://` broker factories and the `rpc://` result-backend factory with the tasks
+/// transport registry (gale/tasks/settings.hpp), so that CELERY_BROKER_URL=amqp://… (or base-python's RABBITMQ_*)
+/// and CELERY_RESULT_BACKEND=rpc:// build them. The URL is read by gale::amqp::ParseUrl (its query parameters:
+/// heartbeat, connection_timeout, TLS files…); connections are named "<service_name>-tasks" in RabbitMQ;
+/// TransportOptions::result_expires becomes the reply queue's x-expires. rpc:// needs the process's broker to be
+/// one of these (the factory refuses any other, as the settings do). Idempotent; thread-safe.
+void Install();
+
 /// The connection a broker of MakeBroker uses, or nullptr for any other broker.
 [[nodiscard]] const gale::amqp::ConnectionOptions* ConnectionOf(const Broker& broker) noexcept;
 
