@@ -21,7 +21,7 @@ if(GALE_BUILD_TESTS)
 
     set(GALE_CELERY_PYTHON /usr/bin/python3 CACHE FILEPATH
         "The Python whose Celery (Debian's python3-celery) the interop tests drive")
-    add_executable(gale-tasks-amqp-celery-test src/amqp_celery_interop_test.cpp)
+    add_executable(gale-tasks-amqp-celery-test src/amqp_celery_interop_test.cpp src/amqp_worker_interop_test.cpp)
     target_include_directories(gale-tasks-amqp-celery-test PRIVATE src)
     target_link_libraries(gale-tasks-amqp-celery-test PRIVATE gale::tasks_amqp gale::amqp_testing fmt::fmt
         GTest::gtest GTest::gmock GTest::gtest_main gale_warnings)

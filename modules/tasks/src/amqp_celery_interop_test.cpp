@@ -13,38 +13,17 @@
 #include <gale/tasks/amqp_control.hpp>
 #include <gale/tasks/amqp_events.hpp>
 
-#include "amqp_test_util.hpp"
+#include "amqp_celery_fixture.hpp"
 
 namespace gale::tasks::amqp {
 namespace {
 
 using test::Child;
+using test::kPythonTimeout;
 using test::Name;
+using test::Python;
+using test::ReadJson;
 using ::testing::HasSubstr;
-
-constexpr std::chrono::seconds kPythonTimeout{60};
-
-std::unique_ptr<Child> Python(gale::amqp::testing::RabbitMqServer& broker, const std::vector<std::string>& args,
-                              const std::string& tag) {
-    std::vector<std::string> argv{GALE_CELERY_PYTHON};
-    for (const auto& a : args) argv.push_back(a);
-    auto c = Child::Spawn(argv, {"GALE_AMQP_URL=" + broker.url(), "PYTHONDONTWRITEBYTECODE=1"}, GALE_CELERY_AMQP_DIR,
-                          broker.dir() + "/" + tag + ".stderr");
-    EXPECT_TRUE(c) << c.error().ToString();
-    return c ? std::move(*c) : nullptr;
-}
-
-nlohmann::json ReadJson(Child& child) {
-    auto line = child.ReadLine(kPythonTimeout);
-    EXPECT_TRUE(line) << line.error().ToString();
-    if (!line) return nullptr;
-    try {
-        return nlohmann::json::parse(*line);
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "not JSON: " << *line << "\n" << child.Stderr();
-        return nullptr;
-    }
-}
 
 double SecondsFromNow(SystemTime t) {
     return std::chrono::duration<double>(t - std::chrono::system_clock::now()).count();

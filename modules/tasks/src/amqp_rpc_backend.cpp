@@ -105,18 +105,18 @@ public:
     }
 
 private:
-    /// Starts the receiver once; with `wait`, until the reply queue is consumed or the first attempt failed.
+    /// Starts the receiver once; with `wait`, until the reply queue is consumed, for at most the connection's
+    /// connect_timeout (a send during a reconnect waits for it rather than failing at once).
     Result<void> StartReceiver(bool wait) {
         std::unique_lock lock(mu_);
         if (!receiver_.joinable()) receiver_ = std::thread([this] { Receive(); });
         if (!wait) return {};
-        const std::uint64_t seen = attempts_;
-        // Bounded: one attempt is bounded by the connection's connect_timeout (connect, login, each RPC).
-        cv_.wait(lock, [&] { return ready_ || stop_ || attempts_ > seen || (attempts_ > 0 && !ready_); });
+        const auto deadline = std::chrono::steady_clock::now() + connection_.connect_timeout;
+        cv_.wait_until(lock, deadline, [&] { return ready_ || stop_; });
         if (ready_) return {};
         return MakeError(ErrorCode::kUnavailable,
                          fmt::format("the RPC result backend cannot consume its reply queue '{}': {}",
-                                     options_.reply_queue, last_error_));
+                                     options_.reply_queue, last_error_.empty() ? "not connected yet" : last_error_));
     }
 
     Result<std::unique_ptr<Channel>> OpenReplyQueue() {
@@ -165,7 +165,6 @@ private:
             if (!channel) {
                 auto opened = OpenReplyQueue();
                 std::unique_lock lock(mu_);
-                ++attempts_;
                 if (opened) {
                     channel = std::move(*opened);
                     ready_ = true;
@@ -202,7 +201,6 @@ private:
     std::condition_variable cv_;
     bool stop_ = false;
     bool ready_ = false;
-    std::uint64_t attempts_ = 0;
     std::string last_error_;
     std::unordered_map<std::string, TaskResult> results_;
     std::deque<std::string> order_;

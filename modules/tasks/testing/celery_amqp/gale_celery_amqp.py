@@ -51,6 +51,26 @@ def delay_and_get(queue, timeout):
         out({"error": type(e).__name__, "message": str(e), "state": r.state})
 
 
+def call(spec):
+    """Sends one task as `spec` (JSON) says — with delay()/apply_async when "delay" is true, else send_task — and
+    waits for its result with AsyncResult.get() over rpc://."""
+    o = json.loads(spec)
+    options = {k: o[k] for k in ("countdown", "retries", "priority", "expires") if k in o}
+    start = time.time()
+    if o.get("delay"):
+        r = app.tasks[o["name"]].apply_async(args=o.get("args", []), kwargs=o.get("kwargs", {}), queue=o["queue"],
+                                             **options)
+    else:
+        r = app.send_task(o["name"], args=o.get("args", []), kwargs=o.get("kwargs", {}), queue=o["queue"], **options)
+    out({"id": r.id, "oid": app.backend.oid})
+    try:
+        value = r.get(timeout=float(o.get("timeout", 30)))
+        out({"state": r.state, "result": value, "elapsed": time.time() - start})
+    except Exception as e:
+        out({"state": r.state, "error": type(e).__name__, "message": str(e), "traceback": r.traceback,
+             "elapsed": time.time() - start})
+
+
 def ping(node, timeout):
     out(app.control.inspect(destination=[node], timeout=float(timeout)).ping() or {})
 
@@ -80,5 +100,5 @@ def events(node, seconds):
 
 
 if __name__ == "__main__":
-    commands = {"send": send, "delay-and-get": delay_and_get, "ping": ping, "events": events}
+    commands = {"send": send, "delay-and-get": delay_and_get, "call": call, "ping": ping, "events": events}
     commands[sys.argv[1]](*sys.argv[2:])
