@@ -6,6 +6,7 @@
 
 #include <amqp_ssl_socket.h>
 #include <amqp_tcp_socket.h>
+#include <arpa/inet.h>
 #include <sys/time.h>
 
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "codec.hpp"
 
@@ -79,7 +81,25 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& op
                                          tls.cert_file, tls.key_file, source));
         }
         amqp_ssl_socket_set_verify_peer(socket, tls.verify_peer ? 1 : 0);
-        amqp_ssl_socket_set_verify_hostname(socket, tls.verify_peer ? 1 : 0);
+        // The host is checked by OpenSSL as part of the chain verification (RFC 6125: DNS names, wildcards and IP
+        // addresses in subjectAltName), not by rabbitmq-c's own check, which knows no IP addresses: a broker
+        // reached as 10.0.0.5 with a certificate for that address must verify.
+        amqp_ssl_socket_set_verify_hostname(socket, 0);
+        if (tls.verify_peer) {
+            auto* ctx = static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket));
+            X509_VERIFY_PARAM* param = ctx != nullptr ? SSL_CTX_get0_param(ctx) : nullptr;
+            in6_addr ip6{};
+            in_addr ip4{};
+            const bool is_ip = inet_pton(AF_INET, options.host.c_str(), &ip4) == 1 ||
+                               inet_pton(AF_INET6, options.host.c_str(), &ip6) == 1;
+            const int set = param == nullptr ? 0
+                            : is_ip          ? X509_VERIFY_PARAM_set1_ip_asc(param, options.host.c_str())
+                                             : X509_VERIFY_PARAM_set1_host(param, options.host.c_str(), 0);
+            if (set != 1) {
+                return MakeError(ErrorCode::kInternal, fmt::format("AMQP TLS: cannot set up the host check for '{}'{}",
+                                                                   options.host, source));
+            }
+        }
     } else {
         socket = amqp_tcp_socket_new(conn);
         if (socket == nullptr) return MakeError(ErrorCode::kInternal, "amqp_tcp_socket_new failed");
@@ -90,9 +110,9 @@ Result<std::unique_ptr<Connection>> Connection::Open(const ConnectionOptions& op
         const int err = errno;
         std::string why = amqp_error_string2(st);
         if (st == AMQP_STATUS_SOCKET_ERROR && err != 0) why += fmt::format(" ({})", std::strerror(err));
-        return MakeError(
-            st == AMQP_STATUS_TIMEOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-            fmt::format("cannot connect to the AMQP broker at {}:{}{}: {}", options.host, options.port, source, why));
+        return MakeError(st == AMQP_STATUS_TIMEOUT ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
+                         fmt::format("cannot connect to the AMQP broker at {}:{}{}{}: {}", options.host, options.port,
+                                     options.tls ? " over TLS" : "", source, why));
     }
     (void)amqp_set_handshake_timeout(conn, &timeout);
     (void)amqp_set_rpc_timeout(conn, &timeout);

@@ -16,7 +16,8 @@
 namespace gale::amqp::test {
 
 inline Result<std::unique_ptr<testing::RabbitMqServer>>& SharedBrokerResult() {
-    static Result<std::unique_ptr<testing::RabbitMqServer>> broker = testing::RabbitMqServer::Start();
+    // With TLS too (amqps on tls_port()), so the TLS tests need no second broker.
+    static Result<std::unique_ptr<testing::RabbitMqServer>> broker = testing::RabbitMqServer::Start({.tls = true});
     return broker;
 }
 

@@ -51,6 +51,9 @@ public:
         std::string username = "gale";
         std::string password = "gale-test-Pw-7c2e";
         std::chrono::seconds start_timeout{60};
+        /// Also listen with TLS (amqps) on tls_port(), with a server certificate for 127.0.0.1 and localhost
+        /// signed by a CA made for this broker (ca_file()); made with the openssl command line.
+        bool tls = false;
     };
 
     [[nodiscard]] static Result<std::unique_ptr<RabbitMqServer>> Start() { return Start(Options()); }
@@ -75,8 +78,20 @@ public:
         s->port_ = FreePort();
         s->dist_port_ = FreePort();
         s->epmd_port_ = FreePort();
+        if (s->options_.tls) {
+            s->tls_port_ = FreePort();
+            GALE_RETURN_IF_ERROR(MakeCertificates(s->dir_));
+        }
         {
             std::ofstream conf(s->dir_ + "/rabbitmq.conf");
+            if (s->options_.tls) {
+                conf << "listeners.ssl.default = 127.0.0.1:" << s->tls_port_ << "\n"
+                     << "ssl_options.cacertfile = " << s->dir_ << "/ca.pem\n"
+                     << "ssl_options.certfile = " << s->dir_ << "/server.pem\n"
+                     << "ssl_options.keyfile = " << s->dir_ << "/server.key\n"
+                     << "ssl_options.verify = verify_none\n"
+                     << "ssl_options.fail_if_no_peer_cert = false\n";
+            }
             conf << "listeners.tcp.default = 127.0.0.1:" << s->port_ << "\n"
                  << "loopback_users = none\n"
                  << "default_user = " << s->options_.username << "\n"
@@ -123,6 +138,10 @@ public:
         return "amqp://" + options_.username + ":" + options_.password + "@127.0.0.1:" + std::to_string(port_) + "/%2F";
     }
     [[nodiscard]] int port() const noexcept { return port_; }
+    /// The amqps port (Options::tls), 0 without TLS.
+    [[nodiscard]] int tls_port() const noexcept { return tls_port_; }
+    /// The CA that signed the broker's certificate (Options::tls).
+    [[nodiscard]] std::string ca_file() const { return dir_ + "/ca.pem"; }
     [[nodiscard]] const std::string& dir() const noexcept { return dir_; }
     [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
 
@@ -178,6 +197,23 @@ public:
     }
 
     /// A port no one listens on now (for "unreachable broker" tests).
+    // A CA and a server certificate (CN 127.0.0.1, SAN IP:127.0.0.1 and DNS:localhost) in `dir`, with openssl.
+    static Result<void> MakeCertificates(const std::string& dir) {
+        const std::string d = "'" + dir + "'";
+        const std::string script =
+            "set -e; cd " + d +
+            "; openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=gale-test-ca -keyout ca.key -out ca.pem"
+            " 2>/dev/null; openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout server.key -out server.csr"
+            " 2>/dev/null; printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext; openssl x509 -req -in"
+            " server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.pem"
+            " 2>/dev/null; chmod 0644 server.key";
+        if (std::system(("/bin/sh -c \"" + script + "\"").c_str()) != 0) {
+            return MakeError(ErrorCode::kIo,
+                             "rabbitmq fixture: openssl could not make the test certificates in " + dir);
+        }
+        return {};
+    }
+
     static int FreePort() {
         int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in addr{};
@@ -294,6 +330,7 @@ private:
     std::string dir_;
     std::string node_;
     int port_ = 0;
+    int tls_port_ = 0;
     int dist_port_ = 0;
     int epmd_port_ = 0;
     pid_t pid_ = 0;
