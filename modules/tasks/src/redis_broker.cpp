@@ -49,6 +49,68 @@ const r::Script& ReleaseLockScript() {
     return script;
 }
 
+// Pops up to ARGV[1] messages from the queues ARGV[4..] (steps outer, queues inner, the queue that delivered moved to
+// the end: BRPOP's order and kombu's rotation) and records each in unacked/unacked_index (kombu's entry
+// `[<envelope>, "<exchange>", "<routing_key>"]`, the envelope's bytes as they are) with its delivery count
+// (ARGV[3]..tag, TTL ARGV[2]), atomically: unlike BRPOP + MULTI, no instant exists where a message is in neither.
+// Returns key, message, tag ("" when the bytes are not a kombu envelope: then nothing is recorded), count, …
+const r::Script& BatchScript() {
+    static const r::Script script(R"LUA(
+local max = tonumber(ARGV[1])
+local ttl = ARGV[2]
+local prefix = ARGV[3]
+local queues = {}
+for i = 4, #ARGV do queues[#queues + 1] = ARGV[i] end
+local sep = string.char(6, 22)
+local suffixes = {'', sep .. '3', sep .. '6', sep .. '9'}
+local t = redis.call('TIME')
+local now = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))
+local out = {}
+local taken = 0
+while taken < max do
+    local got = false
+    for _, suffix in ipairs(suffixes) do
+        for qi = 1, #queues do
+            local key = queues[qi] .. suffix
+            local msg = redis.call('RPOP', key)
+            if msg then
+                local q = table.remove(queues, qi)
+                queues[#queues + 1] = q
+                local tag = ''
+                local count = 0
+                local ok, env = pcall(cjson.decode, msg)
+                if ok and type(env) == 'table' and type(env.properties) == 'table' and
+                        type(env.properties.delivery_tag) == 'string' and env.properties.delivery_tag ~= '' then
+                    tag = env.properties.delivery_tag
+                    local info = env.properties.delivery_info
+                    local ex, rk = '', ''
+                    if type(info) == 'table' then
+                        if type(info.exchange) == 'string' then ex = info.exchange end
+                        if type(info.routing_key) == 'string' then rk = info.routing_key end
+                    end
+                    redis.call('ZADD', KEYS[2], now, tag)
+                    redis.call('HSET', KEYS[1], tag, '[' .. msg .. ', ' .. cjson.encode(ex) .. ', ' .. cjson.encode(rk) .. ']')
+                    count = redis.call('INCR', prefix .. tag)
+                    redis.call('EXPIRE', prefix .. tag, ttl)
+                end
+                out[#out + 1] = key
+                out[#out + 1] = msg
+                out[#out + 1] = tag
+                out[#out + 1] = count
+                taken = taken + 1
+                got = true
+                break
+            end
+        end
+        if got then break end
+    end
+    if not got then break end
+end
+return out
+)LUA");
+    return script;
+}
+
 std::string BindingKey(std::string_view exchange) { return fmt::format("_kombu.binding.{}", exchange); }
 
 std::string Now() {
@@ -155,7 +217,13 @@ public:
 
     // gale::tasks::BrokerConsumer
     Result<std::optional<Delivery>> Next(std::chrono::milliseconds timeout) override {
+        if (!closed_ && !cancelled_ && !buffer_.empty()) {
+            Delivery d = std::move(buffer_.front());
+            buffer_.pop_front();
+            return std::optional<Delivery>(std::move(d));
+        }
         if (closed_ || cancelled_ || unsettled_.size() >= prefetch_) {
+            if (!closed_) GALE_RETURN_IF_ERROR(FlushAcks());
             std::this_thread::sleep_for(std::max(timeout, std::chrono::milliseconds(0)));
             return std::optional<Delivery>();
         }
@@ -164,69 +232,43 @@ public:
             auto restored = RestoreVisible(*connection_, options_);
             if (!restored) return Lost(restored.error());
         }
+        // Fast path: whatever is queued, up to the free prefetch, popped and recorded in one atomic script, in the
+        // same round trip as the acks waiting to be sent.
+        GALE_RETURN_IF_ERROR(TakeBatch(std::min<std::size_t>(prefetch_ - unsettled_.size(), kMaxBatch)));
+        if (!buffer_.empty()) {
+            Delivery d = std::move(buffer_.front());
+            buffer_.pop_front();
+            return std::optional<Delivery>(std::move(d));
+        }
+        if (timeout <= std::chrono::milliseconds(0)) return std::optional<Delivery>();  // the batch looked already
+        // Nothing queued: block in BRPOP (kombu's command, steps then queues), and record what it gives as kombu's
+        // QoS.append does.
         std::vector<std::string> keys;
         keys.reserve(std::size(kSteps) * queues_.size());
         for (int step : kSteps) {
             for (const auto& q : queues_) keys.push_back(PriorityList(q, step));
         }
-        auto popped = connection_->BlockingPop(keys, std::max(timeout, std::chrono::milliseconds(1)));
+        auto popped = connection_->BlockingPop(keys, timeout);
         if (!popped) return Lost(popped.error());
         if (!*popped) return std::optional<Delivery>();
-        const std::string& key = (*popped)->key;
-        std::string queue = key;
-        if (auto sep = key.rfind(kSep); sep != std::string::npos) queue = key.substr(0, sep);
-        // kombu's _queue_cycle.rotate: the queue that delivered goes to the end.
-        if (auto it = std::find(queues_.begin(), queues_.end(), queue); it != queues_.end()) {
-            queues_.erase(it);
-            queues_.push_back(queue);
-        }
+        Rotate((*popped)->key);
         detail::Envelope envelope = detail::ReadEnvelope((*popped)->value);
-        Delivery d;
-        d.queue = queue;
-        if (!envelope.valid) {
-            // Not kombu's: handed to the worker to dead-letter, not recorded (see redis.hpp).
-            d.message = std::move(envelope.message);
-            d.tag = NewTaskId();
-            d.routing_key = queue;
-            d.message.headers = json::object();
-            d.message.headers["x-gale-envelope-problem"] = envelope.problem;
-            return std::optional<Delivery>(std::move(d));
-        }
-        // kombu's QoS.append: the delivery is unacked until settled.
-        const std::string entry =
-            tasks::detail::PythonJson(json::array({envelope.raw, envelope.exchange, envelope.routing_key}));
-        // gale's addition: a delivery count per tag (kombu keeps the tag when it restores), so the worker can
-        // dead-letter a message that keeps killing its workers instead of looping on it as Celery does. A key of
-        // its own with a TTL, so the counts of messages that Python workers settle expire by themselves.
-        const std::string count_key = DeliveryCountKey(envelope.delivery_tag);
-        auto recorded = connection_->Transaction({{"ZADD", std::string(kUnackedIndex), Now(), envelope.delivery_tag},
-                                                  {"HSET", std::string(kUnacked), envelope.delivery_tag, entry},
-                                                  {"INCR", count_key},
-                                                  {"EXPIRE", count_key, std::to_string(CountTtl())}});
-        if (recorded && *recorded && (**recorded)[2].type == r::Reply::Type::kInteger) {
-            d.delivery_count =
-                static_cast<std::uint32_t>(std::clamp<std::int64_t>((**recorded)[2].integer, 0, 1 << 30));
-        }
-        if (!recorded) {
+        if (!envelope.valid) return std::optional<Delivery>(Foreign((*popped)->key, std::move(envelope), {}, 0));
+        auto count = Record(envelope);
+        if (!count) {
             // The message is out of its list and not in unacked: put it back where BRPOP would take it next.
-            (void)connection_->Command({"RPUSH", key, (*popped)->value});
-            return Lost(recorded.error());
+            (void)connection_->Command({"RPUSH", (*popped)->key, (*popped)->value});
+            return tl::unexpected(count.error());
         }
-        d.message = std::move(envelope.message);
-        d.exchange = std::move(envelope.exchange);
-        d.routing_key = std::move(envelope.routing_key);
-        d.redelivered = envelope.redelivered;
-        d.tag = std::move(envelope.delivery_tag);
-        unsettled_[d.tag] = true;
-        return std::optional<Delivery>(std::move(d));
+        return std::optional<Delivery>(Kombu((*popped)->key, std::move(envelope), *count));
     }
 
     Result<void> Ack(const Delivery& delivery) override {
+        // While other deliveries are out, acks wait for the next round trip (Next's batch) or Close: one MULTI for
+        // all of them. The last outstanding one goes at once, so an idle consumer leaves nothing unsent.
         unsettled_.erase(delivery.tag);
-        auto done = connection_->Transaction({{"ZREM", std::string(kUnackedIndex), delivery.tag},
-                                              {"HDEL", std::string(kUnacked), delivery.tag},
-                                              {"DEL", DeliveryCountKey(delivery.tag)}});
-        if (!done) return tl::unexpected(done.error());
+        pending_acks_.push_back(delivery.tag);
+        if (unsettled_.empty() || pending_acks_.size() >= kMaxPendingAcks) return FlushAcks();
         return {};
     }
 
@@ -248,6 +290,8 @@ public:
     void Close() override {
         if (closed_) return;
         closed_ = true;
+        (void)FlushAcks();  // if Redis is away, those deliveries are restored later and run again (at least once)
+        buffer_.clear();    // popped but not handed out: in unsettled_, restored below
         // kombu's restore_unacked at a clean close (restore_at_shutdown): RPUSH, so they are consumed next. What
         // cannot be restored now (Redis is down) stays in unacked for the visibility-timeout scan.
         for (const auto& [tag, unused] : unsettled_) {
@@ -258,7 +302,151 @@ public:
     }
 
 private:
+    static constexpr std::size_t kMaxBatch = 64;
+    static constexpr std::size_t kMaxPendingAcks = 64;
+
     static std::string DeliveryCountKey(std::string_view tag) { return fmt::format("_gale.delivery_count.{}", tag); }
+
+    // kombu's _queue_cycle.rotate: the queue that delivered goes to the end.
+    void Rotate(const std::string& key) {
+        std::string queue = key;
+        if (auto sep = key.rfind(kSep); sep != std::string::npos) queue = key.substr(0, sep);
+        if (auto it = std::find(queues_.begin(), queues_.end(), queue); it != queues_.end()) {
+            queues_.erase(it);
+            queues_.push_back(queue);
+        }
+    }
+
+    static std::string QueueOf(const std::string& key) {
+        const auto sep = key.rfind(kSep);
+        return sep == std::string::npos ? key : key.substr(0, sep);
+    }
+
+    // A kombu envelope recorded in unacked under its own tag.
+    Delivery Kombu(const std::string& key, detail::Envelope envelope, std::int64_t count) {
+        Delivery d;
+        d.queue = QueueOf(key);
+        d.message = std::move(envelope.message);
+        d.exchange = std::move(envelope.exchange);
+        d.routing_key = std::move(envelope.routing_key);
+        d.redelivered = envelope.redelivered;
+        d.tag = std::move(envelope.delivery_tag);
+        d.delivery_count = static_cast<std::uint32_t>(std::clamp<std::int64_t>(count, 0, 1 << 30));
+        unsettled_[d.tag] = true;
+        return d;
+    }
+
+    // Bytes that are not kombu's: handed to the worker to dead-letter (see redis.hpp). `recorded_tag` is the tag
+    // the batch script recorded it under, if it could read one (it reads less strictly than ReadEnvelope).
+    Delivery Foreign(const std::string& key, detail::Envelope envelope, const std::string& recorded_tag,
+                     std::int64_t count) {
+        Delivery d;
+        d.queue = QueueOf(key);
+        d.routing_key = d.queue;
+        d.message = std::move(envelope.message);
+        d.message.headers = json::object();
+        d.message.headers["x-gale-envelope-problem"] = envelope.problem;
+        d.tag = recorded_tag.empty() ? NewTaskId() : recorded_tag;
+        d.delivery_count = static_cast<std::uint32_t>(std::clamp<std::int64_t>(count, 0, 1 << 30));
+        if (!recorded_tag.empty()) unsettled_[d.tag] = true;
+        return d;
+    }
+
+    // kombu's QoS.append (MULTI ZADD unacked_index + HSET unacked) with gale's delivery count; returns the count.
+    // gale's count is a key of its own with a TTL, so the counts of messages that Python workers settle expire.
+    Result<std::int64_t> Record(const detail::Envelope& envelope) {
+        const std::string entry =
+            tasks::detail::PythonJson(json::array({envelope.raw, envelope.exchange, envelope.routing_key}));
+        const std::string count_key = DeliveryCountKey(envelope.delivery_tag);
+        auto recorded = connection_->Transaction({{"ZADD", std::string(kUnackedIndex), Now(), envelope.delivery_tag},
+                                                  {"HSET", std::string(kUnacked), envelope.delivery_tag, entry},
+                                                  {"INCR", count_key},
+                                                  {"EXPIRE", count_key, std::to_string(CountTtl())}});
+        if (!recorded) return Lost(recorded.error());
+        if (*recorded && (**recorded)[2].type == r::Reply::Type::kInteger) return (**recorded)[2].integer;
+        return std::int64_t{0};
+    }
+
+    std::vector<r::Args> AckCommands() const {
+        if (pending_acks_.empty()) return {};
+        r::Args zrem{"ZREM", std::string(kUnackedIndex)};
+        r::Args hdel{"HDEL", std::string(kUnacked)};
+        r::Args del{"DEL"};
+        for (const auto& tag : pending_acks_) {
+            zrem.push_back(tag);
+            hdel.push_back(tag);
+            del.push_back(DeliveryCountKey(tag));
+        }
+        return {{"MULTI"}, std::move(zrem), std::move(hdel), std::move(del), {"EXEC"}};
+    }
+
+    Result<void> FlushAcks() {
+        if (pending_acks_.empty()) return {};
+        auto replies = connection_->Pipeline(AckCommands());
+        if (!replies) return Lost(replies.error());
+        pending_acks_.clear();
+        if (replies->back().is_error()) return tl::unexpected(r::ErrorFromReply("EXEC", replies->back().str));
+        return {};
+    }
+
+    // Pops up to `max` messages with the batch script (sending the pending acks first, in the same round trip)
+    // into buffer_.
+    Result<void> TakeBatch(std::size_t max) {
+        std::vector<r::Args> commands = AckCommands();
+        const std::size_t acks = commands.size();
+        r::Args eval{"EVALSHA",
+                     BatchScript().sha1(),
+                     "2",
+                     std::string(kUnacked),
+                     std::string(kUnackedIndex),
+                     std::to_string(max),
+                     std::to_string(CountTtl()),
+                     "_gale.delivery_count."};
+        eval.insert(eval.end(), queues_.begin(), queues_.end());
+        commands.push_back(eval);
+        auto replies = connection_->Pipeline(commands);
+        if (!replies) return Lost(replies.error());
+        pending_acks_.clear();
+        if (acks > 0 && replies->at(acks - 1).is_error()) {
+            return tl::unexpected(r::ErrorFromReply("EXEC", replies->at(acks - 1).str));
+        }
+        r::Reply batch = std::move(replies->back());
+        if (batch.is_error() && batch.str.starts_with("NOSCRIPT")) {
+            std::vector<std::string> args(eval.begin() + 5, eval.end());
+            auto loaded = connection_->Eval(BatchScript(), {std::string(kUnacked), std::string(kUnackedIndex)}, args);
+            if (!loaded) return Lost(loaded.error());
+            batch = std::move(*loaded);
+        } else if (batch.is_error()) {
+            return tl::unexpected(r::ErrorFromReply("EVAL", batch.str));
+        }
+        for (std::size_t i = 0; i + 4 <= batch.elements.size(); i += 4) {
+            const std::string& key = batch.elements[i].str;
+            Rotate(key);
+            const std::string& tag = batch.elements[i + 2].str;
+            const std::int64_t count = batch.elements[i + 3].integer;
+            detail::Envelope envelope = detail::ReadEnvelope(batch.elements[i + 1].str);
+            if (envelope.valid && envelope.delivery_tag == tag) {
+                buffer_.push_back(Kombu(key, std::move(envelope), count));
+            } else if (envelope.valid && tag.empty()) {
+                // Lua's cjson could not read what ReadEnvelope can: record it here, as the BRPOP path does.
+                auto recorded = Record(envelope);
+                if (!recorded) {
+                    (void)connection_->Command({"RPUSH", key, batch.elements[i + 1].str});
+                    return tl::unexpected(recorded.error());
+                }
+                buffer_.push_back(Kombu(key, std::move(envelope), *recorded));
+            } else {
+                if (envelope.valid) {  // the two readers disagree on the tag: not an envelope to trust
+                    detail::Envelope odd = detail::ReadEnvelope("");
+                    odd.message.body = batch.elements[i + 1].str;
+                    odd.problem = "the delivery tag reads differently as JSON and to Redis' cjson";
+                    envelope = std::move(odd);
+                }
+                buffer_.push_back(Foreign(key, std::move(envelope), tag, count));
+            }
+        }
+        return {};
+    }
     std::int64_t CountTtl() const {
         return std::max<std::int64_t>(86400, 10 * static_cast<std::int64_t>(options_.visibility_timeout.count()));
     }
@@ -272,7 +460,9 @@ private:
     RedisBrokerOptions options_;
     std::deque<std::string> queues_;
     std::size_t prefetch_;
-    std::map<std::string, bool> unsettled_;
+    std::map<std::string, bool> unsettled_;  // handed out or buffered, not settled
+    std::deque<Delivery> buffer_;            // popped by the batch script, recorded, not handed out yet
+    std::vector<std::string> pending_acks_;  // acked by the caller, not yet sent
     std::chrono::steady_clock::time_point next_restore_{};
     bool cancelled_ = false;
     bool closed_ = false;

@@ -196,8 +196,10 @@ TEST(RedisBroker, RejectRequeuesBehindTheQueueOrDrops) {
     EXPECT_FALSE((*a)->redelivered);
     ASSERT_TRUE((*consumer)->Reject(**a, /*requeue=*/true));
     auto c = Redis(*server);
-    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(0));
-    EXPECT_EQ(NextId(**consumer), "b");  // LPUSH: a went behind b
+    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(1));  // b: taken with a in one batch
+    auto b = (*consumer)->Next(Ms(2000));
+    ASSERT_TRUE(b && *b);
+    EXPECT_EQ(TaskId(**b), "b");  // LPUSH: a went behind b
     auto again = (*consumer)->Next(Ms(2000));
     ASSERT_TRUE(again && *again);
     EXPECT_EQ(TaskId(**again), "a");
@@ -206,8 +208,45 @@ TEST(RedisBroker, RejectRequeuesBehindTheQueueOrDrops) {
     EXPECT_EQ((*again)->tag, (*a)->tag);
     EXPECT_EQ((*again)->delivery_count, 2U);
     ASSERT_TRUE((*consumer)->Reject(**again, /*requeue=*/false));
-    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(1));  // only b's
+    ASSERT_TRUE((*consumer)->Ack(**b));  // the last outstanding settlement sends every pending one
+    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(0));
+    EXPECT_EQ(*c->Command({"ZCARD", "unacked_index"}), r::Reply::Integer(0));
     EXPECT_EQ(*broker->QueueLength("celery"), 0U);
+}
+
+TEST(RedisBroker, ABatchIsPoppedAndRecordedAtomicallyAndAcksTravelTogether) {
+    GALE_FRESH_REDIS(server);
+    auto broker = MakeBroker(server->connection_options());
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE(broker->Publish(Route{}, Task("t" + std::to_string(i), i == 4 ? 9 : 0)));
+    auto consumer = broker->Consume({"celery"}, 10);
+    auto c = Redis(*server);
+    std::vector<Delivery> got;
+    auto first = (*consumer)->Next(Ms(2000));
+    ASSERT_TRUE(first && *first);
+    got.push_back(**first);
+    // One round trip took all five: every one is in unacked (kombu's entry), none is left in the lists.
+    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(5));
+    EXPECT_EQ(*broker->QueueLength("celery"), 0U);
+    auto entry = json::parse(c->Command({"HGET", "unacked", got[0].tag})->str);
+    ASSERT_TRUE(entry.is_array() && entry.size() == 3U);
+    EXPECT_EQ(entry[0]["properties"]["delivery_tag"], got[0].tag);
+    EXPECT_EQ(entry[1], "");
+    EXPECT_EQ(entry[2], "celery");
+    EXPECT_EQ(got[0].delivery_count, 1U);
+    for (int i = 0; i < 4; ++i) {
+        auto d = (*consumer)->Next(Ms(2000));
+        ASSERT_TRUE(d && *d);
+        got.push_back(**d);
+    }
+    std::vector<std::string> ids;
+    for (const auto& d : got) ids.push_back(TaskId(d));
+    EXPECT_THAT(ids, ElementsAre("t0", "t1", "t2", "t3", "t4"));  // priority 9 last, FIFO within a list
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE((*consumer)->Ack(got[static_cast<std::size_t>(i)]));
+    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(5));  // not sent yet: t4 is still out
+    ASSERT_TRUE((*consumer)->Ack(got[4]));
+    EXPECT_EQ(*c->Command({"HLEN", "unacked"}), r::Reply::Integer(0));
+    EXPECT_EQ(*c->Command({"ZCARD", "unacked_index"}), r::Reply::Integer(0));
+    EXPECT_EQ(*c->Command({"EXISTS", "_gale.delivery_count." + got[2].tag}), r::Reply::Integer(0));
 }
 
 TEST(RedisBroker, CloseRestoresUnsettledToTheFrontAndPrefetchBounds) {

@@ -23,14 +23,22 @@
 /// "routing_key"}, "priority", "body_encoding": "base64", "delivery_tag": uuid4}}, written as Python's json.dumps
 /// writes it, in that key order.
 ///
-/// Settlement (kombu's QoS emulation): a delivery is recorded in `unacked`/`unacked_index` in one MULTI/EXEC right
-/// after its BRPOP; Ack removes both (ZREM + HDEL); Reject(requeue) puts the envelope back with LPUSH (behind what
+/// Settlement (kombu's QoS emulation): every delivery is recorded in `unacked`/`unacked_index` before it is handed
+/// out; Ack removes both (ZREM + HDEL in MULTI/EXEC); Reject(requeue) puts the envelope back with LPUSH (behind what
 /// is already queued), `redelivered` set in headers and delivery_info; Reject(no requeue) drops it. Unsettled
 /// deliveries return to their queue (RPUSH: consumed next) at Close, and any consumer — gale's or Python's — restores
 /// deliveries older than the visibility timeout, under kombu's `unacked_mutex` so that two never restore the same
-/// one. As in kombu, a message is between the lists and `unacked` for the instant between BRPOP's reply and the
-/// MULTI; and a task running longer than the visibility timeout is delivered again (set it above the longest task
-/// and the longest countdown/ETA, on every Celery and gale process sharing the server).
+/// one. A task running longer than the visibility timeout is delivered again, as with kombu (set it above the
+/// longest task and the longest countdown/ETA, on every Celery and gale process sharing the server).
+///
+/// How gale's consumer takes messages (the layout and every entry are kombu's; the commands differ, for speed and
+/// safety): when messages are queued, one Lua script pops up to the free prefetch (64 at most) in BRPOP's order
+/// (steps, then queues, kombu's rotation) and records each in `unacked` atomically — so, unlike kombu's BRPOP and
+/// then MULTI, no instant exists where a message is in neither place; when none are queued, Next blocks in kombu's
+/// BRPOP and records what it pops with kombu's MULTI. Next(0) never blocks. Acks made while other deliveries are out
+/// travel with the consumer's next round trip (one MULTI for all of them, at the latest at the next Next or Close);
+/// the last outstanding one is sent at once. A consumer that dies with acks unsent leaves those deliveries in
+/// `unacked`: they run again after the visibility timeout (at least once, as always).
 ///
 /// gale adds one key per delivery, `_gale.delivery_count.<delivery_tag>` (INCR in the same MULTI, TTL max(1 day, 10 ×
 /// visibility_timeout), deleted by Ack): Delivery::delivery_count, so the worker dead-letters a message that keeps
