@@ -2,13 +2,17 @@
 // The embedded task queue (design and guarantees in gale/tasks/embedded_broker.hpp).
 //
 // Invariants:
-//  - a row with owner = X is held by consumer X until its visible_at (the lease) passes; only X settles it, and
-//    every settlement statement checks the owner, so a consumer whose lease ran out cannot delete or release a row
-//    that another consumer has claimed since;
-//  - row ids never repeat (AUTOINCREMENT), so (id, owner) names one claim;
-//  - claims use the index (queue, priority, visible_at, id) one priority at a time, highest first: a range seek
-//    each, never a scan past rows that are not visible (held rows and rows waiting for their eta have visible_at in
-//    the future); priorities are clamped to 0–9 for this (as Celery's and RabbitMQ's usual x-max-priority of 10);
+//  - messages are rows of gale_task_queue, written once (INSERT) and deleted once (Ack or Reject without requeue);
+//    whoever holds one is a row of the small table gale_task_claims (id, owner, lease_until, deliveries): a claim
+//    is active while lease_until > now, and only its owner settles the message — every settlement statement checks
+//    the owner, so a consumer whose lease ran out cannot delete or release a message another consumer claimed
+//    since. Keeping claims apart, a claim writes a few bytes instead of rewriting the message row and its index,
+//    and the delivery count survives a release;
+//  - message ids never repeat (AUTOINCREMENT), so (id, owner) names one claim;
+//  - claims read the index (queue, priority, visible_at, id) one priority at a time, highest first: a range seek
+//    each, skipping only the messages held right now (at most the consumers' prefetch); messages waiting for their
+//    eta have visible_at in the future and are never scanned. Priorities are clamped to 0–9 for this (Celery's and
+//    RabbitMQ's usual x-max-priority of 10);
 //  - a consumer's unsettled deliveries = handed out + claimed and buffered; it never claims beyond its prefetch;
 //  - settlements wait in memory for the next transaction of the consumer (its next claim, or Next's flush), so
 //    one transaction settles and claims a whole batch.
@@ -42,8 +46,6 @@ CREATE TABLE IF NOT EXISTS gale_task_queue (
     queue TEXT NOT NULL,
     priority INTEGER NOT NULL,
     visible_at INTEGER NOT NULL,
-    owner TEXT,
-    deliveries INTEGER NOT NULL DEFAULT 0,
     published_at INTEGER NOT NULL,
     exchange TEXT NOT NULL,
     routing_key TEXT NOT NULL,
@@ -57,7 +59,13 @@ CREATE TABLE IF NOT EXISTS gale_task_queue (
     body BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS gale_task_queue_next ON gale_task_queue (queue, priority, visible_at, id);
-CREATE INDEX IF NOT EXISTS gale_task_queue_owner ON gale_task_queue (owner) WHERE owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS gale_task_claims (
+    id INTEGER PRIMARY KEY,
+    owner TEXT,
+    lease_until INTEGER NOT NULL,
+    deliveries INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gale_task_claims_owner ON gale_task_claims (owner);
 )sql";
 
 constexpr std::string_view kInsert =
@@ -65,8 +73,12 @@ constexpr std::string_view kInsert =
     "content_encoding, correlation_id, reply_to, delivery_mode, expiration_ms, headers, body) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 constexpr std::string_view kColumns =
-    "id, deliveries, exchange, routing_key, content_type, content_encoding, correlation_id, reply_to, "
-    "delivery_mode, expiration_ms, headers, body, queue";
+    "q.id, COALESCE((SELECT c.deliveries FROM gale_task_claims c WHERE c.id = q.id), 0), q.exchange, q.routing_key, "
+    "q.content_type, q.content_encoding, q.correlation_id, q.reply_to, q.delivery_mode, q.expiration_ms, q.headers, "
+    "q.body, q.queue";
+/// A message nobody holds now (with ?1 = now).
+constexpr std::string_view kNotHeld =
+    "NOT EXISTS (SELECT 1 FROM gale_task_claims c WHERE c.id = q.id AND c.lease_until > ?1)";
 
 tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
@@ -167,13 +179,18 @@ public:
                 if (SettlementsDue()) GALE_RETURN_IF_ERROR(Transaction(/*claim=*/false));
                 return std::optional<Delivery>(std::move(d));
             }
-            const bool claim = !cancelled_ && handed_out_ < prefetch_ && ShouldLook();
+            if (std::chrono::steady_clock::now() - last_version_check_ >= state_->options.poll_interval) {
+                GALE_RETURN_IF_ERROR(CheckDataVersion());
+            }
+            // Claim when at least half the prefetch is free (or nothing is out), so that each transaction claims a
+            // batch rather than one row per settled delivery.
+            const std::size_t room = prefetch_ - std::min(prefetch_, handed_out_);
+            const bool claim = !cancelled_ && room > 0 && (handed_out_ == 0 || room * 2 >= prefetch_) && ShouldLook();
             if (claim || SettlementsPending() || RenewDue()) GALE_RETURN_IF_ERROR(Transaction(claim));
             if (!buffer_.empty()) continue;
             const auto now = std::chrono::steady_clock::now();
             if (now >= deadline) return std::optional<Delivery>();
             Wait(std::min(deadline, now + state_->options.poll_interval));
-            GALE_RETURN_IF_ERROR(CheckDataVersion());
         }
     }
 
@@ -193,8 +210,7 @@ public:
         buffer_.clear();
         (void)Transaction(/*claim=*/false);
         // Whatever is still ours goes back at once (handed out and unsettled, or settled but not written).
-        (void)db_.Execute("UPDATE gale_task_queue SET owner = NULL, visible_at = ? WHERE owner = ?",
-                          {UnixMillis(), owner_});
+        (void)db_.Execute("UPDATE gale_task_claims SET owner = NULL, lease_until = 0 WHERE owner = ?", {owner_});
         closed_ = true;
         state_->notifier->Notify();
     }
@@ -251,6 +267,7 @@ private:
     }
 
     Result<void> CheckDataVersion() {
+        last_version_check_ = std::chrono::steady_clock::now();
         GALE_ASSIGN_OR_RETURN(auto rows, db_.Query("PRAGMA data_version"));
         const std::int64_t v = rows.empty() ? 0 : AsInt(rows[0][0]);
         if (v != data_version_) {
@@ -280,30 +297,36 @@ private:
         const std::int64_t now = UnixMillis();
         auto body = [&]() -> Result<void> {
             if (!acks_.empty()) {
+                const std::string ids = JsonIds(acks_);
+                GALE_RETURN_IF_ERROR(
+                    db_.Execute("DELETE FROM gale_task_queue WHERE id IN (SELECT c.id FROM "
+                                "gale_task_claims c WHERE c.owner = ? AND c.id IN (SELECT value FROM "
+                                "json_each(?)))",
+                                {owner_, ids}));
                 GALE_RETURN_IF_ERROR(db_.Execute(
-                    "DELETE FROM gale_task_queue WHERE owner = ? AND id IN (SELECT value FROM json_each(?))",
-                    {owner_, JsonIds(acks_)}));
+                    "DELETE FROM gale_task_claims WHERE owner = ? AND id IN (SELECT value FROM json_each(?))",
+                    {owner_, ids}));
             }
             if (!requeues_.empty()) {
                 GALE_RETURN_IF_ERROR(
-                    db_.Execute("UPDATE gale_task_queue SET owner = NULL, visible_at = ? WHERE "
+                    db_.Execute("UPDATE gale_task_claims SET owner = NULL, lease_until = 0 WHERE "
                                 "owner = ? AND id IN (SELECT value FROM json_each(?))",
-                                {now, owner_, JsonIds(requeues_)}));
+                                {owner_, JsonIds(requeues_)}));
             }
             const std::int64_t lease = now + state_->options.visibility_timeout.count();
             if (renew) {
                 GALE_RETURN_IF_ERROR(
-                    db_.Execute("UPDATE gale_task_queue SET visible_at = ? WHERE owner = ?", {lease, owner_}));
+                    db_.Execute("UPDATE gale_task_claims SET lease_until = ? WHERE owner = ?", {lease, owner_}));
             }
             std::size_t room = std::min(prefetch_ - std::min(prefetch_, handed_out_), state_->options.claim_batch);
             for (const auto& [queue, priority] : sources) {
                 if (room == 0) break;
                 GALE_ASSIGN_OR_RETURN(
                     auto rows,
-                    db_.Query(fmt::format("SELECT {} FROM gale_task_queue WHERE queue = ? AND priority = ? AND "
-                                          "visible_at <= ? ORDER BY visible_at, id LIMIT ?",
-                                          kColumns),
-                              {queue, std::int64_t{priority}, now, static_cast<std::int64_t>(room)}));
+                    db_.Query(fmt::format("SELECT {} FROM gale_task_queue q WHERE q.queue = ?2 AND q.priority = ?3 AND "
+                                          "q.visible_at <= ?1 AND {} ORDER BY q.visible_at, q.id LIMIT ?4",
+                                          kColumns, kNotHeld),
+                              {now, queue, std::int64_t{priority}, static_cast<std::int64_t>(room)}));
                 if (rows.empty()) continue;
                 std::vector<std::int64_t> ids;
                 ids.reserve(rows.size());
@@ -314,10 +337,11 @@ private:
                     ids.push_back(AsInt(row[0]));
                     claimed.push_back(std::move(d));
                 }
-                GALE_RETURN_IF_ERROR(
-                    db_.Execute("UPDATE gale_task_queue SET owner = ?, visible_at = ?, deliveries = "
-                                "deliveries + 1 WHERE id IN (SELECT value FROM json_each(?))",
-                                {owner_, lease, JsonIds(ids)}));
+                GALE_RETURN_IF_ERROR(db_.Execute(
+                    "INSERT INTO gale_task_claims (id, owner, lease_until, deliveries) SELECT value, ?, ?, 1 FROM "
+                    "json_each(?) WHERE true ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, lease_until = "
+                    "excluded.lease_until, deliveries = deliveries + 1",
+                    {owner_, lease, JsonIds(ids)}));
                 room -= rows.size();
             }
             return {};
@@ -345,12 +369,14 @@ private:
     Result<std::vector<std::pair<std::string, int>>> VisibleSources() {
         std::vector<std::pair<std::string, int>> out;
         const std::int64_t now = UnixMillis();
+        const std::string probe = fmt::format(
+            "SELECT 1 FROM gale_task_queue q WHERE q.queue = ?2 AND q.priority = ?3 AND q.visible_at <= ?1 AND {} "
+            "LIMIT 1",
+            kNotHeld);
         for (std::size_t k = 0; k < queues_.size(); ++k) {
             const std::string& q = queues_[(next_queue_ + k) % queues_.size()];
             for (int p = kMaxPriority; p >= 0; --p) {
-                GALE_ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT 1 FROM gale_task_queue WHERE queue = ? AND "
-                                                           "priority = ? AND visible_at <= ? LIMIT 1",
-                                                           {q, std::int64_t{p}, now}));
+                GALE_ASSIGN_OR_RETURN(auto rows, db_.Query(probe, {now, q, std::int64_t{p}}));
                 if (!rows.empty()) out.emplace_back(q, p);
             }
         }
@@ -373,6 +399,13 @@ private:
                 }
             }
         }
+        // Leases that run out (a consumer that died) make their messages visible too.
+        GALE_ASSIGN_OR_RETURN(auto leases,
+                              db_.Query("SELECT MIN(lease_until) FROM gale_task_claims WHERE lease_until > ?", {now}));
+        if (!leases.empty() && std::holds_alternative<std::int64_t>(leases[0][0])) {
+            const std::int64_t v = AsInt(leases[0][0]);
+            best = best ? std::min(*best, v) : v;
+        }
         next_visible_ms_ = best;
         return {};
     }
@@ -390,6 +423,7 @@ private:
     std::chrono::steady_clock::time_point first_pending_{};
     std::chrono::steady_clock::time_point last_renew_;
     std::chrono::steady_clock::time_point last_look_{};
+    std::chrono::steady_clock::time_point last_version_check_{};
     std::optional<std::int64_t> next_visible_ms_;
     std::uint64_t seen_generation_ = 0;
     std::int64_t data_version_ = -1;
@@ -467,21 +501,19 @@ Result<std::unique_ptr<BrokerConsumer>> EmbeddedBroker::Consume(const std::vecto
 }
 
 Result<std::uint64_t> EmbeddedBroker::QueueLength(const std::string& queue) {
-    GALE_ASSIGN_OR_RETURN(auto all,
-                          state_->reader->Query("SELECT COUNT(*) FROM gale_task_queue WHERE queue = ?", {queue}));
-    GALE_ASSIGN_OR_RETURN(auto held,
-                          state_->reader->Query("SELECT COUNT(*) FROM gale_task_queue INDEXED BY "
-                                                "gale_task_queue_owner WHERE owner IS NOT NULL AND queue = ?",
-                                                {queue}));
-    const std::int64_t n = (all.empty() ? 0 : AsInt(all[0][0])) - (held.empty() ? 0 : AsInt(held[0][0]));
-    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, n));
+    GALE_ASSIGN_OR_RETURN(auto rows, state_->reader->Query(fmt::format("SELECT COUNT(*) FROM gale_task_queue q WHERE "
+                                                                       "q.queue = ?2 AND {}",
+                                                                       kNotHeld),
+                                                           {UnixMillis(), queue}));
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(0, rows.empty() ? 0 : AsInt(rows[0][0])));
 }
 
 Result<std::vector<Delivery>> EmbeddedBroker::Peek(const std::string& queue, std::size_t limit) {
-    GALE_ASSIGN_OR_RETURN(auto rows, state_->reader->Query(fmt::format("SELECT {} FROM gale_task_queue WHERE queue = ? "
-                                                                       "ORDER BY id LIMIT ?",
-                                                                       kColumns),
-                                                           {queue, static_cast<std::int64_t>(limit)}));
+    GALE_ASSIGN_OR_RETURN(
+        auto rows, state_->reader->Query(fmt::format("SELECT {} FROM gale_task_queue q WHERE q.queue = ? ORDER BY "
+                                                     "q.id LIMIT ?",
+                                                     kColumns),
+                                         {queue, static_cast<std::int64_t>(limit)}));
     std::vector<Delivery> out;
     for (const auto& row : rows) {
         GALE_ASSIGN_OR_RETURN(Delivery d, ToDelivery(row));

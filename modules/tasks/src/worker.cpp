@@ -33,6 +33,10 @@ namespace gale::tasks {
 namespace {
 
 constexpr const char* kLogger = "gale.worker";
+/// How often the fetch loop checks time limits and updates gauges (so a hard limit is enforced within this).
+constexpr std::chrono::milliseconds kHousekeeping{10};
+/// With tasks out and room for more, how soon the fetch loop looks at the broker again.
+constexpr std::chrono::milliseconds kBusyLook{5};
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::ordered_json;
 
@@ -49,10 +53,16 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds d) {
 
 struct Job {
     Delivery delivery;
-    TaskRequest request;
-    std::shared_ptr<const TaskDefinition> def;
+    TaskRequest request;                        // once decoded
+    std::shared_ptr<const TaskDefinition> def;  // once decoded
     std::uint64_t generation = 0;
+    bool decoded = false;    // the checks of Prepare ran (the delivery is a runnable task)
+    bool eta_done = false;   // its eta has passed (or it had none)
+    bool rate_done = false;  // its rate-limit turn was reserved
 };
+
+/// What Prepare decided for a delivery, on a task thread.
+enum class Verdict { kRun, kSettled, kHold };
 
 enum class Action { kAck, kRequeue, kDrop };
 
@@ -72,7 +82,7 @@ struct Slot {
     bool soft_signalled = false;
     std::optional<Clock::time_point> soft_deadline;
     std::optional<Clock::time_point> hard_deadline;
-    std::optional<Job> job;  // while running: what the hard limit needs to fail it
+    std::shared_ptr<Job> job;  // while running: what the hard limit needs to fail it (shared with the thread)
 };
 
 struct Held {
@@ -142,16 +152,24 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     std::condition_variable idle_cv;   // WaitIdle
     std::deque<Job> ready;
     std::vector<Completion> completions;
+    struct Returned {
+        Job job;
+        Clock::time_point due;
+        bool eta;
+    };
+    std::vector<Returned> returned;            // jobs a task thread found not due yet: the fetch thread holds them
     std::vector<std::shared_ptr<Slot>> slots;  // not abandoned
     std::size_t running = 0;                   // slots in kRunning or kFinishing
     std::size_t abandoned_running = 0;
-    std::size_t held_count = 0;  // mirror of the hold heap's size, for Stats
+    std::size_t held_count = 0;    // mirror of the hold heap's size, for Stats
+    std::size_t idle_threads = 0;  // task threads waiting for work
+    bool fetch_waiting = false;    // the fetch thread waits in WaitFetch
     bool stop_fetching = false;
     bool fetch_stopped = false;  // the fetch thread has cancelled and returned what it held
     bool stop_all = false;
     std::string last_error;
     std::uint64_t reconnects = 0;
-    std::array<std::uint64_t, kTaskOutcomes> outcomes{};
+    std::array<std::atomic<std::uint64_t>, kTaskOutcomes> outcomes{};
 
     // --- status for the probes (atomics) ---
     std::atomic<bool> started{false};
@@ -170,10 +188,15 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     bool prefetch_adjustable = true;
     std::priority_queue<Held, std::vector<Held>, std::greater<>> holds;
     std::map<std::uint64_t, Job> held_jobs;
+    std::vector<Job> pending_ready;   // dispatched, not yet handed to the task threads (FlushReady)
+    bool stop_fetching_seen = false;  // the fetch thread has returned what it held
     std::uint64_t hold_seq = 0;
+    std::mutex rate_mu;  // rate_next, from the task threads
     std::map<std::string, Clock::time_point, std::less<>> rate_next;
+    std::mutex dead_letter_mu;  // declared_dead_letters
     std::set<std::string, std::less<>> declared_dead_letters;
     Clock::time_point next_queue_length{};
+    Clock::time_point next_housekeeping{};
     std::map<std::string, WorkerMetrics::TaskHandles, std::less<>> handles;  // immutable after Start
     WorkerMetrics::TaskHandles unknown_handles, undecodable_handles;
     std::map<std::string, metrics::Gauge*> queue_gauges;
@@ -186,8 +209,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
 
     void Count(const WorkerMetrics::TaskHandles& h, TaskOutcome o) {
         if (auto* c = h.outcomes[static_cast<std::size_t>(o)]) c->Inc();
-        std::lock_guard lock(mu);
-        ++outcomes[static_cast<std::size_t>(o)];
+        outcomes[static_cast<std::size_t>(o)].fetch_add(1, std::memory_order_relaxed);
     }
 
     void UpdateGauges() {
@@ -227,9 +249,12 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         return r;
     }
 
+    bool WantsResult(const Job& job) const {
+        return backend != nullptr && !job.request.ignore_result && !(job.def && job.def->options.ignore_result);
+    }
+
     void StoreResult(const Job& job, const TaskResult& result) {
-        if (backend == nullptr) return;
-        if (job.request.ignore_result || (job.def && job.def->options.ignore_result)) return;
+        if (!WantsResult(job)) return;
         if (auto r = backend->Store(job.request, result); !r) {
             log::Error(kLogger, "cannot store the task's result",
                        {{"task", job.request.task}, {"id", job.request.id}, {"error", r.error().ToString()}});
@@ -308,23 +333,44 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
 
     // ---- the task threads -------------------------------------------------------------------------------------
 
-    void Complete(const Job& job, Action action) {
+    /// Hands the settlement to the fetch thread. `take`: the delivery is not needed any more (moved, not copied).
+    void Complete(Job& job, Action action, bool take) {
+        bool wake = false;
         {
             std::lock_guard lock(mu);
-            completions.push_back({job.delivery, job.generation, action});
+            completions.push_back({take ? std::move(job.delivery) : job.delivery, job.generation, action});
+            // Wake the fetch thread when it waits and either nothing is left to run (it should fetch) or a batch of
+            // settlements is ready; otherwise it comes by within kBusyLook anyway. Fewer wake-ups, fewer context
+            // switches: they were most of the cost of a short task.
+            wake = fetch_waiting && (ready.empty() || completions.size() * 2 >= prefetch || stop_fetching);
         }
-        fetch_cv.notify_one();
+        if (wake) fetch_cv.notify_one();
     }
 
     static void TaskThread(std::shared_ptr<Core> core, std::shared_ptr<Slot> slot) {
         std::unique_lock lock(core->mu);
         for (;;) {
+            ++core->idle_threads;
             core->work_cv.wait(lock, [&] { return slot->exit || core->stop_all || !core->ready.empty(); });
+            --core->idle_threads;
             if (slot->exit || core->stop_all) return;
-            Job job = std::move(core->ready.front());
+            auto job = std::make_shared<Job>(std::move(core->ready.front()));
             core->ready.pop_front();
+            ++core->running;  // counted while it is prepared too, so that WaitIdle waits for it
+            lock.unlock();
+            const Verdict verdict = core->Prepare(*job);
+            lock.lock();
+            if (verdict != Verdict::kRun) {
+                --core->running;
+                core->idle_cv.notify_all();
+                continue;
+            }
             slot->state = SlotState::kRunning;
-            slot->cancel = std::make_shared<std::atomic<bool>>(false);
+            if (slot->cancel) {
+                slot->cancel->store(false);  // reused: only an abandoned slot's flag must outlive it, and it is not
+            } else {                         // reused (the slot goes with its thread)
+                slot->cancel = std::make_shared<std::atomic<bool>>(false);
+            }
             slot->soft_signalled = false;
             const auto now = Clock::now();
             auto limit = [&](std::optional<double> message, std::optional<std::chrono::milliseconds> task) {
@@ -336,20 +382,17 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 }
                 return out;
             };
-            slot->soft_deadline = limit(job.request.soft_time_limit, job.def->options.soft_time_limit);
-            slot->hard_deadline = limit(job.request.hard_time_limit, job.def->options.time_limit);
+            slot->soft_deadline = limit(job->request.soft_time_limit, job->def->options.soft_time_limit);
+            slot->hard_deadline = limit(job->request.hard_time_limit, job->def->options.time_limit);
             slot->job = job;
-            ++core->running;
             auto cancel = slot->cancel;
             lock.unlock();
-            core->UpdateGauges();
-            core->Run(job, *slot, cancel);
+            core->Run(*job, *slot, cancel);
             lock.lock();
             if (slot->state == SlotState::kAbandoned) {
                 // Past its hard limit (the fetch thread failed and settled it) or past the shutdown: done.
                 --core->abandoned_running;
                 lock.unlock();
-                core->UpdateGauges();
                 core->idle_cv.notify_all();
                 return;
             }
@@ -364,10 +407,10 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     void Run(Job& job, Slot& slot, const std::shared_ptr<std::atomic<bool>>& cancel) {
         const auto& h = HandlesFor(job.request.task);
         const bool acks_late = job.def->options.acks_late;
-        if (!acks_late) Complete(job, Action::kAck);  // acknowledged as the thread takes it (Celery's default)
+        if (!acks_late) Complete(job, Action::kAck, false);  // acked as the thread takes it (Celery's default)
         const Action done = acks_late ? Action::kAck : Action::kDrop;  // kDrop: nothing left to settle
         auto settle = [&](Action a) {
-            if (acks_late) Complete(job, a);
+            if (acks_late) Complete(job, a, true);
         };
 
         if (job.request.expires && *job.request.expires <= std::chrono::system_clock::now()) {
@@ -405,9 +448,11 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             }
 
             if (!thrown && result) {
-                TaskResult r = BaseResult(job, TaskState::kSuccess);
-                r.result = *result;
-                StoreResult(job, r);
+                if (WantsResult(job)) {
+                    TaskResult r = BaseResult(job, TaskState::kSuccess);
+                    r.result = *result;
+                    StoreResult(job, r);
+                }
                 SendSignatures(job.request.embed.callbacks, *result, job, "link");
                 SendChainNext(job, *result);
                 Count(h, TaskOutcome::kSucceeded);
@@ -521,15 +566,27 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
 
     void ProcessCompletions() {
         std::vector<Completion> batch;
+        std::vector<Returned> back;
         {
             std::lock_guard lock(mu);
             batch.swap(completions);
+            back.swap(returned);
         }
         for (auto& c : batch) Settle(c.delivery, c.generation, c.action);
+        for (auto& r : back) {
+            if (r.job.generation != generation) continue;  // the old consumer's: the broker returned it already
+            if (stop_fetching_seen) {
+                Settle(r.job.delivery, r.job.generation, Action::kRequeue);
+                continue;
+            }
+            Hold(std::move(r.job), r.due, r.eta);
+        }
         if (!batch.empty()) idle_cv.notify_all();
     }
 
-    void DeadLetter(const Delivery& d, const std::string& reason, const WorkerMetrics::TaskHandles& h) {
+    /// On a task thread: publishes the dead letter, then hands the settlement to the fetch thread.
+    void DeadLetter(Job& job, const std::string& reason, const WorkerMetrics::TaskHandles& h) {
+        const Delivery& d = job.delivery;
         TransportMessage m = d.message;
         if (!m.headers.is_object()) m.headers = Json::object();
         const std::string queue = !d.queue.empty() ? d.queue : (!d.routing_key.empty() ? d.routing_key : "celery");
@@ -538,9 +595,17 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         m.headers["x-gale-delivery-count"] = d.delivery_count;
         Route route{.queue = DeadLetterQueue(queue)};
         Result<void> sent = {};
-        if (declared_dead_letters.count(route.queue) == 0) {
+        bool declare = false;
+        {
+            std::lock_guard lock(dead_letter_mu);
+            declare = declared_dead_letters.count(route.queue) == 0;
+        }
+        if (declare) {
             sent = broker.Declare({route});
-            if (sent) declared_dead_letters.insert(route.queue);
+            if (sent) {
+                std::lock_guard lock(dead_letter_mu);
+                declared_dead_letters.insert(route.queue);
+            }
         }
         if (sent) sent = broker.Publish(route, m);
         Count(h, TaskOutcome::kRejected);
@@ -548,7 +613,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             log::Error(kLogger, "cannot dead-letter a message; it goes back to the queue",
                        {{"queue", queue}, {"reason", reason}, {"error", sent.error().ToString()}});
             SetError("dead letter: " + sent.error().ToString());
-            Settle(d, generation, Action::kRequeue);
+            Complete(job, Action::kRequeue, true);
             return;
         }
         log::Warning(kLogger, "message dead-lettered",
@@ -556,7 +621,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                       {"dead_letter_queue", route.queue},
                       {"reason", reason},
                       {"delivery_count", d.delivery_count}});
-        Settle(d, generation, Action::kAck);
+        Complete(job, Action::kAck, true);
     }
 
     void Hold(Job job, Clock::time_point due, bool eta) {
@@ -583,27 +648,23 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         current_prefetch.store(prefetch + eta_held);
     }
 
-    /// Runs `job` now, or holds it for its rate-limit turn.
-    void Dispatch(Job job) {
-        const double rate = job.def->rate_per_second;
-        if (rate > 0) {
-            const auto now = Clock::now();
-            auto& next = rate_next[job.def->name];
-            const auto interval =
-                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
-            if (next > now) {
-                const auto due = next;
-                next += interval;
-                Hold(std::move(job), due, /*eta=*/false);
-                return;
-            }
-            next = now + interval;
-        }
+    void Dispatch(Job job) { pending_ready.push_back(std::move(job)); }
+
+    /// Hands the jobs dispatched since the last call to the task threads, waking as many as can take one.
+    void FlushReady() {
+        if (pending_ready.empty()) return;
+        std::size_t wake = 0;
         {
             std::lock_guard lock(mu);
-            ready.push_back(std::move(job));
+            for (auto& j : pending_ready) ready.push_back(std::move(j));
+            wake = std::min(pending_ready.size(), idle_threads);
         }
-        work_cv.notify_one();
+        pending_ready.clear();
+        if (wake > 1) {
+            work_cv.notify_all();
+        } else if (wake == 1) {
+            work_cv.notify_one();
+        }
     }
 
     void ReleaseDueHolds() {
@@ -620,14 +681,11 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             if (h.eta) {
                 --eta_held;
                 AdjustPrefetch();
-                Dispatch(std::move(job));  // now subject to its rate limit
+                job.eta_done = true;  // now subject to its rate limit (Prepare, again)
             } else {
-                {
-                    std::lock_guard lock(mu);
-                    ready.push_back(std::move(job));
-                }
-                work_cv.notify_one();
+                job.rate_done = true;
             }
+            pending_ready.push_back(std::move(job));
         }
         if (changed) {
             std::lock_guard lock(mu);
@@ -637,10 +695,15 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
 
     /// Everything delivered but not started goes back to the queue (drain, or before the consumer closes).
     void ReturnUnstarted() {
-        std::deque<Job> unstarted;
+        std::deque<Job> unstarted(std::make_move_iterator(pending_ready.begin()),
+                                  std::make_move_iterator(pending_ready.end()));
+        pending_ready.clear();
         {
             std::lock_guard lock(mu);
-            unstarted.swap(ready);
+            for (auto& j : ready) unstarted.push_back(std::move(j));
+            ready.clear();
+            for (auto& r : returned) unstarted.push_back(std::move(r.job));
+            returned.clear();
         }
         for (auto& [seq, job] : held_jobs) unstarted.push_back(std::move(job));
         held_jobs.clear();
@@ -651,56 +714,107 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         held_count = 0;
     }
 
+    /// On the fetch thread: straight to the task threads, which decode and decide (Prepare), so that the fetch
+    /// thread does no per-message work beyond the broker's.
     void HandleDelivery(Delivery d) {
         ++unsettled;
-        if (options.max_deliveries > 0 && d.delivery_count > options.max_deliveries) {
-            std::string name;
-            if (d.message.headers.is_object()) {
-                auto it = d.message.headers.find("task");
-                if (it != d.message.headers.end() && it->is_string()) name = it->get<std::string>();
+        Job job;
+        job.delivery = std::move(d);
+        job.generation = generation;
+        pending_ready.push_back(std::move(job));
+    }
+
+    /// On a task thread, before running: the checks of the file comment (1–6). kRun: run it; kSettled: dead-lettered
+    /// or revoked, settlement handed back; kHold: handed back to the fetch thread to wait (eta, rate limit).
+    Verdict Prepare(Job& job) {
+        if (!job.decoded) {
+            Delivery& d = job.delivery;
+            if (options.max_deliveries > 0 && d.delivery_count > options.max_deliveries) {
+                std::string name;
+                if (d.message.headers.is_object()) {
+                    auto it = d.message.headers.find("task");
+                    if (it != d.message.headers.end() && it->is_string()) name = it->get<std::string>();
+                }
+                Count(HandlesFor(name), TaskOutcome::kReceived);
+                DeadLetter(job,
+                           fmt::format("delivered {} times without being settled (more than max_deliveries {}): the "
+                                       "workers that ran it died",
+                                       d.delivery_count, options.max_deliveries),
+                           HandlesFor(name));
+                return Verdict::kSettled;
             }
-            Count(HandlesFor(name), TaskOutcome::kReceived);
-            DeadLetter(d,
-                       fmt::format("delivered {} times without being settled (more than max_deliveries {}): the "
-                                   "workers that ran it died",
-                                   d.delivery_count, options.max_deliveries),
-                       HandlesFor(name));
-            return;
+            auto request = DecodeTask(d.message);
+            if (!request) {
+                Count(undecodable_handles, TaskOutcome::kReceived);
+                DeadLetter(job, "undecodable: " + request.error().message(), undecodable_handles);
+                return Verdict::kSettled;
+            }
+            auto def = registry.Find(request->task);
+            if (!def) {
+                Count(unknown_handles, TaskOutcome::kReceived);
+                DeadLetter(job,
+                           fmt::format("unknown task '{}' (this worker runs {})", request->task.substr(0, 200),
+                                       fmt::join(registry.Names(), ", ")),
+                           unknown_handles);
+                return Verdict::kSettled;
+            }
+            const auto& h = HandlesFor(request->task);
+            Count(h, TaskOutcome::kReceived);
+            if (!request->embed.chord.is_null()) {
+                DeadLetter(job, "chords are not supported by gale's worker (run it on a Python Celery worker)", h);
+                return Verdict::kSettled;
+            }
+            job.request = std::move(*request);
+            job.def = std::move(def);
+            job.decoded = true;
         }
-        auto request = DecodeTask(d.message);
-        if (!request) {
-            Count(undecodable_handles, TaskOutcome::kReceived);
-            DeadLetter(d, "undecodable: " + request.error().message(), undecodable_handles);
-            return;
-        }
-        auto def = registry.Find(request->task);
-        if (!def) {
-            Count(unknown_handles, TaskOutcome::kReceived);
-            DeadLetter(d,
-                       fmt::format("unknown task '{}' (this worker runs {})", request->task.substr(0, 200),
-                                   fmt::join(registry.Names(), ", ")),
-                       unknown_handles);
-            return;
-        }
-        const auto& h = HandlesFor(request->task);
-        Count(h, TaskOutcome::kReceived);
-        if (!request->embed.chord.is_null()) {
-            DeadLetter(d, "chords are not supported by gale's worker (run it on a Python Celery worker)", h);
-            return;
-        }
-        Job job{std::move(d), std::move(*request), std::move(def), generation};
         const auto now = std::chrono::system_clock::now();
         if (job.request.expires && *job.request.expires <= now) {
             Revoke(job);
-            Settle(job.delivery, generation, Action::kAck);
-            return;
+            Complete(job, Action::kAck, true);
+            return Verdict::kSettled;
         }
-        if (job.request.eta && *job.request.eta > now) {
-            const auto due = Clock::now() + std::chrono::duration_cast<Clock::duration>(*job.request.eta - now);
-            Hold(std::move(job), due, /*eta=*/true);
-            return;
+        if (!job.eta_done) {
+            job.eta_done = true;
+            if (job.request.eta && *job.request.eta > now) {
+                job.eta_done = false;
+                const auto due = Clock::now() + std::chrono::duration_cast<Clock::duration>(*job.request.eta - now);
+                Return(std::move(job), due, /*eta=*/true);
+                return Verdict::kHold;
+            }
         }
-        Dispatch(std::move(job));
+        const double rate = job.def->rate_per_second;
+        if (rate > 0 && !job.rate_done) {
+            job.rate_done = true;
+            const auto steady = Clock::now();
+            const auto interval =
+                std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
+            Clock::time_point due{};
+            {
+                std::lock_guard lock(rate_mu);
+                auto& next = rate_next[job.def->name];
+                if (next > steady) {
+                    due = next;
+                    next += interval;
+                } else {
+                    next = steady + interval;
+                }
+            }
+            if (due > steady) {
+                Return(std::move(job), due, /*eta=*/false);
+                return Verdict::kHold;
+            }
+        }
+        return Verdict::kRun;
+    }
+
+    /// Hands a job back to the fetch thread to hold until `due`.
+    void Return(Job job, Clock::time_point due, bool eta) {
+        {
+            std::lock_guard lock(mu);
+            returned.push_back({std::move(job), due, eta});
+        }
+        fetch_cv.notify_one();
     }
 
     void CheckTimeLimits() {
@@ -723,7 +837,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 if (s.hard_deadline && *s.hard_deadline <= now) {
                     s.state = SlotState::kAbandoned;
                     s.cancel->store(true);
-                    expired.push_back(std::move(*s.job));
+                    expired.push_back(*s.job);  // a copy: the abandoned thread still reads its own
                     s.job.reset();
                     --running;
                     ++abandoned_running;
@@ -793,9 +907,13 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     }
 
     void WaitFetch(std::chrono::milliseconds d) {
+        FlushReady();
         std::unique_lock lock(mu);
-        fetch_cv.wait_for(lock, d,
-                          [&] { return !completions.empty() || stop_all || (stop_fetching && !fetch_stopped); });
+        fetch_waiting = true;
+        fetch_cv.wait_for(lock, d, [&] {
+            return !completions.empty() || !returned.empty() || stop_all || (stop_fetching && !fetch_stopped);
+        });
+        fetch_waiting = false;
     }
 
     void FetchLoop() {
@@ -819,6 +937,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 }
                 if (first) {
                     if (consumer) consumer->Cancel();
+                    stop_fetching_seen = true;
                     ReturnUnstarted();
                     {
                         std::lock_guard lock(mu);
@@ -864,14 +983,19 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                            {"prefetch", prefetch},
                            {"concurrency", options.concurrency}});
             }
-            CheckTimeLimits();
+            if (const auto now = Clock::now(); now >= next_housekeeping) {
+                next_housekeeping = now + kHousekeeping;
+                CheckTimeLimits();
+                UpdateQueueLengths();
+                UpdateGauges();
+            }
             ReleaseDueHolds();
-            UpdateQueueLengths();
-            UpdateGauges();
 
             const std::size_t limit = prefetch + (prefetch_adjustable ? eta_held : 0);
             const bool room = !stop_taking && unsettled < limit;
-            std::chrono::milliseconds timeout = room ? options.poll : std::chrono::milliseconds(0);
+            // Block in Next only while nothing is outstanding: finished tasks announce themselves on fetch_cv, which
+            // a Next waiting on the broker would not hear.
+            std::chrono::milliseconds timeout = room && unsettled == 0 ? options.poll : std::chrono::milliseconds(0);
             if (!holds.empty()) {
                 auto until = std::chrono::duration_cast<std::chrono::milliseconds>(holds.top().due - Clock::now());
                 timeout = std::clamp(until, std::chrono::milliseconds(0), timeout);
@@ -880,6 +1004,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 std::lock_guard lock(mu);
                 if (!completions.empty()) timeout = std::chrono::milliseconds(0);
             }
+            if (timeout.count() > 0 || pending_ready.size() >= options.concurrency) FlushReady();
             auto next = consumer->Next(timeout);
             if (!next) {
                 const std::string e = next.error().ToString();
@@ -900,8 +1025,10 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 }
                 continue;
             }
-            if (!room) {
-                auto wait = options.poll;
+            FlushReady();
+            if (timeout.count() == 0) {
+                // Tasks are out: wait for one to finish (or, with room, look at the broker again soon).
+                auto wait = room ? std::min(options.poll, kBusyLook) : options.poll;
                 if (!holds.empty()) {
                     auto until = std::chrono::duration_cast<std::chrono::milliseconds>(holds.top().due - Clock::now());
                     wait = std::clamp(until, std::chrono::milliseconds(1), wait);
@@ -1028,7 +1155,7 @@ WorkerStats Worker::Stats() const {
     s.prefetched = c.held_count + c.ready.size();
     s.abandoned_threads = c.abandoned_running;
     s.stuck = c.abandoned_running >= c.max_abandoned;
-    s.outcomes = c.outcomes;
+    for (std::size_t i = 0; i < kTaskOutcomes; ++i) s.outcomes[i] = c.outcomes[i].load(std::memory_order_relaxed);
     s.reconnects = c.reconnects;
     s.last_error = c.last_error;
     return s;
