@@ -26,7 +26,8 @@ set(_gale_external_packages
     "PostgreSQL::PostgreSQL=PostgreSQL"
     "PkgConfig::RDKAFKA=rdkafka"
     "RabbitMQ::rabbitmq-c=rabbitmq-c"
-    "Hiredis::hiredis=hiredis")
+    "Hiredis::hiredis=hiredis"
+    "absl::time=absl")
 
 # The gale components and external package ids that component `name` links directly.
 function(_gale_component_links name out_components out_packages)
