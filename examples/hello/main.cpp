@@ -4,6 +4,14 @@
 // Run: `hello migrate && hello serve`, and beside it `hello consume --probe-port 8002`. With a RabbitMQ broker
 // (AMQP_URL), `consume` also records the visits that arrive as AMQP messages (routing key visits.*).
 //
+// Tasks (Celery's wire format; `hello worker --probe-port 8003` runs them, from the embedded SQLite queue by default
+// or from CELERY_BROKER_URL=redis://… / amqp://…, where Python's Celery can send and run them too):
+//   hello.add(a, b)          returns a + b (`hello add 2 3` sends it and prints the result).
+//   hello.record_visit(name) records one visit, exactly once: the insert and the task's completion record commit in
+//                            one transaction (gale/tasks/completion.hpp), so a redelivery after a crash adds nothing.
+//   POST /tasks/visits/{name} sends hello.record_visit and answers 202 with the task id; GET /tasks/{id} reads its
+//                            state and result from the result backend.
+//
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
 // DATABASE_NAME, or, when that is unset, at $GALE_HELLO_DB (the benchmark's knob) or ./hello.db.
@@ -41,6 +49,9 @@
 #include <gale/pipe/embedded_log.hpp>
 #include <gale/pipe/producer.hpp>
 #include <gale/pipe/serializer.hpp>
+#include <gale/tasks/client.hpp>
+#include <gale/tasks/completion.hpp>
+#include <gale/tasks/task.hpp>
 
 namespace {
 
@@ -291,6 +302,104 @@ int main(int argc, char** argv) {
             GALE_RETURN_IF_ERROR(d.Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
             return {};
         });
+
+    // Tasks. A task thread needs a connection of its own for a transaction (gale/tasks/completion.hpp): one per
+    // thread, opened on the thread's first visit.
+    auto task_database = []() -> gale::Result<gale::db::Database*> {
+        thread_local std::optional<gale::db::Database> conn;
+        if (!conn) {
+            GALE_ASSIGN_OR_RETURN(auto options, DatabaseOptions());
+            GALE_ASSIGN_OR_RETURN(auto opened, gale::db::Database::Connect(options));
+            GALE_RETURN_IF_ERROR(gale::tasks::EnsureCompletionTable(opened));
+            conn.emplace(std::move(opened));
+        }
+        return &*conn;
+    };
+    app.Task("hello.add", gale::tasks::Typed(
+                              [](std::int64_t a, std::int64_t b) -> gale::Result<std::int64_t> {
+                                  std::int64_t sum = 0;
+                                  if (__builtin_add_overflow(a, b, &sum)) {
+                                      return gale::MakeError(gale::ErrorCode::kInvalidArgument,
+                                                             "a + b does not fit in 64 bits");
+                                  }
+                                  return sum;
+                              },
+                              {"a", "b"}));
+    app.Task(
+        "hello.record_visit",
+        gale::tasks::Typed(
+            [task_database](gale::tasks::TaskContext& ctx, const std::string& name) -> gale::Result<nlohmann::json> {
+                if (name.empty() || name.size() > kMaxNameBytes) {
+                    return gale::MakeError(gale::ErrorCode::kInvalidArgument, "name: 1 to 100 bytes");
+                }
+                GALE_ASSIGN_OR_RETURN(auto* d, task_database());
+                return gale::tasks::RunOnce(*d, ctx, [&](gale::db::Database& tx) -> gale::Result<nlohmann::json> {
+                    GALE_ASSIGN_OR_RETURN(auto rows,
+                                          tx.Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {name}));
+                    return nlohmann::json{{"id", std::get<std::int64_t>(rows[0][0])}, {"name", name}};
+                });
+            },
+            {"name"}));
+
+    app.Post("/tasks/visits/{name}", [&](Request& req) {
+        auto client = app.tasks();
+        if (!client) return Response::Text(503, client.error().message() + "\n");
+        auto id = (*client)->Send("hello.record_visit", {std::string(req.param("name"))});
+        if (!id) return Response::Text(503, id.error().message() + "\n");
+        return Response::Json(202, nlohmann::json{{"task_id", *id}}.dump() + "\n");
+    });
+
+    app.Get("/tasks/{id}", [&](Request& req) {
+        auto client = app.tasks();
+        if (!client) return Response::Text(503, client.error().message() + "\n");
+        auto result = (*client)->Get(std::string(req.param("id")));
+        if (!result) {
+            const bool no_backend = result.error().code() == gale::ErrorCode::kInvalidArgument;
+            return Response::Text(no_backend ? 404 : 503, result.error().message() + "\n");
+        }
+        nlohmann::ordered_json body = {
+            {"task_id", result->task_id}, {"state", gale::tasks::ToString(result->state)}, {"result", result->result}};
+        return Response::Json(200, body.dump() + "\n");
+    });
+
+    app.Command("add", "send hello.add(A, B) to the workers and print its result (waits up to 10 s)",
+                [&](const gale::app::Args& args) {
+                    if (args.size() != 2) {
+                        std::fprintf(stderr, "add: expected two integers, e.g. `hello add 2 3`\n");
+                        return 2;
+                    }
+                    constexpr std::int64_t kLimit = std::int64_t{1} << 52;  // exact in a Python float, and no overflow
+                    auto a = gale::ParseInt("add: A", args[0], -kLimit, kLimit);
+                    auto b = gale::ParseInt("add: B", args[1], -kLimit, kLimit);
+                    if (!a || !b) {
+                        std::fprintf(stderr, "%s\n", (!a ? a : b).error().message().c_str());
+                        return 2;
+                    }
+                    auto client = app.tasks();
+                    if (!client) {
+                        std::fprintf(stderr, "add: %s\n", client.error().message().c_str());
+                        return 1;
+                    }
+                    auto id = (*client)->Send("hello.add", {*a, *b});
+                    if (!id) {
+                        std::fprintf(stderr, "add: %s\n", id.error().message().c_str());
+                        return 1;
+                    }
+                    auto result = (*client)->Wait(*id, std::chrono::seconds(10));
+                    if (!result) {
+                        std::fprintf(stderr, "add: task %s: %s (is `hello worker` running?)\n", id->c_str(),
+                                     result.error().message().c_str());
+                        return 1;
+                    }
+                    if (result->state != gale::tasks::TaskState::kSuccess) {
+                        std::fprintf(stderr, "add: task %s: %s %s\n", id->c_str(),
+                                     std::string(gale::tasks::ToString(result->state)).c_str(),
+                                     result->result.dump().c_str());
+                        return 1;
+                    }
+                    std::printf("%s\n", result->result.dump().c_str());
+                    return 0;
+                });
 
     app.Check("database",
               [&] {

@@ -26,6 +26,7 @@
 #include "roles/amqp_consumers.hpp"
 #include "roles/pipe_consumers.hpp"
 #include "roles/web.hpp"
+#include "roles/worker.hpp"
 #include "runtime/runner.hpp"
 #include "serve_options.hpp"
 #include "settings_loader.hpp"
@@ -301,7 +302,7 @@ App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions optio
 }
 
 App& App::Command(std::string name, std::string help, CommandFn fn) {
-    static const std::vector<std::string> kReserved = {"serve", "check", "help"};
+    static const std::vector<std::string> kReserved = {"serve", "check", "help", "worker"};
     if (name.empty() || name.front() == '-' || std::find(kReserved.begin(), kReserved.end(), name) != kReserved.end()) {
         state_->registration_errors.push_back(
             fmt::format("command name '{}' is empty, reserved or starts with '-'", name));
@@ -349,6 +350,15 @@ App& App::AmqpConsumer(amqp::QueueSpec queue, amqp::Handler handler) {
     return *this;
 }
 
+App& App::Task(std::string name, tasks::TaskFn fn, tasks::TaskOptions options) {
+    if (auto r = state_->tasks.Add(std::move(name), std::move(fn), std::move(options)); !r) {
+        state_->registration_errors.push_back(r.error().message());
+    }
+    return *this;
+}
+
+Result<tasks::TaskClient*> App::tasks() { return EnsureTasks(*state_); }
+
 App& App::Migrations(MigrationStatusFn fn) {
     state_->migrations = std::move(fn);
     return *this;
@@ -392,6 +402,27 @@ int App::Run(int argc, char** argv) {
                       "AMQP: reconnect after a broker loss (always on; accepted for hurricane)");
     consume->add_option("--amqp-max-outage", amqp_max_outage,
                         "AMQP: liveness fails after this long without the broker (default 5m; GALE_AMQP_MAX_OUTAGE)");
+
+    CLI::App* worker = cli.add_subcommand(
+        "worker", "run the registered tasks from the task queue, with probes and metrics (takes the serve options)");
+    ServeOptionParser worker_parser(*worker, command_names);
+    if (s.tasks.empty()) worker->group("");  // listed only by services that have tasks
+    std::string worker_queues;
+    std::size_t worker_concurrency = 0;
+    std::size_t worker_prefetch = 4;
+    std::string worker_max_outage;
+    worker->add_option("-Q,--queues", worker_queues,
+                       "comma-separated queues to consume (default: the default queue and every queue a task names; "
+                       "GALE_WORKER_QUEUES)");
+    worker->add_option("-c,--concurrency", worker_concurrency,
+                       "task threads (default: APP_WORKER_COUNT, else the number of cores)")
+        ->check(CLI::Range(1, 4096));
+    worker->add_option("--prefetch-multiplier", worker_prefetch,
+                       "prefetch = multiplier x concurrency, as Celery's worker_prefetch_multiplier (default 4; "
+                       "GALE_WORKER_PREFETCH_MULTIPLIER)")
+        ->check(CLI::Range(1, 100000));
+    worker->add_option("--max-outage", worker_max_outage,
+                       "liveness fails after this long without the broker (default 5m; GALE_WORKER_MAX_OUTAGE)");
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;
@@ -466,6 +497,7 @@ int App::Run(int argc, char** argv) {
         own.ApplyDefaults(loaded->settings);
     }
     s.settings = loaded->settings;
+    s.settings_loaded = true;
     if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
         return 2;
@@ -516,7 +548,8 @@ int App::Run(int argc, char** argv) {
     }
 
     // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.
-    auto mode = serve->parsed() || consume->parsed() ? Result<RunModeSetting>(RunModeSetting{}) : ReadRunMode();
+    auto mode = serve->parsed() || consume->parsed() || worker->parsed() ? Result<RunModeSetting>(RunModeSetting{})
+                                                                         : ReadRunMode();
     if (!mode) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), mode.error().message().c_str());
         return 2;
@@ -571,9 +604,58 @@ int App::Run(int argc, char** argv) {
         if (!s.amqp_consumers.empty()) roles.push_back(MakeAmqpConsumersRole(std::move(amqp_options)));
         return RunRoles(s, *options, std::move(roles), argv, "gale.consume");
     }
+    if (worker->parsed() || mode->mode == config::RunMode::kWorker) {
+        auto options = role_options(worker->parsed() ? worker_parser : serve_parser, GaleEnvironment());
+        if (!options) return 2;
+        if (s.tasks.empty()) {
+            log::Error("gale.worker", "no tasks are registered: declare them with App::Task (APP_RUN_MODE=WORKER or "
+                                      "`worker` runs them)");
+            return 2;
+        }
+        auto env = GaleEnvironment();
+        auto from_env = [&](const char* key, std::string& into) {
+            if (!into.empty()) return;
+            if (auto it = env.find(key); it != env.end()) into = it->second;
+        };
+        std::vector<std::string> problems;
+        WorkerRoleOptions wo;
+        from_env("GALE_WORKER_QUEUES", worker_queues);
+        std::string_view rest(worker_queues);
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            for (auto& q : SplitWhitespace(rest.substr(0, comma))) wo.queues.push_back(q);
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        wo.concurrency = worker_concurrency != 0 ? worker_concurrency : mode->worker_count;
+        std::string prefetch_text;
+        from_env("GALE_WORKER_PREFETCH_MULTIPLIER", prefetch_text);
+        if (!worker->get_option("--prefetch-multiplier")->empty() || prefetch_text.empty()) {
+            wo.prefetch_multiplier = worker_prefetch;
+        } else if (auto n = ParseInt("GALE_WORKER_PREFETCH_MULTIPLIER", prefetch_text, 1, 100000)) {
+            wo.prefetch_multiplier = static_cast<std::size_t>(*n);
+        } else {
+            problems.push_back(n.error().message());
+        }
+        from_env("GALE_WORKER_MAX_OUTAGE", worker_max_outage);
+        if (!worker_max_outage.empty()) {
+            if (auto d = ParseDuration("--max-outage", worker_max_outage)) {
+                wo.max_outage = *d;
+            } else {
+                problems.push_back(d.error().message());
+            }
+        }
+        if (!problems.empty()) {
+            for (const auto& p : problems) std::fprintf(stderr, "%s: %s\n", s.name.c_str(), p.c_str());
+            return 2;
+        }
+        std::vector<std::unique_ptr<Role>> roles;
+        roles.push_back(MakeWorkerRole(std::move(wo)));
+        return RunRoles(s, *options, std::move(roles), argv, "gale.worker");
+    }
     if (mode->mode != config::RunMode::kWeb) {
         std::fprintf(stderr,
-                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB, TASK and CONSUME are); "
+                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB, TASK, WORKER and CONSUME "
+                     "are); "
                      "refusing to start rather than run the wrong role\n",
                      s.name.c_str(), std::string(config::ToString(mode->mode)).c_str());
         return 2;

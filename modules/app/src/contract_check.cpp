@@ -3,6 +3,7 @@
 
 #include <gale/amqp/settings.hpp>
 #include <gale/base/check.hpp>
+#include <gale/tasks/settings.hpp>
 
 #include "state.hpp"
 
@@ -13,6 +14,7 @@ const config::Contract& GaleContract() {
         config::Contract c;
         for (const config::GroupSpec& g : config::BuiltinContract().groups()) GALE_CHECK(c.AddGroup(g).has_value());
         GALE_CHECK(c.AddGroup(amqp::ContractGroup()).has_value());
+        GALE_CHECK(c.AddGroup(tasks::ContractGroup()).has_value());
         return c;
     }();
     return contract;

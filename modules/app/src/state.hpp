@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,10 @@
 #include <gale/health/checks.hpp>
 #include <gale/http/router.hpp>
 #include <gale/metrics/registry.hpp>
+#include <gale/tasks/broker.hpp>
+#include <gale/tasks/client.hpp>
+#include <gale/tasks/result_backend.hpp>
+#include <gale/tasks/task.hpp>
 
 namespace gale::app {
 
@@ -30,10 +35,17 @@ struct App::State {
     std::vector<CommandEntry> commands;
     MigrationStatusFn migrations;
     metrics::Registry registry;
-    std::vector<config::GroupSpec> contract_groups;                  // the service's own environment variables
-    config::Settings settings;                                       // loaded by Run
+    std::vector<config::GroupSpec> contract_groups;  // the service's own environment variables
+    config::Settings settings;                       // loaded by Run
+    bool settings_loaded = false;
     std::vector<std::pair<std::string, ConsumerFactory>> consumers;  // run by `consume`
     std::vector<amqp::Subscription> amqp_consumers;                  // run by `consume` when a broker is set
+    tasks::TaskRegistry tasks;                                       // run by `worker`
+    // The task transports (App::tasks(), the worker), built on first use from the settings.
+    std::mutex tasks_mu;
+    std::unique_ptr<tasks::Broker> task_broker;
+    std::unique_ptr<tasks::ResultBackend> task_backend;
+    std::unique_ptr<tasks::TaskClient> task_client;
     std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {
@@ -43,6 +55,10 @@ struct App::State {
         return nullptr;
     }
 };
+
+/// The task client (and with it the broker and result backend), built from `state.settings` on first use.
+/// Thread-safe. Errors as App::tasks().
+Result<tasks::TaskClient*> EnsureTasks(App::State& state);
 
 /// Validates the environment contract (gale's groups and the service's) against `settings`: every problem.
 std::vector<std::string> ValidateContract(const App::State& state, const config::Settings& settings);

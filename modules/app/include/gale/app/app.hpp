@@ -27,6 +27,7 @@
 #include <gale/health/checks.hpp>
 #include <gale/http/message.hpp>
 #include <gale/http/router.hpp>
+#include <gale/tasks/task.hpp>
 
 namespace gale::metrics {
 class Registry;
@@ -36,6 +37,10 @@ namespace gale::pipe {
 class Consumer;
 class ConsumerBackend;
 }  // namespace gale::pipe
+
+namespace gale::tasks {
+class TaskClient;
+}  // namespace gale::tasks
 
 namespace gale::config {
 struct GroupSpec;
@@ -92,6 +97,18 @@ public:
     /// invalid queue spec is reported by Run (exit 2). Without a broker configured, `consume` logs once that the
     /// AMQP consumers are off and runs the rest.
     App& AmqpConsumer(amqp::QueueSpec queue, amqp::Handler handler);
+    /// Registers a task under its Celery name ("proj.tasks.add"; see gale/tasks/task.hpp for the function, the
+    /// typed form `gale::tasks::Typed(...)` and the options). `worker` (or APP_RUN_MODE=WORKER) runs the registered
+    /// tasks from the broker the settings name (CELERY_BROKER_URL; the embedded SQLite queue when none). An invalid
+    /// declaration (a duplicate name, a bad rate limit…) is reported by Run (exit 2).
+    App& Task(std::string name, tasks::TaskFn fn, tasks::TaskOptions options = {});
+    /// The client that sends tasks (Celery's send_task/apply_async, chains, results), from handlers, commands,
+    /// consumers and tasks, in every role. Built on first use from the settings (CELERY_BROKER_URL,
+    /// CELERY_RESULT_BACKEND…; see gale/tasks/settings.hpp) and shared by every caller; routes tasks registered
+    /// here to their TaskOptions::queue. Thread-safe. Errors: called before Run loaded the settings; a broker that
+    /// cannot be built (kInvalidArgument naming the transport this service lacks, kUnavailable, kIo) — tried again
+    /// on the next call.
+    Result<tasks::TaskClient*> tasks();
     /// Tells `serve --check-migrations` how to find pending migrations.
     App& Migrations(MigrationStatusFn fn);
 
