@@ -414,12 +414,14 @@ int App::Run(int argc, char** argv) {
     worker->add_option("-Q,--queues", worker_queues,
                        "comma-separated queues to consume (default: the default queue and every queue a task names; "
                        "GALE_WORKER_QUEUES)");
-    worker->add_option("-c,--concurrency", worker_concurrency,
-                       "task threads (default: APP_WORKER_COUNT, else the number of cores)")
+    worker
+        ->add_option("-c,--concurrency", worker_concurrency,
+                     "task threads (default: APP_WORKER_COUNT, else the number of cores)")
         ->check(CLI::Range(1, 4096));
-    worker->add_option("--prefetch-multiplier", worker_prefetch,
-                       "prefetch = multiplier x concurrency, as Celery's worker_prefetch_multiplier (default 4; "
-                       "GALE_WORKER_PREFETCH_MULTIPLIER)")
+    worker
+        ->add_option("--prefetch-multiplier", worker_prefetch,
+                     "prefetch = multiplier x concurrency, as Celery's worker_prefetch_multiplier (default 4; "
+                     "GALE_WORKER_PREFETCH_MULTIPLIER)")
         ->check(CLI::Range(1, 100000));
     worker->add_option("--max-outage", worker_max_outage,
                        "liveness fails after this long without the broker (default 5m; GALE_WORKER_MAX_OUTAGE)");
@@ -608,8 +610,9 @@ int App::Run(int argc, char** argv) {
         auto options = role_options(worker->parsed() ? worker_parser : serve_parser, GaleEnvironment());
         if (!options) return 2;
         if (s.tasks.empty()) {
-            log::Error("gale.worker", "no tasks are registered: declare them with App::Task (APP_RUN_MODE=WORKER or "
-                                      "`worker` runs them)");
+            log::Error("gale.worker",
+                       "no tasks are registered: declare them with App::Task (APP_RUN_MODE=WORKER or "
+                       "`worker` runs them)");
             return 2;
         }
         auto env = GaleEnvironment();
