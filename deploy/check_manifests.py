@@ -27,7 +27,13 @@ same schema the API server publishes, at the client's Kubernetes version) strict
      probe fails within the drain delay (periodSeconds x failureThreshold + timeoutSeconds <= GALE_DRAIN_DELAY),
      terminationGracePeriodSeconds covers drain delay + graceful timeout + the shutdown webhooks, and a pod that
      waits for migrations (GALE_CHECK_MIGRATIONS) does so on a database server, not on a SQLite file in its own
-     volume that no Job can reach.
+     volume that no Job can reach;
+  8. KEDA's custom resources (keda.sh/v1alpha1 ScaledObject and TriggerAuthentication), which the client has no
+     models for, against the schema below (KEDA 2.x's CRDs, the fields gale renders and their neighbours) as
+     strictly as 2-4, with the metadata of the rabbitmq and redis triggers (a misspelt key is silently ignored by
+     KEDA); their references (scaleTargetRef -> a Deployment, authenticationRef -> a TriggerAuthentication,
+     secretTargetRef -> a Secret and its key); and a Deployment that a ScaledObject scales must not set replicas
+     (every `kubectl apply` would reset what the autoscaler chose).
 Every problem is printed as `document N (Kind name): path: message`; exit 1 if any, 2 if the YAML does not parse.
 """
 
@@ -55,11 +61,54 @@ DEFAULT_PROBE = {"periodSeconds": 10, "timeoutSeconds": 1, "failureThreshold": 3
 DEFAULT_GRACE_SECONDS = 30
 
 
+# KEDA 2.x: (apiVersion, kind) -> the spec's schema. A schema is a type string of the client ("str", "int", "bool",
+# "dict(str, str)", "V2beta2HorizontalPodAutoscalerBehavior"...), a dict of field -> schema (an object; fields in
+# REQUIRED_FIELDS must be present), or a one-element list [schema] (a list of it). "object" is free-form.
+KEDA_GROUP_VERSION = "keda.sh/v1alpha1"
+KEDA_TRIGGER = {
+    "type": "str", "name": "str", "metadata": "dict(str, str)", "metricType": "str", "useCachedMetrics": "bool",
+    "authenticationRef": {"name": "str", "kind": "str"},
+}
+KEDA_SPECS = {
+    "ScaledObject": {
+        "scaleTargetRef": {"apiVersion": "str", "kind": "str", "name": "str", "envSourceContainerName": "str"},
+        "pollingInterval": "int", "cooldownPeriod": "int", "initialCooldownPeriod": "int", "idleReplicaCount": "int",
+        "minReplicaCount": "int", "maxReplicaCount": "int",
+        "fallback": {"failureThreshold": "int", "replicas": "int"},
+        "advanced": {"restoreToOriginalReplicaCount": "bool",
+                     "horizontalPodAutoscalerConfig": {"name": "str",
+                                                       "behavior": "V2beta2HorizontalPodAutoscalerBehavior"},
+                     "scalingModifiers": "object"},
+        "triggers": [KEDA_TRIGGER],
+    },
+    "TriggerAuthentication": {
+        "secretTargetRef": [{"parameter": "str", "name": "str", "key": "str"}],
+        "configMapTargetRef": [{"parameter": "str", "name": "str", "key": "str"}],
+        "env": [{"parameter": "str", "name": "str", "containerName": "str"}],
+        "podIdentity": "object", "hashiCorpVault": "object", "azureKeyVault": "object", "awsSecretManager": "object",
+    },
+}
+REQUIRED_FIELDS = {"scaleTargetRef", "triggers", "type", "parameter", "key"}  # and every ref's "name"
+# The triggers' metadata keys (KEDA's scaler docs), and what each needs. Connection details may come from the
+# TriggerAuthentication instead (its parameters).
+KEDA_TRIGGER_KEYS = {
+    "rabbitmq": {"host", "hostFromEnv", "protocol", "mode", "value", "activationValue", "queueName", "vhostName",
+                 "useRegex", "excludeUnacknowledged", "pageSize", "operation", "timeout", "unsafeSsl"},
+    "redis": {"address", "addressFromEnv", "host", "hostFromEnv", "port", "portFromEnv", "username",
+              "usernameFromEnv", "password", "passwordFromEnv", "listName", "listLength", "activationListLength",
+              "enableTLS", "unsafeSsl", "databaseIndex"},
+}
+KEDA_TRIGGER_REQUIRED = {"rabbitmq": ("queueName", "mode", "value"), "redis": ("listName", "listLength")}
+KEDA_TRIGGER_CONNECTION = {"rabbitmq": {"host", "hostFromEnv"}, "redis": {"address", "addressFromEnv", "host",
+                                                                          "hostFromEnv"}}
+
+
 class Checker:
     def __init__(self):
         self.api_client = kubernetes.client.ApiClient()
         self.errors = []
         self.where = ""
+        self.kind = ""
 
     def error(self, path, message):
         self.errors.append(f"{self.where}: {path or '<root>'}: {message}")
@@ -154,6 +203,125 @@ class Checker:
                                               hasattr(api, f"create_{snake}")):
             return None
         return cls
+
+    # --- 8: KEDA's custom resources -----------------------------------------------------------------------------
+
+    def check_crd_value(self, value, schema, path):
+        if isinstance(schema, str):
+            return self.check_value(value, schema, path)
+        if isinstance(schema, list):
+            if not isinstance(value, list):
+                self.error(path, f"expected a list, got {type(value).__name__} {value!r}")
+                return False
+            return all([self.check_crd_value(v, schema[0], f"{path}[{i}]") for i, v in enumerate(value)])
+        if not isinstance(value, dict):
+            self.error(path, f"expected an object, got {type(value).__name__} {value!r}")
+            return False
+        ok = True
+        for key, v in value.items():
+            sub = f"{path}.{key}"
+            if key not in schema:
+                owner = path.rpartition(".")[2].split("[")[0] or "spec"
+                self.error(sub, f"unknown field \"{key}\" in {self.kind}{owner[0].upper()}{owner[1:]}")
+                ok = False
+                continue
+            ok = self.check_crd_value(v, schema[key], sub) and ok
+        for key in schema:
+            if (key in REQUIRED_FIELDS or (key == "name" and path.endswith(("Ref", "]")) and
+                                           "triggers" not in path.rpartition(".")[2])) and key not in value:
+                self.error(f"{path}.{key}", "required")
+                ok = False
+        return ok
+
+    def check_keda(self, doc):
+        kind = doc["kind"]
+        self.kind = kind
+        for key in doc:
+            if key not in ("apiVersion", "kind", "metadata", "spec", "status"):
+                self.error(key, f"unknown field \"{key}\" in {kind}")
+        self.check_value(doc.get("metadata"), "V1ObjectMeta", "metadata")
+        self.check_semantics(doc)
+        spec = doc.get("spec")
+        if spec is None:
+            self.error("spec", "required")
+            return
+        # The error names the CRD's type: ScaledObjectSpec, ScaledObjectScaleTargetRef...
+        self.check_crd_value(spec, KEDA_SPECS[kind], "spec")
+        if kind != "ScaledObject" or not isinstance(spec, dict):
+            return
+        triggers = spec.get("triggers")
+        if isinstance(triggers, list) and not triggers:
+            self.error("spec.triggers", "needs at least one trigger")
+        lo, hi = spec.get("minReplicaCount", 0), spec.get("maxReplicaCount", 100)
+        if isinstance(lo, int) and isinstance(hi, int) and not 0 <= lo <= hi:
+            self.error("spec.maxReplicaCount", f"minReplicaCount {lo} and maxReplicaCount {hi}: need 0 <= min <= max")
+        for i, t in enumerate(triggers if isinstance(triggers, list) else []):
+            if not isinstance(t, dict):
+                continue
+            tp = f"spec.triggers[{i}]"
+            ttype, meta = t.get("type"), t.get("metadata")
+            if ttype not in KEDA_TRIGGER_KEYS:
+                self.error(f"{tp}.type", f"trigger type {ttype!r}: this checker knows "
+                                         f"{', '.join(sorted(KEDA_TRIGGER_KEYS))}")
+                continue
+            if not isinstance(meta, dict):
+                self.error(f"{tp}.metadata", "required")
+                continue
+            for key in meta:
+                if key not in KEDA_TRIGGER_KEYS[ttype]:
+                    self.error(f"{tp}.metadata.{key}", f"unknown key of the {ttype} trigger (KEDA ignores it)")
+            for key in KEDA_TRIGGER_REQUIRED[ttype]:
+                if key not in meta:
+                    self.error(f"{tp}.metadata", f"the {ttype} trigger needs {key}")
+            if ttype == "rabbitmq" and meta.get("mode") not in (None, "QueueLength", "MessageRate"):
+                self.error(f"{tp}.metadata.mode", f"{meta['mode']!r} is not QueueLength or MessageRate")
+            for key in ("value", "listLength", "databaseIndex"):
+                v = meta.get(key)
+                if isinstance(v, str) and not re.match(r"^[0-9]+(\.[0-9]+)?$", v):
+                    self.error(f"{tp}.metadata.{key}", f"{v!r} is not a number")
+            if not KEDA_TRIGGER_CONNECTION[ttype] & set(meta) and not t.get("authenticationRef"):
+                self.error(f"{tp}.metadata", f"the {ttype} trigger names no broker (metadata "
+                                             f"{' or '.join(sorted(KEDA_TRIGGER_CONNECTION[ttype]))}, or an "
+                                             f"authenticationRef)")
+
+    def check_keda_references(self, docs):
+        by_kind = {}
+        for _, d in docs:
+            by_kind.setdefault(d.get("kind"), {})[(d.get("metadata") or {}).get("name")] = d
+        for index, doc in docs:
+            self.where = describe(index, doc)
+            spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+            if doc.get("apiVersion") != KEDA_GROUP_VERSION:
+                continue
+            if doc.get("kind") == "ScaledObject":
+                ref = spec.get("scaleTargetRef") if isinstance(spec.get("scaleTargetRef"), dict) else {}
+                target_kind = ref.get("kind") or "Deployment"
+                target = by_kind.get(target_kind, {}).get(ref.get("name"))
+                if ref.get("name") and target is None:
+                    self.error("spec.scaleTargetRef",
+                               f"scaleTargetRef: no {target_kind} named {ref.get('name')!r} in these manifests")
+                elif target is not None and "replicas" in (target.get("spec") or {}):
+                    self.where = describe(next(i for i, d in docs if d is target), target)
+                    self.error("spec.replicas", f"spec.replicas: set on a {target_kind} that ScaledObject "
+                                                f"{(doc.get('metadata') or {}).get('name')} scales: every "
+                                                f"`kubectl apply` resets what the autoscaler chose; leave it out")
+                    self.where = describe(index, doc)
+                for i, t in enumerate(spec.get("triggers") or []):
+                    auth = (t.get("authenticationRef") or {}) if isinstance(t, dict) else {}
+                    if auth.get("name") and (auth.get("kind") or "TriggerAuthentication") == "TriggerAuthentication" \
+                            and auth["name"] not in by_kind.get("TriggerAuthentication", {}):
+                        self.error(f"spec.triggers[{i}].authenticationRef",
+                                   f"no TriggerAuthentication named {auth['name']!r} in these manifests")
+            if doc.get("kind") == "TriggerAuthentication":
+                for i, ref in enumerate(spec.get("secretTargetRef") or []):
+                    if not isinstance(ref, dict):
+                        continue
+                    secret = by_kind.get("Secret", {}).get(ref.get("name"))
+                    path = f"spec.secretTargetRef[{i}]"
+                    if secret is None:
+                        self.error(path, f"no Secret named {ref.get('name')!r} in these manifests")
+                    elif ref.get("key") not in {**(secret.get("data") or {}), **(secret.get("stringData") or {})}:
+                        self.error(f"{path}.key", f"Secret {ref.get('name')!r} has no key {ref.get('key')!r}")
 
     # --- 5: what the API server checks beyond the schema -------------------------------------------------------
 
@@ -349,6 +517,9 @@ class Checker:
             if not isinstance(api_version, str) or not isinstance(kind, str):
                 self.error("", "apiVersion and kind are required strings")
                 continue
+            if api_version == KEDA_GROUP_VERSION and kind in KEDA_SPECS:
+                self.check_keda(doc)
+                continue
             klass = self.model_for(api_version, kind)
             if klass is None:
                 self.error("kind", f"{api_version} {kind} is not a kind the Kubernetes client knows")
@@ -357,6 +528,7 @@ class Checker:
             self.check_semantics(doc)
         self.check_references([(i, d) for i, d in docs if isinstance(d, dict)])
         self.check_gale([(i, d) for i, d in docs if isinstance(d, dict)])
+        self.check_keda_references([(i, d) for i, d in docs if isinstance(d, dict)])
         for e in self.errors:
             print(e, file=sys.stderr)
         if self.errors:
