@@ -23,6 +23,18 @@
 // the embedded log and Kinesis: every partition/shard), so a second pod, even the overlap of a rolling update,
 // would process every record twice. Its only port is the probe server's; on SIGTERM it fails readiness, finishes
 // the round in flight and exits, so the WEB grace period is ample.
+//
+// WORKER (roles/worker.cpp) competes with its replicas for the broker's messages, so it scales and rolls like WEB,
+// without a Service. On SIGTERM it stops fetching at once (no drain delay: nothing routes to it), the tasks running
+// get the graceful timeout to finish, and what is unsettled then returns to the queue; so GALE_GRACEFUL_TIMEOUT is
+// pinned (it is what the grace period was computed from). Its readiness is timed as WEB's (a rollout waits on it);
+// its liveness is more patient (WorkerLivenessTiming). BEAT: see the header. Both need a broker that every pod
+// reaches: the embedded queue is a SQLite file in the pod's own emptyDir, so it is refused for them.
+//
+// KEDA: the rabbitmq trigger takes the broker as one URL, so its TriggerAuthentication reads CELERY_BROKER_URL
+// from the service's Secret; the redis trigger takes host:port (the render-time broker's: it names no secret) and
+// the password separately, which the URL in the Secret cannot give, so a Secret `<service>-keda` holds it. Neither
+// is put into the pods' envFrom (its keys are not variable names).
 #include "deploy_k8s.hpp"
 
 #include <algorithm>
@@ -42,6 +54,7 @@ constexpr int kReadinessTimeoutSeconds = 1;     // kubelet's default; gale answe
 constexpr int kReadinessFailures = 2;           // one slow probe does not take a pod out of its Service
 constexpr int kMaxReadinessPeriodSeconds = 10;  // readiness also reports overload: notice it within seconds
 constexpr std::uint32_t kRunAsUser = 10001;     // the image's non-root user (deploy/Dockerfile)
+constexpr int kBeatReplicasWithLease = 2;       // one leader and one standby; more only contend for the lease
 
 std::string Quote(std::string_view s) {
     std::string out = "\"";
@@ -112,17 +125,32 @@ bool HasMode(const K8sInputs& in, config::RunMode mode) {
 
 bool Integrated(const K8sInputs& in) { return in.probe_port == in.port; }
 
+bool IsRedis(const K8sInputs& in) { return in.broker_scheme == "redis" || in.broker_scheme == "rediss"; }
+bool IsAmqp(const K8sInputs& in) { return in.broker_scheme == "amqp" || in.broker_scheme == "amqps"; }
+/// KEDA's objects are rendered: asked for, with a worker to scale.
+bool RendersKeda(const K8sInputs& in) { return in.keda && HasMode(in, config::RunMode::kWorker); }
+bool BeatHasLease(const K8sInputs& in) { return in.database_engine == "postgresql"; }
+
+std::string Join(const std::vector<std::string>& items, std::string_view sep) {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += sep;
+        out += item;
+    }
+    return out;
+}
+
 std::string ConfigMapName(const K8sInputs& in) { return in.service + "-env"; }
 std::string SecretName(const K8sInputs& in) { return in.service + "-secrets"; }
 /// Contract variables that the manifests set per workload (env wins over envFrom, but an empty placeholder for
 /// APP_WORKER_COUNT would still stop the process as non-numeric), so they stay out of the ConfigMap and Secret.
-/// DATABASE_ENGINE is the engine the manifests were rendered for.
+/// DATABASE_ENGINE is the engine the manifests were rendered for; GALE_WORKER_QUEUES the queues they scale on.
 bool IsWorkloadVar(std::string_view name) {
     return name == "APP_RUN_MODE" || name == "APP_TASK_COMMANDS" || name == "APP_WORKER_COUNT" ||
-           name == "DATABASE_ENGINE";
+           name == "DATABASE_ENGINE" || name == "GALE_WORKER_QUEUES";
 }
 
-/// WEB and CONSUME pods wait (--check-migrations) for the TASK Job's migrations.
+/// WEB, CONSUME and WORKER pods wait (--check-migrations) for the TASK Job's migrations.
 bool WaitsForMigrations(const K8sInputs& in) {
     return in.wait_for_migrations && in.declares_migrations && HasMode(in, config::RunMode::kTask);
 }
@@ -184,13 +212,16 @@ void HttpProbe(Writer& w, int indent, std::string_view probe, std::string_view p
     w.Line(indent + 2, fmt::format("failureThreshold: {}", t.failure_threshold));
 }
 
-/// The pod spec shared by the WEB and CONSUME Deployments and the TASK Job (from "spec:" of the template, at
-/// `indent`).
+/// The pod spec shared by the WEB, CONSUME, WORKER and BEAT Deployments and the TASK Job (from "spec:" of the
+/// template, at `indent`).
 void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
     const bool web = mode == config::RunMode::kWeb;
     const bool consume = mode == config::RunMode::kConsume;
-    const bool probed = web || consume;  // long-running roles with the probe server
-    // CONSUME serves no app port: its only port is the probe server's, always named "metrics".
+    const bool worker = mode == config::RunMode::kWorker;
+    const bool beat = mode == config::RunMode::kBeat;
+    const bool probe_only = consume || worker || beat;  // the probe server is all that listens
+    const bool probed = web || probe_only;              // long-running roles with the probe server
+    // CONSUME, WORKER and BEAT serve no app port: their only port is the probe server's, always named "metrics".
     const std::string probe_port_name = web && Integrated(in) ? "http" : "metrics";
     w.Line(indent, "spec:");
     const int s = indent + 2;
@@ -204,6 +235,16 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
         w.Line(s, "# No preStop hook: on SIGTERM the consumer fails readiness, finishes the round in flight (the");
         w.Line(s, "# record being saved is saved and committed, or not at all) and exits 0. It does not wait the");
         w.Line(s, "# drain delay; the grace period is WEB's, room for a slow Save and its retries before SIGKILL.");
+    }
+    if (worker) {
+        w.Line(s, "# No preStop hook: on SIGTERM the worker fails readiness and stops fetching at once (unstarted");
+        w.Line(s, "# messages go back to the queue), the running tasks get the graceful timeout to finish, and any");
+        w.Line(s,
+               "# still running then are not acknowledged, so the broker redelivers them. The drain delay is slack.");
+    }
+    if (beat) {
+        w.Line(s, "# No preStop hook: on SIGTERM the scheduler stops sending and exits; a standby (with the lease)");
+        w.Line(s, "# takes over.");
     }
     w.Line(s, fmt::format("# terminationGracePeriodSeconds {} = drain delay {} + graceful timeout {} + shutdown "
                           "webhooks {}, rounded up, + {} s for exit.",
@@ -235,7 +276,7 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
             w.Line(k + 4, "protocol: \"TCP\"");
         }
     }
-    if (consume) {
+    if (probe_only) {
         w.Line(k, "ports:");
         w.Line(k + 2, "- name: \"metrics\"");
         w.Line(k + 4, fmt::format("containerPort: {}", in.probe_port));
@@ -270,6 +311,25 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
         // Consumers save into the service's tables: wait for the TASK Job's migrations as WEB does.
         if (WaitsForMigrations(in)) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
     }
+    if (worker || beat) {
+        // The probe server is all that listens; pinned so it serves what the probes point at.
+        Env(w, k + 2, "GALE_PROBE_PORT", std::to_string(in.probe_port));
+        Env(w, k + 2, "GALE_STARTUP_PROBE", in.startup_path);
+        Env(w, k + 2, "GALE_READINESS_PROBE", in.readiness_path);
+        Env(w, k + 2, "GALE_LIVENESS_PROBE", in.liveness_path);
+        Env(w, k + 2, "GALE_METRICS_PATH", in.metrics_path);
+    }
+    if (worker) {
+        // The worker reads serve's timing: the graceful timeout is what running tasks get, and the grace period
+        // above was computed from both.
+        Env(w, k + 2, "GALE_DRAIN_DELAY", Seconds(in.drain_delay));
+        Env(w, k + 2, "GALE_GRACEFUL_TIMEOUT", Seconds(in.graceful_timeout));
+        // The queues it consumes, pinned: the ones the ScaledObject watches (with KEDA) and the YAML names.
+        Env(w, k + 2, "GALE_WORKER_QUEUES", Join(in.worker_queues, ","));
+        if (in.workers > 0) Env(w, k + 2, "APP_WORKER_COUNT", std::to_string(in.workers));  // task threads
+        // Tasks write to the service's tables: wait for the TASK Job's migrations as WEB does.
+        if (WaitsForMigrations(in)) Env(w, k + 2, "GALE_CHECK_MIGRATIONS", "true");
+    }
     if (HasVars(in, false) || HasVars(in, true)) {
         w.Line(k, "envFrom:");
         if (HasVars(in, false)) {
@@ -296,7 +356,15 @@ void PodSpec(Writer& w, int indent, const K8sInputs& in, config::RunMode mode) {
                                   Human(in.drain_delay)));
         }
         HttpProbe(w, k, "readinessProbe", in.readiness_path, probe_port_name, ready);
-        HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, {10, 3, 3});
+        if (worker) {
+            const ProbeTiming live = WorkerLivenessTiming();
+            w.Line(k, fmt::format("# Liveness: {} s x {} (timeout {} s): task threads share the CPU limit with the "
+                                  "probe server, and a restart loses every running task.",
+                                  live.period_seconds, live.failure_threshold, live.timeout_seconds));
+            HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, live);
+        } else {
+            HttpProbe(w, k, "livenessProbe", in.liveness_path, probe_port_name, {10, 3, 3});
+        }
     }
     w.Line(k, "resources:");
     w.Line(k + 2, "requests:");
@@ -430,6 +498,147 @@ void RenderConsume(Writer& w, const K8sInputs& in) {
     PodSpec(w, 4, in, config::RunMode::kConsume);
 }
 
+void RenderWorker(Writer& w, const K8sInputs& in) {
+    w.Document();
+    w.Line(0, "apiVersion: \"apps/v1\"");
+    w.Line(0, "kind: \"Deployment\"");
+    Metadata(w, 0, in, in.service + "-worker", "worker");
+    w.Line(0, "spec:");
+    w.Line(2, "# Celery workers compete for the queue's messages, so replicas share the work and a rolling update");
+    w.Line(2, "# may overlap. No Service: nothing connects to a worker.");
+    if (RendersKeda(in)) {
+        w.Line(2, "# No replicas: the ScaledObject below sets them (between its min and max), and a count here would");
+        w.Line(2, "# be reset by every `kubectl apply`.");
+    } else {
+        w.Line(2, fmt::format("replicas: {}", in.worker_replicas));
+    }
+    Selector(w, in, "worker");
+    w.Line(2, "strategy:");
+    w.Line(4, "type: \"RollingUpdate\"");
+    w.Line(4, "rollingUpdate:");
+    w.Line(6, "maxSurge: \"25%\"");
+    w.Line(6, "maxUnavailable: 0");
+    TemplateMetadata(w, in, "worker");
+    PodSpec(w, 4, in, config::RunMode::kWorker);
+}
+
+void RenderBeat(Writer& w, const K8sInputs& in) {
+    const bool lease = BeatHasLease(in);
+    w.Document();
+    w.Line(0, "apiVersion: \"apps/v1\"");
+    w.Line(0, "kind: \"Deployment\"");
+    Metadata(w, 0, in, in.service + "-beat", "beat");
+    w.Line(0, "spec:");
+    if (lease) {
+        w.Line(2, "# Two schedulers, one sender: the lease in the PostgreSQL database lets exactly one pod send the");
+        w.Line(2,
+               "# periodic tasks, and the standby takes over within the lease (about 30 s) when the leader's pod or");
+        w.Line(2, "# node dies (one pod would be replaced only once the node is declared lost, minutes later). The");
+        w.Line(2, "# rollout adds a pod before it removes one, so there is always a standby.");
+        w.Line(2, fmt::format("replicas: {}", kBeatReplicasWithLease));
+    } else {
+        w.Line(2, "# Exactly one scheduler pod: do not scale it. On SQLite the lease is a file in each pod's own");
+        w.Line(2, "# emptyDir, so two pods would both lead and send every periodic task twice. Recreate stops the old");
+        w.Line(2, "# pod before the new one starts. Render with DATABASE_ENGINE=postgresql for a standby.");
+        w.Line(2, "replicas: 1");
+    }
+    Selector(w, in, "beat");
+    w.Line(2, "strategy:");
+    if (lease) {
+        w.Line(4, "type: \"RollingUpdate\"");
+        w.Line(4, "rollingUpdate:");
+        w.Line(6, "maxSurge: 1");
+        w.Line(6, "maxUnavailable: 0");
+    } else {
+        w.Line(4, "type: \"Recreate\"");
+    }
+    TemplateMetadata(w, in, "beat");
+    PodSpec(w, 4, in, config::RunMode::kBeat);
+}
+
+std::string RedisAddress(const K8sInputs& in) {
+    const bool ipv6 = in.broker_host.find(':') != std::string::npos;
+    return fmt::format("{}{}{}:{}", ipv6 ? "[" : "", in.broker_host, ipv6 ? "]" : "",
+                       in.broker_port != 0 ? in.broker_port : 6379);
+}
+
+std::string KedaSecretName(const K8sInputs& in) { return in.service + "-keda"; }
+
+void RenderKeda(Writer& w, const K8sInputs& in) {
+    const std::string name = in.service + "-worker";
+    if (IsRedis(in)) {
+        w.Document();
+        w.Line(0, "# For KEDA's redis trigger: the user and password of the broker in CELERY_BROKER_URL (the trigger");
+        w.Line(0, "# takes them apart from the address). Fill them in at deploy time; empty: none.");
+        w.Line(0, "apiVersion: \"v1\"");
+        w.Line(0, "kind: \"Secret\"");
+        Metadata(w, 0, in, KedaSecretName(in), "worker");
+        w.Line(0, "type: \"Opaque\"");
+        w.Line(0, "stringData:");
+        w.Line(2, "redis-username: \"\"");
+        w.Line(2, "redis-password: \"\"");
+    }
+    w.Document();
+    w.Line(0, "# KEDA (keda.sh) reads the broker with these credentials to scale the worker.");
+    w.Line(0, "apiVersion: \"keda.sh/v1alpha1\"");
+    w.Line(0, "kind: \"TriggerAuthentication\"");
+    Metadata(w, 0, in, name, "worker");
+    w.Line(0, "spec:");
+    w.Line(2, "secretTargetRef:");
+    auto ref = [&](std::string_view parameter, const std::string& secret, std::string_view key) {
+        w.Line(4, "- parameter: " + Quote(parameter));
+        w.Line(6, "name: " + Quote(secret));
+        w.Line(6, "key: " + Quote(key));
+    };
+    if (IsRedis(in)) {
+        ref("username", KedaSecretName(in), "redis-username");
+        ref("password", KedaSecretName(in), "redis-password");
+    } else {
+        ref("host", SecretName(in), "CELERY_BROKER_URL");  // amqp://user:password@host:port/vhost, as the pods use
+    }
+
+    w.Document();
+    w.Line(0,
+           "# The worker's replicas follow the length of its queues: KEDA makes (and owns) a HorizontalPodAutoscaler");
+    w.Line(0, fmt::format("# for {}, aiming at {} waiting messages per pod on the longest queue. A pod removed by a "
+                          "scale-down drains",
+                          Quote(name), in.keda_queue_length));
+    w.Line(0, "# as on any SIGTERM: running tasks get the graceful timeout, the rest go back to the queue.");
+    w.Line(0, "apiVersion: \"keda.sh/v1alpha1\"");
+    w.Line(0, "kind: \"ScaledObject\"");
+    Metadata(w, 0, in, name, "worker");
+    w.Line(0, "spec:");
+    w.Line(2, "scaleTargetRef:");
+    w.Line(4, "apiVersion: \"apps/v1\"");
+    w.Line(4, "kind: \"Deployment\"");
+    w.Line(4, "name: " + Quote(name));
+    w.Line(2, fmt::format("minReplicaCount: {}", in.keda_min_replicas));
+    w.Line(2, fmt::format("maxReplicaCount: {}", in.keda_max_replicas));
+    w.Line(2, "triggers:");
+    const std::string target = std::to_string(in.keda_queue_length);
+    for (const auto& queue : in.worker_queues) {
+        if (IsRedis(in)) {
+            // kombu's list for the queue (priority 0; tasks sent with a priority wait in "<queue>\x06\x16<n>").
+            w.Line(4, "- type: \"redis\"");
+            w.Line(6, "metadata:");
+            w.Line(8, "address: " + Quote(RedisAddress(in)));
+            w.Line(8, "databaseIndex: " + Quote(in.broker_database.empty() ? "0" : in.broker_database));
+            if (in.broker_scheme == "rediss") w.Line(8, "enableTLS: \"true\"");
+            w.Line(8, "listName: " + Quote(queue));
+            w.Line(8, "listLength: " + Quote(target));
+        } else {
+            w.Line(4, "- type: \"rabbitmq\"");
+            w.Line(6, "metadata:");
+            w.Line(8, "protocol: \"amqp\"");
+            w.Line(8, "mode: \"QueueLength\"");
+            w.Line(8, "queueName: " + Quote(queue));
+            w.Line(8, "value: " + Quote(target));
+        }
+        w.Line(6, "authenticationRef:");
+        w.Line(8, "name: " + Quote(name));
+    }
+}
+
 void RenderTask(Writer& w, const K8sInputs& in) {
     w.Document();
     w.Line(0, "# One Job per release (its name carries the version): a Job's pod template cannot be changed, and");
@@ -470,12 +679,106 @@ bool IsEnvName(const std::string& s) {
     return std::regex_match(s, re);
 }
 
+bool IsLoopback(const std::string& host) {
+    return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0 || host.ends_with(".localhost");
+}
+
+/// WORKER, BEAT and KEDA: the broker every pod must reach, replica counts, queues.
+void ValidateTasks(const K8sInputs& in, std::vector<std::string>& problems) {
+    const bool worker = HasMode(in, config::RunMode::kWorker);
+    const bool beat = HasMode(in, config::RunMode::kBeat);
+    const bool known_scheme = in.broker_scheme == "sqlite" || IsRedis(in) || IsAmqp(in);
+    if (!known_scheme) {
+        problems.push_back(
+            fmt::format("broker scheme: '{}' is not sqlite, redis, rediss, amqp or amqps", in.broker_scheme));
+    } else if ((worker || beat) && in.broker_scheme == "sqlite") {
+        problems.push_back(fmt::format(
+            "CELERY_BROKER_URL: the embedded queue (sqlite), but it is a file in each pod's own emptyDir volume "
+            "({}): the tasks that WEB and BEAT pods send would stay in their own files and never reach a {} pod; "
+            "render for a broker server: CELERY_BROKER_URL=redis://... or amqp://... (or RABBITMQ_HOST)",
+            in.data_dir, worker ? "WORKER" : "BEAT"));
+    } else if ((worker || beat) && in.broker_scheme == "rediss") {
+        problems.emplace_back(
+            "CELERY_BROKER_URL: rediss:// (TLS), but gale's Redis adapter refuses it (Debian's hiredis has no TLS), so "
+            "the pods would exit at start; use redis:// on a private network, or amqps://");
+    }
+    if (in.worker_replicas < 0) {
+        problems.push_back(fmt::format("worker replicas: {} is negative", in.worker_replicas));
+    }
+    if (worker) {
+        if (in.worker_queues.empty()) problems.emplace_back("worker queues: none (GALE_WORKER_QUEUES)");
+        for (const auto& q : in.worker_queues) {
+            if (q.empty() || q.find_first_of(", \t\n") != std::string::npos) {
+                problems.push_back(fmt::format("worker queue '{}': empty or with a comma or a space", q));
+            }
+        }
+    }
+    if (!in.keda) return;
+    if (!worker) {
+        problems.emplace_back("keda: there is no WORKER to scale (add WORKER to the run modes)");
+        return;
+    }
+    if (in.keda_min_replicas < 0) {
+        problems.push_back(fmt::format("keda min replicas: {} is negative", in.keda_min_replicas));
+    }
+    if (in.keda_max_replicas < 1 || in.keda_max_replicas < in.keda_min_replicas) {
+        problems.push_back(fmt::format("keda max replicas: {} must be at least 1 and at least the min replicas ({})",
+                                       in.keda_max_replicas, in.keda_min_replicas));
+    }
+    if (in.keda_queue_length < 1) {
+        problems.push_back(
+            fmt::format("keda queue length: {} must be at least 1 message per pod", in.keda_queue_length));
+    }
+    if (!known_scheme || in.broker_scheme == "sqlite") {
+        if (known_scheme) {
+            problems.emplace_back(
+                "keda: KEDA has no trigger for the embedded queue (sqlite); use a Redis or RabbitMQ broker");
+        }
+        return;
+    }
+    if (IsAmqp(in)) {
+        const bool url_in_secret = std::any_of(in.env_vars.begin(), in.env_vars.end(), [](const auto& v) {
+            return v.first == "CELERY_BROKER_URL" && v.second;
+        });
+        if (in.broker_from_rabbitmq_vars) {
+            problems.emplace_back(
+                "keda: the broker comes from RABBITMQ_HOST (base-python's RABBITMQ_* variables), but KEDA's rabbitmq "
+                "trigger reads one URL from the Secret; set CELERY_BROKER_URL=amqp://user:password@host:5672/vhost "
+                "instead");
+        } else if (!url_in_secret) {
+            problems.emplace_back(
+                "keda: CELERY_BROKER_URL is not a secret variable of the contract, so the Secret has no key for the "
+                "TriggerAuthentication to read");
+        }
+    }
+    if (IsRedis(in)) {
+        if (in.broker_host.empty()) {
+            problems.emplace_back("keda: the Redis broker has no host (CELERY_BROKER_URL=redis://host:6379/0)");
+        } else if (IsLoopback(in.broker_host)) {
+            problems.push_back(fmt::format(
+                "CELERY_BROKER_URL: host '{}' is a loopback address, but KEDA's redis trigger connects from KEDA's own "
+                "pod; render with the cluster's Redis (e.g. redis://redis.<namespace>.svc:6379/0)",
+                in.broker_host));
+        }
+        if (in.broker_port < 0 || in.broker_port > 65535) {
+            problems.push_back(fmt::format("broker port: {} is not a port", in.broker_port));
+        }
+        if (!in.broker_database.empty() && in.broker_database.find_first_not_of("0123456789") != std::string::npos) {
+            problems.push_back(fmt::format("broker database: '{}' is not a Redis database index", in.broker_database));
+        }
+    }
+}
+
 }  // namespace
 
 std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in) {
     const auto total = in.drain_delay + in.graceful_timeout + in.webhook_budget;
     return std::chrono::ceil<std::chrono::seconds>(total).count() + kExitMarginSeconds;
 }
+
+ProbeTiming WorkerLivenessTiming() { return {10, 5, 6}; }
+
+int BeatReplicas(const K8sInputs& in) { return BeatHasLease(in) ? kBeatReplicasWithLease : 1; }
 
 ProbeTiming ReadinessTiming(const K8sInputs& in) {
     // Whole seconds left for the periods once the last probe's timeout is taken off the drain delay.
@@ -500,15 +803,12 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     if (in.image.empty() || in.image.find_first_of(" \t\n") != std::string::npos) {
         problems.push_back(fmt::format("image: '{}' is not an image reference", in.image));
     }
-    if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK, CONSUME)");
+    if (in.run_modes.empty()) problems.emplace_back("run modes: none given (WEB, TASK, CONSUME, WORKER, BEAT)");
     std::set<config::RunMode> seen;
     for (const auto& mode : in.run_modes) {
         auto m = config::ParseRunMode(mode);
         if (!m) {
-            problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK, CONSUME)", mode));
-        } else if (*m == config::RunMode::kWorker || *m == config::RunMode::kBeat) {
-            problems.push_back(
-                fmt::format("run mode {}: not available in gale yet (the process would exit 2)", config::ToString(*m)));
+            problems.push_back(fmt::format("run mode '{}': unknown (WEB, TASK, CONSUME, WORKER, BEAT)", mode));
         } else if (!seen.insert(*m).second) {
             problems.push_back(fmt::format("run mode {}: given twice", config::ToString(*m)));
         }
@@ -569,6 +869,7 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     if (HasMode(in, config::RunMode::kTask) && in.task_commands.find_first_not_of(" ;\t") == std::string::npos) {
         problems.emplace_back("task commands: empty (APP_TASK_COMMANDS, e.g. \"migrate\")");
     }
+    ValidateTasks(in, problems);
     return problems;
 }
 
@@ -584,6 +885,11 @@ std::string RenderK8sManifests(const K8sInputs& in) {
         if (*m == config::RunMode::kWeb) RenderWeb(w, in);
         if (*m == config::RunMode::kTask) RenderTask(w, in);
         if (*m == config::RunMode::kConsume) RenderConsume(w, in);
+        if (*m == config::RunMode::kWorker) {
+            RenderWorker(w, in);
+            if (RendersKeda(in)) RenderKeda(w, in);
+        }
+        if (*m == config::RunMode::kBeat) RenderBeat(w, in);
     }
     return out;
 }

@@ -4,11 +4,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -107,7 +109,7 @@ TEST(DeployK8s, ProblemsNameTheFieldAndValue) {
     std::string all;
     for (const auto& p : ValidateK8sInputs(in)) all += p + "\n";
     EXPECT_TRUE(Has(all, "service: 'Hello_World'")) << all;
-    EXPECT_TRUE(Has(all, "run mode WORKER: not available")) << all;
+    EXPECT_TRUE(Has(all, "CELERY_BROKER_URL: the embedded queue (sqlite)")) << all;
     EXPECT_TRUE(Has(all, "run mode 'nope': unknown")) << all;
     EXPECT_TRUE(Has(all, "run mode WEB: given twice")) << all;
     EXPECT_TRUE(Has(all, "readiness path: 'ready'")) << all;
@@ -123,20 +125,24 @@ TEST(DeployK8s, RunModesAreValidatedOneByOne) {
     in.run_modes = {"CONSUME"};
     EXPECT_TRUE(ValidateK8sInputs(in).empty());
 
-    in.run_modes = {"CONSUME", "WORKER", "beat", "Consume", "cron"};
+    in.broker_scheme = "redis";
+    in.broker_host = "redis";
+    in.run_modes = {"CONSUME", "WORKER", "beat", "web", "task"};
+    EXPECT_TRUE(ValidateK8sInputs(in).empty());
+
+    in.run_modes = {"CONSUME", "WORKER", "beat", "Consume", "worker", "cron"};
     std::string all;
     for (const auto& p : ValidateK8sInputs(in)) all += p + "\n";
     EXPECT_TRUE(Has(all, "run mode CONSUME: given twice\n")) << all;
-    EXPECT_TRUE(Has(all, "run mode WORKER: not available in gale yet (the process would exit 2)\n")) << all;
-    EXPECT_TRUE(Has(all, "run mode BEAT: not available in gale yet (the process would exit 2)\n")) << all;
-    EXPECT_TRUE(Has(all, "run mode 'cron': unknown (WEB, TASK, CONSUME)\n")) << all;
-    EXPECT_FALSE(Has(all, "run mode CONSUME: not available")) << all;
-    EXPECT_EQ(Count(all, "run mode"), 4U) << all;
+    EXPECT_TRUE(Has(all, "run mode WORKER: given twice\n")) << all;
+    EXPECT_TRUE(Has(all, "run mode 'cron': unknown (WEB, TASK, CONSUME, WORKER, BEAT)\n")) << all;
+    EXPECT_FALSE(Has(all, "not available")) << all;
+    EXPECT_EQ(Count(all, "run mode"), 3U) << all;
 
     in.run_modes.clear();
     std::vector<std::string> none = ValidateK8sInputs(in);
     ASSERT_EQ(none.size(), 1U);
-    EXPECT_EQ(none[0], "run modes: none given (WEB, TASK, CONSUME)");
+    EXPECT_EQ(none[0], "run modes: none given (WEB, TASK, CONSUME, WORKER, BEAT)");
 }
 
 /// `name: "NAME"` followed by `value: "VALUE"` in a container's env list (at the pod template's indentation).
@@ -479,6 +485,292 @@ TEST(DeployK8s, ConsumeWithIntegratedProbesStillNamesThePortMetrics) {
     EXPECT_FALSE(Has(d, "\"http\""));
 }
 
+// --- WORKER, BEAT, KEDA ------------------------------------------------------------------------------------------
+
+/// hello with its tasks on a RabbitMQ broker named by CELERY_BROKER_URL (a secret of the contract).
+K8sInputs HelloWithTasks() {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK", "WORKER", "BEAT"};
+    in.env_vars.push_back({"CELERY_BROKER_URL", true});
+    in.env_vars.push_back({"CELERY_TASK_DEFAULT_QUEUE", false});
+    in.env_vars.push_back({"GALE_WORKER_QUEUES", false});
+    in.broker_scheme = "amqp";
+    in.worker_queues = {"celery", "io"};
+    return in;
+}
+
+K8sInputs OnRedis(K8sInputs in, std::string scheme = "redis") {
+    in.broker_scheme = std::move(scheme);
+    in.broker_host = "redis.tasks.svc";
+    in.broker_port = 6380;
+    in.broker_database = "2";
+    return in;
+}
+
+std::string Problems(const K8sInputs& in) {
+    std::string all;
+    for (const auto& p : ValidateK8sInputs(in)) all += p + "\n";
+    return all;
+}
+
+/// The first document of `kind` named `name`.
+std::string Named(const std::string& yaml, const std::string& kind, const std::string& name) {
+    for (auto& d : OfKind(yaml, kind)) {
+        if (Has(d, "metadata:\n  name: \"" + name + "\"\n")) return d;
+    }
+    return {};
+}
+
+TEST(DeployK8s, WorkerIsARollingDeploymentProbedOnTheProbePort) {
+    K8sInputs in = HelloWithTasks();
+    in.probe_port = 9100;
+    in.readiness_path = "/healthz/ready";
+    in.worker_replicas = 4;
+    in.replicas = 3;  // WEB's
+    in.workers = 8;
+    ASSERT_EQ(Problems(in), "");
+    const std::string yaml = RenderK8sManifests(in);
+    const std::string web = DeploymentNamed(yaml, "hello-web");
+    const std::string d = DeploymentNamed(yaml, "hello-worker");
+    ASSERT_FALSE(d.empty()) << yaml;
+    EXPECT_TRUE(Has(d, "\n  replicas: 4\n")) << d;
+    EXPECT_TRUE(Has(web, "\n  replicas: 3\n"));
+    EXPECT_EQ(Block(d, "strategy"), Block(web, "strategy")) << "competing consumers roll like WEB";
+    EXPECT_TRUE(Has(Block(d, "matchLabels"), "app.kubernetes.io/component: \"worker\"\n"));
+    EXPECT_TRUE(Has(d, "- name: \"worker\"\n          image: \"registry.example.com/hello:0.1.0\""));
+    EXPECT_TRUE(Has(d, EnvLine("APP_RUN_MODE", "WORKER")));
+    EXPECT_TRUE(Has(d, EnvLine("APP_WORKER_COUNT", "8"))) << "concurrency";
+    EXPECT_TRUE(Has(d, EnvLine("GALE_WORKER_QUEUES", "celery,io")));
+    EXPECT_TRUE(Has(d, EnvLine("GALE_GRACEFUL_TIMEOUT", "20000ms"))) << "what running tasks get on SIGTERM";
+    EXPECT_TRUE(Has(d, EnvLine("GALE_PROBE_PORT", "9100")));
+    EXPECT_TRUE(Has(d, EnvLine("GALE_CHECK_MIGRATIONS", "true"))) << "tasks write to the service's tables";
+    EXPECT_FALSE(Has(d, "GALE_PORT\"")) << "no app port";
+
+    // The probe port is its only port; readiness as WEB's (within the drain delay), liveness more patient.
+    EXPECT_EQ(Block(d, "ports"), "  - name: \"metrics\"\n    containerPort: 9100\n    protocol: \"TCP\"\n");
+    EXPECT_EQ(Block(d, "startupProbe"), Block(web, "startupProbe"));
+    EXPECT_EQ(Block(d, "readinessProbe"), Block(web, "readinessProbe"));
+    EXPECT_TRUE(Has(Block(d, "readinessProbe"), "    path: \"/healthz/ready\"\n    port: \"metrics\"\n"));
+    EXPECT_EQ(Block(d, "livenessProbe"),
+              "  httpGet:\n    path: \"/alive\"\n    port: \"metrics\"\n  periodSeconds: 10\n  timeoutSeconds: 5\n"
+              "  failureThreshold: 6\n");
+    const ProbeTiming live = WorkerLivenessTiming();
+    EXPECT_GT(live.period_seconds * live.failure_threshold, 10 * 3) << "more tolerant than WEB's liveness";
+    EXPECT_TRUE(Has(d, GraceLine(in)));
+    EXPECT_TRUE(Has(d, "# No preStop hook: on SIGTERM the worker fails readiness and stops fetching"));
+    EXPECT_EQ(Block(d, "annotations"), Block(web, "annotations")) << "scraped: gale_task_queue_length";
+    EXPECT_EQ(Block(d, "envFrom"), Block(web, "envFrom"));
+
+    // No Service selects it; the pinned queue list stays out of the ConfigMap.
+    for (const auto& svc : OfKind(yaml, "Service")) EXPECT_FALSE(Has(svc, "\"worker\"")) << svc;
+    EXPECT_FALSE(Has(Block(OfKind(yaml, "ConfigMap").at(0), "data"), "GALE_WORKER_QUEUES"));
+    EXPECT_TRUE(OfKind(yaml, "ScaledObject").empty()) << "KEDA only when asked for";
+}
+
+TEST(DeployK8s, WorkerGracePeriodIsTheGracefulTimeoutForRunningTasks) {
+    K8sInputs in = HelloWithTasks();
+    in.graceful_timeout = 120s;  // long tasks: raise --graceful-timeout, and the grace period follows
+    EXPECT_EQ(TerminationGracePeriodSeconds(in), 5 + 120 + 2 + 3);
+    const std::string d = DeploymentNamed(RenderK8sManifests(in), "hello-worker");
+    EXPECT_TRUE(Has(d, "terminationGracePeriodSeconds: 130\n")) << d;
+    EXPECT_TRUE(Has(d, EnvLine("GALE_GRACEFUL_TIMEOUT", "120000ms")));
+    EXPECT_TRUE(Has(d, "graceful timeout 120s")) << "the comment shows the sum";
+}
+
+TEST(DeployK8s, WorkerAndBeatOnTheEmbeddedQueueAreRefused) {
+    for (const char* mode : {"WORKER", "BEAT"}) {
+        K8sInputs in = HelloWithTasks();
+        in.run_modes = {mode};
+        in.broker_scheme = "sqlite";  // CELERY_BROKER_URL unset, or sqlite:///…
+        std::string all = Problems(in);
+        EXPECT_TRUE(Has(all,
+                        "CELERY_BROKER_URL: the embedded queue (sqlite), but it is a file in each pod's own "
+                        "emptyDir volume (/data)"))
+            << all;
+        EXPECT_TRUE(Has(all, std::string("never reach a ") + mode + " pod")) << all;
+        EXPECT_EQ(ValidateK8sInputs(in).size(), 1U) << all;
+    }
+    K8sInputs web = Hello();  // WEB and TASK on the embedded queue: nothing consumes across pods
+    EXPECT_EQ(Problems(web), "");
+    K8sInputs bad = HelloWithTasks();
+    bad.broker_scheme = "kafka";
+    EXPECT_TRUE(Has(Problems(bad), "broker scheme: 'kafka' is not")) << Problems(bad);
+    bad = HelloWithTasks();
+    bad.worker_replicas = -1;
+    bad.worker_queues = {"celery", "a b"};
+    EXPECT_TRUE(Has(Problems(bad), "worker replicas: -1 is negative")) << Problems(bad);
+    EXPECT_TRUE(Has(Problems(bad), "worker queue 'a b'")) << Problems(bad);
+}
+
+TEST(DeployK8s, BeatOnPostgresqlIsTwoReplicasWithTheLease) {
+    K8sInputs in = HelloWithTasks();
+    ASSERT_EQ(in.database_engine, "postgresql");
+    ASSERT_EQ(Problems(in), "");
+    EXPECT_EQ(BeatReplicas(in), 2);
+    const std::string yaml = RenderK8sManifests(in);
+    const std::string d = DeploymentNamed(yaml, "hello-beat");
+    ASSERT_FALSE(d.empty()) << yaml;
+    EXPECT_TRUE(Has(d, "\n  replicas: 2\n")) << d;
+    EXPECT_EQ(Block(d, "strategy"),
+              "  type: \"RollingUpdate\"\n  rollingUpdate:\n    maxSurge: 1\n    maxUnavailable: 0\n");
+    EXPECT_TRUE(Has(d, "the lease in the PostgreSQL database lets exactly one pod send")) << "the YAML says why";
+    EXPECT_TRUE(Has(d, EnvLine("APP_RUN_MODE", "BEAT")));
+    EXPECT_TRUE(Has(d, EnvLine("DATABASE_ENGINE", "postgresql")));
+    EXPECT_TRUE(Has(d, "- name: \"beat\"\n"));
+    EXPECT_TRUE(Has(Block(d, "readinessProbe"), "port: \"metrics\""));
+    EXPECT_TRUE(Has(d, GraceLine(in)));
+    for (const char* absent : {"GALE_WORKER_QUEUES", "APP_WORKER_COUNT", "GALE_CHECK_MIGRATIONS", "GALE_PORT\""}) {
+        EXPECT_FALSE(Has(d, absent)) << absent;
+    }
+    in.replicas = 7;
+    in.worker_replicas = 9;
+    EXPECT_TRUE(Has(DeploymentNamed(RenderK8sManifests(in), "hello-beat"), "\n  replicas: 2\n"))
+        << "neither --replicas nor --worker-replicas";
+}
+
+TEST(DeployK8s, BeatOnSqliteIsOneRecreatedPod) {
+    K8sInputs in = HelloWithTasks();
+    in.run_modes = {"BEAT"};
+    in.database_engine = "sqlite";  // a service without migrations on the default database
+    in.declares_migrations = false;
+    ASSERT_EQ(Problems(in), "");
+    EXPECT_EQ(BeatReplicas(in), 1);
+    const std::string d = DeploymentNamed(RenderK8sManifests(in), "hello-beat");
+    EXPECT_TRUE(Has(d, "\n  replicas: 1\n")) << d;
+    EXPECT_EQ(Block(d, "strategy"), "  type: \"Recreate\"\n") << d;
+    EXPECT_TRUE(Has(d, "two pods would both lead and send every periodic task twice")) << "the YAML says why";
+}
+
+TEST(DeployK8s, KedaScalesTheWorkerOnRabbitmqQueues) {
+    K8sInputs in = HelloWithTasks();
+    in.keda = true;
+    in.keda_min_replicas = 0;
+    in.keda_max_replicas = 12;
+    in.keda_queue_length = 50;
+    in.namespace_name = "prod";
+    ASSERT_EQ(Problems(in), "");
+    const std::string yaml = RenderK8sManifests(in);
+    const std::string d = DeploymentNamed(yaml, "hello-worker");
+    EXPECT_FALSE(Has(d, "\n  replicas:")) << "KEDA owns the count: " << d;
+    EXPECT_TRUE(Has(d, "# No replicas: the ScaledObject below sets them"));
+
+    const std::string auth = Named(yaml, "TriggerAuthentication", "hello-worker");
+    ASSERT_FALSE(auth.empty()) << yaml;
+    EXPECT_TRUE(Has(auth, "apiVersion: \"keda.sh/v1alpha1\"\n"));
+    EXPECT_TRUE(Has(auth, "namespace: \"prod\""));
+    EXPECT_EQ(Block(auth, "secretTargetRef"),
+              "  - parameter: \"host\"\n    name: \"hello-secrets\"\n    key: \"CELERY_BROKER_URL\"\n");
+    EXPECT_TRUE(Named(yaml, "Secret", "hello-keda").empty()) << "the URL is in the service's Secret already";
+
+    const std::string so = Named(yaml, "ScaledObject", "hello-worker");
+    ASSERT_FALSE(so.empty()) << yaml;
+    EXPECT_EQ(Block(so, "scaleTargetRef"),
+              "  apiVersion: \"apps/v1\"\n  kind: \"Deployment\"\n  name: \"hello-worker\"\n");
+    EXPECT_TRUE(Has(so, "\n  minReplicaCount: 0\n  maxReplicaCount: 12\n")) << so;
+    EXPECT_EQ(Count(so, "- type: \"rabbitmq\""), 2U) << "one trigger per consumed queue";
+    EXPECT_TRUE(Has(so,
+                    "      metadata:\n        protocol: \"amqp\"\n        mode: \"QueueLength\"\n        "
+                    "queueName: \"celery\"\n        value: \"50\"\n      authenticationRef:\n        name: "
+                    "\"hello-worker\"\n"))
+        << so;
+    EXPECT_TRUE(Has(so, "queueName: \"io\""));
+    // The worker consumes exactly what KEDA watches.
+    EXPECT_TRUE(Has(d, EnvLine("GALE_WORKER_QUEUES", "celery,io")));
+}
+
+TEST(DeployK8s, KedaScalesTheWorkerOnRedisLists) {
+    K8sInputs in = OnRedis(HelloWithTasks());
+    in.keda = true;
+    in.worker_queues = {"celery"};
+    ASSERT_EQ(Problems(in), "");
+    const std::string yaml = RenderK8sManifests(in);
+    const std::string so = Named(yaml, "ScaledObject", "hello-worker");
+    EXPECT_EQ(Block(so, "triggers"),
+              "  - type: \"redis\"\n    metadata:\n      address: \"redis.tasks.svc:6380\"\n      databaseIndex: "
+              "\"2\"\n      listName: \"celery\"\n      listLength: \"20\"\n    authenticationRef:\n      name: "
+              "\"hello-worker\"\n")
+        << so;
+    EXPECT_TRUE(Has(so, "\n  minReplicaCount: 1\n  maxReplicaCount: 10\n")) << "the defaults";
+    const std::string secret = Named(yaml, "Secret", "hello-keda");
+    EXPECT_EQ(Block(secret, "stringData"), "  redis-username: \"\"\n  redis-password: \"\"\n") << secret;
+    EXPECT_EQ(Block(Named(yaml, "TriggerAuthentication", "hello-worker"), "secretTargetRef"),
+              "  - parameter: \"username\"\n    name: \"hello-keda\"\n    key: \"redis-username\"\n"
+              "  - parameter: \"password\"\n    name: \"hello-keda\"\n    key: \"redis-password\"\n");
+    // Not in any pod's envFrom: its keys are not variable names.
+    for (const auto& dep : OfKind(yaml, "Deployment")) EXPECT_FALSE(Has(dep, "hello-keda")) << dep;
+
+    // rediss:// is refused: gale's Redis adapter has no TLS (Debian's hiredis), so the pods would exit at start.
+    K8sInputs tls = OnRedis(HelloWithTasks(), "rediss");
+    EXPECT_TRUE(Has(Problems(tls), "CELERY_BROKER_URL: rediss:// (TLS), but gale's Redis adapter refuses it"))
+        << Problems(tls);
+    tls.keda = true;
+    EXPECT_TRUE(Has(RenderK8sManifests(tls), "enableTLS: \"true\"")) << "KEDA would connect with TLS";
+
+    in.broker_scheme = "redis";
+    in.broker_port = 0;
+    in.broker_database = "";
+    const std::string plain = Block(Named(RenderK8sManifests(in), "ScaledObject", "hello-worker"), "triggers");
+    EXPECT_TRUE(Has(plain, "address: \"redis.tasks.svc:6379\"\n      databaseIndex: \"0\"\n      listName")) << plain;
+    in.broker_host = "fd00::7";
+    EXPECT_TRUE(Has(RenderK8sManifests(in), "address: \"[fd00::7]:6379\""));
+}
+
+TEST(DeployK8s, KedaRefusalsNameTheSetting) {
+    struct Case {
+        std::function<void(K8sInputs&)> change;
+        std::string expected;
+    };
+    const std::vector<Case> cases = {
+        {[](K8sInputs& in) { in.run_modes = {"WEB"}; }, "keda: there is no WORKER to scale"},
+        {[](K8sInputs& in) { in.broker_scheme = "sqlite"; }, "keda: KEDA has no trigger for the embedded queue"},
+        {[](K8sInputs& in) { in.broker_from_rabbitmq_vars = true; },
+         "keda: the broker comes from RABBITMQ_HOST (base-python's RABBITMQ_* variables)"},
+        {[](K8sInputs& in) {
+             in.env_vars.erase(std::remove_if(in.env_vars.begin(), in.env_vars.end(),
+                                              [](const auto& v) { return v.first == "CELERY_BROKER_URL"; }),
+                               in.env_vars.end());
+         },
+         "keda: CELERY_BROKER_URL is not a secret variable of the contract"},
+        {[](K8sInputs& in) {
+             in.keda_min_replicas = 5;
+             in.keda_max_replicas = 3;
+         },
+         "keda max replicas: 3 must be at least 1 and at least the min replicas (5)"},
+        {[](K8sInputs& in) { in.keda_min_replicas = -1; }, "keda min replicas: -1 is negative"},
+        {[](K8sInputs& in) { in.keda_queue_length = 0; }, "keda queue length: 0 must be at least 1"},
+        {[](K8sInputs& in) {
+             in = OnRedis(in);
+             in.broker_host = "localhost";
+         },
+         "CELERY_BROKER_URL: host 'localhost' is a loopback address"},
+        {[](K8sInputs& in) {
+             in = OnRedis(in);
+             in.broker_host = "127.0.0.1";
+         },
+         "host '127.0.0.1' is a loopback"},
+        {[](K8sInputs& in) {
+             in = OnRedis(in);
+             in.broker_host.clear();
+         },
+         "keda: the Redis broker has no host"},
+        {[](K8sInputs& in) {
+             in = OnRedis(in);
+             in.broker_database = "x";
+         },
+         "broker database: 'x' is not a Redis database index"},
+    };
+    for (const auto& c : cases) {
+        K8sInputs in = HelloWithTasks();
+        in.keda = true;
+        c.change(in);
+        std::string all = Problems(in);
+        EXPECT_TRUE(Has(all, c.expected)) << "expected: " << c.expected << "\ngot:\n" << all;
+    }
+    K8sInputs rabbit_vars = HelloWithTasks();  // RABBITMQ_* without KEDA: fine
+    rabbit_vars.broker_from_rabbitmq_vars = true;
+    EXPECT_EQ(Problems(rabbit_vars), "");
+}
+
 TEST(DeployK8s, SecretVariablesOnlyInTheSecret) {
     std::string yaml = RenderK8sManifests(Hello());
     auto secrets = OfKind(yaml, "Secret");
@@ -584,7 +876,7 @@ protected:
 };
 
 TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
-    std::vector<K8sInputs> variants(9, Hello());
+    std::vector<K8sInputs> variants(14, Hello());
     variants[1].run_modes = {"WEB"};
     variants[1].env_vars.clear();
     variants[2].probe_port = variants[2].port;  // integrated probes
@@ -603,6 +895,21 @@ TEST_F(DeployK8sSchema, RenderedManifestsAreValid) {
     variants[7].graceful_timeout = 45s;
     variants[8].database_engine = "sqlite";  // a service without migrations on the default database
     variants[8].declares_migrations = false;
+    variants[9] = HelloWithTasks();  // WORKER + BEAT on RabbitMQ, fixed replicas
+    variants[10] = HelloWithTasks();
+    variants[10].keda = true;
+    variants[11] = OnRedis(HelloWithTasks());
+    variants[11].keda = true;
+    variants[11].probe_port = variants[11].port;  // integrated: still "metrics"
+    variants[11].graceful_timeout = 300s;
+    variants[12] = HelloWithTasks();  // BEAT alone on SQLite: one Recreated pod
+    variants[12].run_modes = {"BEAT"};
+    variants[12].database_engine = "sqlite";
+    variants[12].declares_migrations = false;
+    variants[13] = OnRedis(HelloWithTasks());
+    variants[13].run_modes = {"WEB", "TASK", "CONSUME", "WORKER", "BEAT"};
+    variants[13].keda = true;
+    variants[13].namespace_name = "prod";
     for (std::size_t i = 0; i < variants.size(); ++i) {
         ASSERT_TRUE(ValidateK8sInputs(variants[i]).empty()) << i;
         CheckResult r = RunChecker(RenderK8sManifests(variants[i]));
@@ -624,6 +931,43 @@ TEST_F(DeployK8sSchema, ConsumeProbeOnAnUndeclaredPortIsRejected) {
     EXPECT_EQ(r.exit_code, 1) << r.output;
     EXPECT_TRUE(Has(r.output, "(Deployment hello-consume)")) << r.output;
     EXPECT_TRUE(Has(r.output, "names no port of the container: 'http'")) << r.output;
+}
+
+/// KEDA's objects are custom resources the client has no models for: the checker holds their schema, and checks
+/// what they point at.
+TEST_F(DeployK8sSchema, BrokenKedaObjectsAreRejected) {
+    K8sInputs in = OnRedis(HelloWithTasks());
+    in.keda = true;
+    const std::string good = RenderK8sManifests(in);
+    ASSERT_EQ(RunChecker(good).exit_code, 0) << RunChecker(good).output;
+    struct Case {
+        std::string from, to, expected;
+    };
+    const std::vector<Case> cases = {
+        {"minReplicaCount:", "minReplicas:", "unknown field \"minReplicas\" in ScaledObjectSpec"},
+        {"maxReplicaCount: 10", "maxReplicaCount: \"10\"", "maxReplicaCount: expected an integer, got str '10'"},
+        {"listLength: \"20\"", "listLength: 20", "listLength: expected a string, got int 20"},
+        {"  name: \"hello-worker\"\n  minReplicaCount", "  name: \"hello-workers\"\n  minReplicaCount",
+         "scaleTargetRef: no Deployment named 'hello-workers' in these manifests"},
+        {"authenticationRef:\n        name: \"hello-worker\"", "authenticationRef:\n        name: \"hello-auth\"",
+         "no TriggerAuthentication named 'hello-auth'"},
+        {"key: \"redis-password\"", "key: \"password\"", "Secret 'hello-keda' has no key 'password'"},
+        {"        listName: \"celery\"\n", "", "redis trigger needs listName"},
+        {"- type: \"redis\"", "- type: \"redis-streams\"", "trigger type 'redis-streams'"},
+        {"# No replicas: the ScaledObject below sets them", "replicas: 2\n  # the ScaledObject",
+         "spec.replicas: set on a Deployment that ScaledObject hello-worker scales"},
+        {"\"keda.sh/v1alpha1\"\nkind: \"ScaledObject\"", "\"keda.sh/v1\"\nkind: \"ScaledObject\"",
+         "keda.sh/v1 ScaledObject is not a kind"},
+    };
+    for (const auto& c : cases) {
+        std::string s = good;
+        auto at = s.find(c.from);
+        ASSERT_NE(at, std::string::npos) << c.from;
+        s.replace(at, c.from.size(), c.to);
+        CheckResult r = RunChecker(s);
+        EXPECT_EQ(r.exit_code, 1) << c.to << "\n" << r.output;
+        EXPECT_TRUE(Has(r.output, c.expected)) << "expected: " << c.expected << "\ngot:\n" << r.output;
+    }
 }
 
 /// The checker must catch what the API server would reject, naming the document and field.
