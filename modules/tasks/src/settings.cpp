@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <gale/base/strings.hpp>
+#include <gale/tasks/beat.hpp>
 #include <gale/tasks/embedded_broker.hpp>
 #include <gale/tasks/settings.hpp>
 
@@ -324,6 +325,11 @@ config::GroupSpec ContractGroup() {
                      .type = VariableType::kDuration,
                      .help = "an unsettled delivery returns to its queue after this (embedded: 30s, renewed while "
                              "the task runs; Redis: 1h, kombu's)"},
+        VariableSpec{.name = "GALE_BEAT_SCHEDULE",
+                     .help = "the beat's entries overridden by name, or added: JSON {\"<entry>\": {\"schedule\": "
+                             "\"*/5 * * * *\" | \"every 30s\" | \"at 2026-12-24T18:00:00Z\", \"timezone\": "
+                             "\"Europe/Vienna\", \"enabled\": false, \"task\", \"args\", \"kwargs\", \"queue\", "
+                             "\"expires\", \"priority\", \"day_rule\"}}; empty: the entries as declared"},
     };
     g.rules = {[](const Settings& s, std::vector<std::string>& problems) {
         Read r = ReadAll(s, "gale-tasks.db");
@@ -335,6 +341,13 @@ config::GroupSpec ContractGroup() {
             problems.push_back(std::move(p));
         }
     }};
+    g.rules.push_back([](const Settings& s, std::vector<std::string>& problems) {
+        std::optional<std::string> beat = s.Find("GALE_BEAT_SCHEDULE");
+        if (!beat || beat->empty()) return;
+        if (auto r = ParseBeatSchedule(*beat, config::NameWithSource(s, "GALE_BEAT_SCHEDULE")); !r) {
+            problems.push_back(r.error().message());
+        }
+    });
     return g;
 }
 
