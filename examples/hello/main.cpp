@@ -49,8 +49,10 @@
 #include <gale/pipe/embedded_log.hpp>
 #include <gale/pipe/producer.hpp>
 #include <gale/pipe/serializer.hpp>
+#include <gale/tasks/amqp.hpp>
 #include <gale/tasks/client.hpp>
 #include <gale/tasks/completion.hpp>
+#include <gale/tasks/redis.hpp>
 #include <gale/tasks/task.hpp>
 
 namespace {
@@ -203,6 +205,9 @@ int main(int argc, char** argv) {
     namespace health = gale::health;
 
     gale::app::App app("hello", "0.1.0");
+    // The Redis and RabbitMQ transports for tasks (CELERY_BROKER_URL=redis://… / amqp://…, rpc:// results).
+    gale::tasks::redis::Install();
+    gale::tasks::amqp::Install();
     // Opened lazily so `hello --help` works without a writable directory.
     std::shared_ptr<gale::db::Database> db;
     std::mutex db_mu;

@@ -20,6 +20,7 @@
 #include <gale/db/database.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
+#include <gale/tasks/settings.hpp>
 
 #include "contract_check.hpp"
 #include "deploy_k8s.hpp"
@@ -164,16 +165,27 @@ int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8
     }
     k8s.database_engine = db::ToString(*engine);
     k8s.declares_migrations = static_cast<bool>(s.migrations);
+    // The broker and queues of WORKER, BEAT and KEDA: the effective tasks settings (never printed: the URL may
+    // hold a password; only the scheme, and a Redis broker's address for KEDA's trigger, go into the manifests).
+    auto tasks_settings = tasks::TasksSettingsFromSettings(s.settings, s.name + "-tasks.db");
+    if (!tasks_settings) {
+        std::fprintf(stderr, "%s: %s\n", s.name.c_str(), tasks_settings.error().message().c_str());
+        return 2;
+    }
+    const tasks::TransportUrl& broker = tasks_settings->broker;
+    k8s.broker_scheme = broker.scheme;
+    k8s.broker_from_rabbitmq_vars = broker.scheme == "amqp" && !config::IsSet(s.settings, "CELERY_BROKER_URL");
+    k8s.broker_host = broker.host;
+    k8s.broker_port = broker.port;
+    k8s.broker_database = broker.path.empty() ? "0" : broker.path;
+    // The worker's queues as `worker` chooses them: GALE_WORKER_QUEUES, else the default queue and every queue a
+    // registered task names.
+    const auto explicit_queues = s.settings.Find("GALE_WORKER_QUEUES");
+    k8s.worker_queues = WorkerQueues(s, explicit_queues.value_or(""), tasks_settings->default_queue);
     k8s.webhook_budget = kWebhookBudget;  // what shutdown waits for the last webhooks
-    std::string_view rest(modes);
-    while (!rest.empty()) {
-        std::size_t comma = rest.find(',');
-        auto words = SplitWhitespace(rest.substr(0, comma));
-        for (auto& w : words) {
-            for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-            k8s.run_modes.push_back(w);
-        }
-        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    for (auto& w : SplitList(modes)) {
+        for (char& c : w) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        k8s.run_modes.push_back(w);
     }
     auto add_vars = [&](const config::GroupSpec& g) {
         for (const auto& v : g.vars) k8s.env_vars.emplace_back(v.name, v.secret || config::Settings().IsSecret(v.name));
@@ -443,7 +455,9 @@ int App::Run(int argc, char** argv) {
 
     CLI::App* deploy_cmd = cli.add_subcommand("deploy", "deployment descriptions generated from this service");
     CLI::App* deploy_k8s = deploy_cmd->add_subcommand(
-        "k8s", "print Kubernetes manifests (Deployment, Service, Job, ConfigMap, Secret) for the effective settings");
+        "k8s",
+        "print Kubernetes manifests (Deployment, Service, Job, ConfigMap, Secret, KEDA ScaledObject) for the effective "
+        "settings");
     deploy_cmd->require_subcommand(1);
     K8sInputs k8s;
     std::string k8s_modes = "WEB";
@@ -451,7 +465,8 @@ int App::Run(int argc, char** argv) {
     deploy_k8s
         ->add_option("--modes", k8s_modes,
                      "comma-separated run modes: WEB (Deployment + Service), TASK (Job), CONSUME (Deployment "
-                     "with 1 replica, Recreate)")
+                     "with 1 replica, Recreate), WORKER (Deployment), BEAT (Deployment: 2 replicas on PostgreSQL, "
+                     "1 on SQLite)")
         ->capture_default_str();
     deploy_k8s->add_option("--namespace", k8s.namespace_name, "metadata.namespace (default: none)");
     deploy_k8s->add_option("--replicas", k8s.replicas, "replicas of the WEB Deployment (not CONSUME: always 1)")
@@ -464,6 +479,16 @@ int App::Run(int argc, char** argv) {
     deploy_k8s->add_option("--memory-request", k8s.memory_request)->capture_default_str();
     deploy_k8s->add_option("--cpu-limit", k8s.cpu_limit, "empty for none")->capture_default_str();
     deploy_k8s->add_option("--memory-limit", k8s.memory_limit)->capture_default_str();
+    deploy_k8s
+        ->add_option("--worker-replicas", k8s.worker_replicas, "replicas of the WORKER Deployment (without --keda)")
+        ->capture_default_str();
+    deploy_k8s->add_flag("--keda", k8s.keda,
+                         "a KEDA ScaledObject scales the WORKER Deployment on its queues' length (Redis or RabbitMQ)");
+    deploy_k8s->add_option("--keda-min-replicas", k8s.keda_min_replicas, "minReplicaCount (0: scale to zero)")
+        ->capture_default_str();
+    deploy_k8s->add_option("--keda-max-replicas", k8s.keda_max_replicas, "maxReplicaCount")->capture_default_str();
+    deploy_k8s->add_option("--keda-queue-length", k8s.keda_queue_length, "target of messages waiting per worker pod")
+        ->capture_default_str();
 
     std::vector<std::pair<CLI::App*, const CommandEntry*>> command_subs;
     for (const CommandEntry& c : s.commands) {
@@ -623,12 +648,7 @@ int App::Run(int argc, char** argv) {
         std::vector<std::string> problems;
         WorkerRoleOptions wo;
         from_env("GALE_WORKER_QUEUES", worker_queues);
-        std::string_view rest(worker_queues);
-        while (!rest.empty()) {
-            const std::size_t comma = rest.find(',');
-            for (auto& q : SplitWhitespace(rest.substr(0, comma))) wo.queues.push_back(q);
-            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-        }
+        wo.queues = SplitList(worker_queues);
         wo.concurrency = worker_concurrency != 0 ? worker_concurrency : mode->worker_count;
         std::string prefetch_text;
         from_env("GALE_WORKER_PREFETCH_MULTIPLIER", prefetch_text);

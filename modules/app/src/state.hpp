@@ -60,6 +60,11 @@ struct App::State {
 /// Thread-safe. Errors as App::tasks().
 Result<tasks::TaskClient*> EnsureTasks(App::State& state);
 
+/// The queues `worker` consumes: those of `explicit_list` (-Q / GALE_WORKER_QUEUES: commas or spaces) when it names
+/// any, else `default_queue` and every queue a registered task names, sorted, each once.
+std::vector<std::string> WorkerQueues(const App::State& state, std::string_view explicit_list,
+                                      const std::string& default_queue);
+
 /// Validates the environment contract (gale's groups and the service's) against `settings`: every problem.
 std::vector<std::string> ValidateContract(const App::State& state, const config::Settings& settings);
 

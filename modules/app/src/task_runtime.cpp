@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // The task transports of a service: one broker, one result backend and one TaskClient per process, built from the
 // settings on first use (App::tasks(), the worker role) and kept for the life of the App.
+#include <set>
+
 #include <fmt/format.h>
 
+#include <gale/base/strings.hpp>
 #include <gale/log/log.hpp>
 #include <gale/tasks/settings.hpp>
 
@@ -40,6 +43,17 @@ Result<tasks::TaskClient*> EnsureTasks(App::State& state) {
     state.task_client =
         std::make_unique<tasks::TaskClient>(*state.task_broker, state.task_backend.get(), std::move(options));
     return state.task_client.get();
+}
+
+std::vector<std::string> WorkerQueues(const App::State& state, std::string_view explicit_list,
+                                      const std::string& default_queue) {
+    if (auto listed = SplitList(explicit_list); !listed.empty()) return listed;
+    std::set<std::string> all{default_queue};
+    for (const auto& name : state.tasks.Names()) {
+        const auto task = state.tasks.Find(name);
+        if (task && !task->options.queue.empty()) all.insert(task->options.queue);
+    }
+    return {all.begin(), all.end()};
 }
 
 }  // namespace gale::app

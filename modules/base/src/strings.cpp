@@ -101,6 +101,19 @@ std::vector<std::string> SplitWhitespace(std::string_view text) {
     return out;
 }
 
+std::vector<std::string> SplitList(std::string_view text) {
+    std::vector<std::string> out;
+    for (auto& item : SplitWhitespace(text)) {
+        std::string_view rest(item);
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            if (comma != 0) out.emplace_back(rest.substr(0, comma));
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+    }
+    return out;
+}
+
 std::string ToLower(std::string_view text) {
     std::string out(text);
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -54,6 +54,8 @@ TEST(ParseBool, IsStrictNotTruthy) {
 
 TEST(Strings, SplitAndEscape) {
     EXPECT_EQ(SplitWhitespace("  migrate  --noinput\t"), (std::vector<std::string>{"migrate", "--noinput"}));
+    EXPECT_EQ(SplitList("WEB,TASK, CONSUME  worker,,"), (std::vector<std::string>{"WEB", "TASK", "CONSUME", "worker"}));
+    EXPECT_EQ(SplitList(" , "), std::vector<std::string>{});
     std::string out;
     AppendJsonEscaped(out, "a\"b\\c\n\x01");
     EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");

@@ -2,7 +2,6 @@
 #include "roles/worker.hpp"
 
 #include <algorithm>
-#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -32,11 +31,7 @@ public:
         GALE_ASSIGN_OR_RETURN(tasks::TaskClient * client, EnsureTasks(state));
         client_ = client;
         std::vector<std::string> queues = options_.queues;
-        if (queues.empty()) {
-            std::set<std::string> all{client->options().default_queue};
-            for (const auto& name : state.tasks.Names()) all.insert(client->QueueFor(name));
-            queues.assign(all.begin(), all.end());
-        }
+        if (queues.empty()) queues = WorkerQueues(state, "", client->options().default_queue);
         const std::size_t concurrency =
             options_.concurrency != 0 ? options_.concurrency : std::max(1U, std::thread::hardware_concurrency());
         if (ctx.registry != nullptr) metrics_ = std::make_unique<tasks::WorkerMetrics>(*ctx.registry);

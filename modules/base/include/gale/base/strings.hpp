@@ -29,6 +29,9 @@ namespace gale {
 /// Splits on any run of ASCII whitespace; no quoting.
 std::vector<std::string> SplitWhitespace(std::string_view text);
 
+/// Splits a list written with commas, whitespace or both ("a,b", "a, b", "a b"); empty items are dropped; no quoting.
+std::vector<std::string> SplitList(std::string_view text);
+
 /// ASCII lower-case copy.
 std::string ToLower(std::string_view text);
 
