@@ -11,6 +11,10 @@
 //                            one transaction (gale/tasks/completion.hpp), so a redelivery after a crash adds nothing.
 //   POST /tasks/visits/{name} sends hello.record_visit and answers 202 with the task id; GET /tasks/{id} reads its
 //                            state and result from the result backend.
+// Periodic: `hello beat --probe-port 8004` sends hello.record_visit("beat") every minute (entry "visit-every-minute";
+// GALE_BEAT_SCHEDULE='{"visit-every-minute": {"schedule": "every 5s"}}' changes it). Several beats may run: a lease in
+// the database lets one send, and a run sent twice after a leader's crash keeps its task id, which record_visit's
+// RunOnce makes harmless.
 //
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
@@ -345,6 +349,8 @@ int main(int argc, char** argv) {
                 });
             },
             {"name"}));
+
+    app.Periodic("visit-every-minute", "hello.record_visit", "every 60s", {"beat"});
 
     app.Post("/tasks/visits/{name}", [&](Request& req) {
         auto client = app.tasks();

@@ -10,6 +10,7 @@
 #include <exception>
 #include <filesystem>
 #include <optional>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "contract_check.hpp"
 #include "deploy_k8s.hpp"
 #include "roles/amqp_consumers.hpp"
+#include "roles/beat.hpp"
 #include "roles/pipe_consumers.hpp"
 #include "roles/web.hpp"
 #include "roles/worker.hpp"
@@ -314,7 +316,7 @@ App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions optio
 }
 
 App& App::Command(std::string name, std::string help, CommandFn fn) {
-    static const std::vector<std::string> kReserved = {"serve", "check", "help", "worker"};
+    static const std::vector<std::string> kReserved = {"serve", "check", "help", "worker", "beat"};
     if (name.empty() || name.front() == '-' || std::find(kReserved.begin(), kReserved.end(), name) != kReserved.end()) {
         state_->registration_errors.push_back(
             fmt::format("command name '{}' is empty, reserved or starts with '-'", name));
@@ -370,6 +372,28 @@ App& App::Task(std::string name, tasks::TaskFn fn, tasks::TaskOptions options) {
 }
 
 Result<tasks::TaskClient*> App::tasks() { return EnsureTasks(*state_); }
+
+App& App::Periodic(std::string name, std::string task, std::string_view schedule, nlohmann::json args,
+                   std::string_view time_zone) {
+    auto parsed = tasks::Schedule::Parse(schedule, time_zone);
+    if (!parsed) {
+        state_->registration_errors.push_back(fmt::format("periodic entry '{}': {}", name, parsed.error().message()));
+        return *this;
+    }
+    return Periodic(tasks::BeatEntry{
+        .name = std::move(name), .task = std::move(task), .schedule = std::move(*parsed), .args = std::move(args)});
+}
+
+App& App::Periodic(tasks::BeatEntry entry) {
+    for (const auto& e : state_->periodic) {
+        if (e.name == entry.name) {
+            state_->registration_errors.push_back(fmt::format("periodic entry '{}' is declared twice", entry.name));
+            return *this;
+        }
+    }
+    state_->periodic.push_back(std::move(entry));
+    return *this;
+}
 
 App& App::Migrations(MigrationStatusFn fn) {
     state_->migrations = std::move(fn);
@@ -437,6 +461,18 @@ int App::Run(int argc, char** argv) {
         ->check(CLI::Range(1, 100000));
     worker->add_option("--max-outage", worker_max_outage,
                        "liveness fails after this long without the broker (default 5m; GALE_WORKER_MAX_OUTAGE)");
+
+    CLI::App* beat = cli.add_subcommand("beat",
+                                        "send the periodic entries on schedule (one replica leads, by a lease in the "
+                                        "database), with probes and metrics (takes the serve options)");
+    ServeOptionParser beat_parser(*beat, command_names);
+    if (s.periodic.empty()) beat->group("");  // listed only by services that declare periodic entries
+    std::string beat_lease;
+    std::string beat_max_tick;
+    beat->add_option("--lease", beat_lease,
+                     "how long a leader holds the lease without renewing it; a standby takes over within it (default "
+                     "30s; GALE_BEAT_LEASE)");
+    beat->add_option("--max-tick", beat_max_tick, "the longest sleep between turns (default 5s; GALE_BEAT_MAX_TICK)");
 
     CLI::App* check = cli.add_subcommand("check", "run every health check once; exit 1 if any fails");
     bool check_json = false;
@@ -575,8 +611,9 @@ int App::Run(int argc, char** argv) {
     }
 
     // No sub-command: APP_RUN_MODE chooses the role (base-python's contract); `serve` always means WEB.
-    auto mode = serve->parsed() || consume->parsed() || worker->parsed() ? Result<RunModeSetting>(RunModeSetting{})
-                                                                         : ReadRunMode();
+    auto mode = serve->parsed() || consume->parsed() || worker->parsed() || beat->parsed()
+                    ? Result<RunModeSetting>(RunModeSetting{})
+                    : ReadRunMode();
     if (!mode) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), mode.error().message().c_str());
         return 2;
@@ -675,11 +712,42 @@ int App::Run(int argc, char** argv) {
         roles.push_back(MakeWorkerRole(std::move(wo)));
         return RunRoles(s, *options, std::move(roles), argv, "gale.worker");
     }
+    if (beat->parsed() || mode->mode == config::RunMode::kBeat) {
+        auto options = role_options(beat->parsed() ? beat_parser : serve_parser, GaleEnvironment());
+        if (!options) return 2;
+        const auto env = GaleEnvironment();
+        BeatRoleOptions bo;
+        bo.entries = s.periodic;  // GALE_BEAT_SCHEDULE may add entries: an empty list is refused by the role
+        std::vector<std::string> problems;
+        for (auto [flag, variable, text, into] :
+             {std::tuple{"--lease", "GALE_BEAT_LEASE", &beat_lease, &bo.lease},
+              std::tuple{"--max-tick", "GALE_BEAT_MAX_TICK", &beat_max_tick, &bo.max_tick}}) {
+            std::string what = flag;
+            if (text->empty()) {
+                if (auto it = env.find(variable); it != env.end()) {
+                    *text = it->second;
+                    what = variable;
+                }
+            }
+            if (text->empty()) continue;
+            if (auto d = ParseDuration(what, *text)) {
+                *into = *d;
+            } else {
+                problems.push_back(d.error().message());
+            }
+        }
+        if (!problems.empty()) {
+            for (const auto& p : problems) std::fprintf(stderr, "%s: %s\n", s.name.c_str(), p.c_str());
+            return 2;
+        }
+        std::vector<std::unique_ptr<Role>> roles;
+        roles.push_back(MakeBeatRole(std::move(bo)));
+        return RunRoles(s, *options, std::move(roles), argv, "gale.beat");
+    }
     if (mode->mode != config::RunMode::kWeb) {
         std::fprintf(stderr,
-                     "%s: APP_RUN_MODE=%s is not available yet in this version of gale (WEB, TASK, WORKER and CONSUME "
-                     "are); "
-                     "refusing to start rather than run the wrong role\n",
+                     "%s: APP_RUN_MODE=%s has no role in this build of gale; refusing to start rather than run the "
+                     "wrong role\n",
                      s.name.c_str(), std::string(config::ToString(mode->mode)).c_str());
         return 2;
     }

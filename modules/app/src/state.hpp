@@ -41,6 +41,7 @@ struct App::State {
     std::vector<std::pair<std::string, ConsumerFactory>> consumers;  // run by `consume`
     std::vector<amqp::Subscription> amqp_consumers;                  // run by `consume` when a broker is set
     tasks::TaskRegistry tasks;                                       // run by `worker`
+    std::vector<tasks::BeatEntry> periodic;                          // sent by `beat`
     // The task transports (App::tasks(), the worker), built on first use from the settings.
     std::mutex tasks_mu;
     std::unique_ptr<tasks::Broker> task_broker;

@@ -27,6 +27,7 @@
 #include <gale/health/checks.hpp>
 #include <gale/http/message.hpp>
 #include <gale/http/router.hpp>
+#include <gale/tasks/beat.hpp>
 #include <gale/tasks/task.hpp>
 
 namespace gale::metrics {
@@ -109,6 +110,14 @@ public:
     /// cannot be built (kInvalidArgument naming the transport this service lacks, kUnavailable, kIo) — tried again
     /// on the next call.
     Result<tasks::TaskClient*> tasks();
+    /// Declares a periodic entry that `beat` (or APP_RUN_MODE=BEAT) sends as a Celery message: `schedule` is
+    /// "every 30s", a five-field crontab ("30 2 * * mon-fri", in `time_zone`) or "at 2026-12-24T18:00:00Z" (see
+    /// gale/tasks/schedule.hpp). GALE_BEAT_SCHEDULE overrides entries by name. A bad schedule or a name declared
+    /// twice is reported by Run (exit 2).
+    App& Periodic(std::string name, std::string task, std::string_view schedule,
+                  nlohmann::json args = nlohmann::json::array(), std::string_view time_zone = "UTC");
+    /// The same with every field of the entry (kwargs, queue, expires, priority, enabled).
+    App& Periodic(tasks::BeatEntry entry);
     /// Tells `serve --check-migrations` how to find pending migrations.
     App& Migrations(MigrationStatusFn fn);
 
