@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,10 @@ protected:
     /// `hello ARGS…` in dir_ with `env`, without the runner's GALE_*, APP_*, DATABASE_*, AMQP_* and RABBITMQ_*.
     Process& Hello(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), kHello);
+        return Spawn(std::move(args), std::move(env));
+    }
+    /// `args[0]` (a path) with `args`, as Hello runs hello.
+    Process& Spawn(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         SpawnOptions options;
         options.unset_prefixes = {"GALE_", "APP_", "DATABASE_", "AMQP_", "RABBITMQ_"};
         options.working_dir = dir_;
@@ -165,6 +170,45 @@ TEST_F(HelloAmqpTest, AVisitPublishedOnRabbitMqIsRecordedAndReadBackThroughServe
     ASSERT_TRUE(serve_code);
     EXPECT_EQ(*consume_code, 0);
     EXPECT_EQ(*serve_code, 0);
+}
+
+}  // namespace
+
+namespace {
+
+// `hello worker` on RabbitMQ answers Celery's own remote control: `celery inspect ping` (the real Python CLI, Debian's
+// python3-celery) sees its node, so probes and scripts written for Celery workers find a gale worker unchanged.
+TEST_F(HelloAmqpTest, TheWorkerAnswersCeleryInspectPing) {
+    auto broker = gale::amqp::testing::RabbitMqServer::Start();
+    ASSERT_TRUE(broker) << broker.error().ToString();
+    const std::string url = (*broker)->url();
+    {
+        Process& migrate = Hello({"migrate"});
+        auto code = migrate.WaitExit(10s);
+        ASSERT_TRUE(code);
+        ASSERT_EQ(*code, 0);
+    }
+    Process& worker = Hello({"worker", "--bind", "127.0.0.1", "--port", "0", "--drain-delay", "0s"},
+                            {{"CELERY_BROKER_URL", url}, {"CELERY_RESULT_BACKEND", "rpc://"}});
+    std::uint16_t probe = worker.WaitForPort("probe server listening", 10s);
+    ASSERT_NE(probe, 0);
+    ASSERT_TRUE(Eventually([&] { return StatusOf(probe, "/ready") == 200; }, 20s)) << "the worker is not consuming";
+
+    bool pong = false;
+    std::string out;
+    for (int attempt = 0; attempt < 5 && !pong; ++attempt) {  // the pidbox queue is declared by a thread of its own
+        Process& ping =
+            Spawn({"/usr/bin/python3", "-m", "celery", "--broker", url, "inspect", "ping", "--timeout", "3"});
+        auto code = ping.WaitExit(30s);
+        ASSERT_TRUE(code) << "celery inspect ping hung";
+        out = ping.Log();
+        pong = *code == 0 && out.find("pong") != std::string::npos;
+    }
+    EXPECT_TRUE(pong) << out;
+    worker.Signal(SIGTERM);
+    auto code = worker.WaitExit(20s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
 }
 
 }  // namespace

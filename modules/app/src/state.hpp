@@ -17,6 +17,7 @@
 #include <gale/tasks/broker.hpp>
 #include <gale/tasks/client.hpp>
 #include <gale/tasks/result_backend.hpp>
+#include <gale/tasks/settings.hpp>
 #include <gale/tasks/task.hpp>
 
 namespace gale::app {
@@ -47,6 +48,8 @@ struct App::State {
     std::unique_ptr<tasks::Broker> task_broker;
     std::unique_ptr<tasks::ResultBackend> task_backend;
     std::unique_ptr<tasks::TaskClient> task_client;
+    tasks::TasksSettings task_settings;  // what they were built from
+    tasks::TransportOptions task_transport;
     std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
 
     const CommandEntry* FindCommand(const std::string& n) const {

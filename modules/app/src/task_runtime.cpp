@@ -38,6 +38,8 @@ Result<tasks::TaskClient*> EnsureTasks(App::State& state) {
         {{"broker", broker->Describe()},
          {"source", settings.broker.source},
          {"result_backend", settings.result_backend ? settings.result_backend->Describe() : std::string("disabled")}});
+    state.task_settings = settings;
+    state.task_transport = transport;
     state.task_broker = std::move(broker);
     state.task_backend = std::move(backend);
     state.task_client =

@@ -3,16 +3,39 @@
 #include <algorithm>
 
 #include <gale/tasks/amqp.hpp>
+#include <gale/tasks/amqp_control.hpp>
+#include <gale/tasks/amqp_events.hpp>
 #include <gale/tasks/settings.hpp>
 
 namespace gale::tasks::amqp {
 
+namespace {
+
+template <typename T>
+class Companion final : public WorkerCompanion {
+public:
+    explicit Companion(std::unique_ptr<T> impl) : impl_(std::move(impl)) {}
+    void Start() override { impl_->Start(); }
+    void Stop() override { impl_->Stop(); }
+
+private:
+    std::unique_ptr<T> impl_;
+};
+
+Result<gale::amqp::ConnectionOptions> ConnectionFor(const TransportUrl& url, const TransportOptions& options,
+                                                    std::string_view purpose) {
+    GALE_ASSIGN_OR_RETURN(auto connection,
+                          gale::amqp::ParseUrl(url.url, url.source.empty() ? "CELERY_BROKER_URL" : url.source));
+    connection.source = url.source;
+    if (!options.service_name.empty()) connection.connection_name = options.service_name + "-" + std::string(purpose);
+    return connection;
+}
+
+}  // namespace
+
 void Install() {
     auto broker = [](const TransportUrl& url, const TransportOptions& options) -> Result<std::unique_ptr<Broker>> {
-        GALE_ASSIGN_OR_RETURN(auto connection,
-                              gale::amqp::ParseUrl(url.url, url.source.empty() ? "CELERY_BROKER_URL" : url.source));
-        connection.source = url.source;
-        if (!options.service_name.empty()) connection.connection_name = options.service_name + "-tasks";
+        GALE_ASSIGN_OR_RETURN(auto connection, ConnectionFor(url, options, "tasks"));
         return MakeBroker(std::move(connection));
     };
     auto rpc = [](const TransportUrl& /*url*/, const TransportOptions& options,
@@ -24,6 +47,23 @@ void Install() {
     RegisterBrokerFactory("amqp", broker);
     RegisterBrokerFactory("amqps", broker);
     RegisterResultBackendFactory("rpc", rpc);
+    // Celery's remote control (ping) and worker events, each on a connection of its own, so that a busy task
+    // connection never delays a ping or a heartbeat.
+    auto companions = [](const TransportUrl& url, const TransportOptions& options,
+                         const WorkerInfo& worker) -> Result<std::vector<std::unique_ptr<WorkerCompanion>>> {
+        std::vector<std::unique_ptr<WorkerCompanion>> out;
+        GALE_ASSIGN_OR_RETURN(auto control_connection, ConnectionFor(url, options, "control"));
+        GALE_ASSIGN_OR_RETURN(auto control, ControlResponder::Create(std::move(control_connection)));
+        out.push_back(std::make_unique<Companion<ControlResponder>>(std::move(control)));
+        GALE_ASSIGN_OR_RETURN(auto events_connection, ConnectionFor(url, options, "events"));
+        GALE_ASSIGN_OR_RETURN(auto events,
+                              EventSender::Create(std::move(events_connection),
+                                                  {.active = worker.active, .processed = worker.processed}));
+        out.push_back(std::make_unique<Companion<EventSender>>(std::move(events)));
+        return out;
+    };
+    RegisterWorkerCompanionFactory("amqp", companions);
+    RegisterWorkerCompanionFactory("amqps", companions);
 }
 
 }  // namespace gale::tasks::amqp

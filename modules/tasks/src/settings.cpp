@@ -154,6 +154,7 @@ struct Factories {
     std::mutex mu;
     std::map<std::string, BrokerFactory, std::less<>> brokers;
     std::map<std::string, ResultBackendFactory, std::less<>> backends;
+    std::map<std::string, WorkerCompanionFactory, std::less<>> companions;
 };
 
 Factories& Registry() {
@@ -361,6 +362,25 @@ void RegisterResultBackendFactory(std::string scheme, ResultBackendFactory facto
     Factories& f = Registry();
     std::lock_guard lock(f.mu);
     f.backends[std::move(scheme)] = std::move(factory);
+}
+
+void RegisterWorkerCompanionFactory(std::string scheme, WorkerCompanionFactory factory) {
+    Factories& f = Registry();
+    std::lock_guard lock(f.mu);
+    f.companions[std::move(scheme)] = std::move(factory);
+}
+
+Result<std::vector<std::unique_ptr<WorkerCompanion>>> MakeWorkerCompanions(const TasksSettings& settings,
+                                                                           const TransportOptions& options,
+                                                                           const WorkerInfo& worker) {
+    WorkerCompanionFactory factory;
+    {
+        Factories& f = Registry();
+        std::lock_guard lock(f.mu);
+        if (auto it = f.companions.find(settings.broker.scheme); it != f.companions.end()) factory = it->second;
+    }
+    if (!factory) return std::vector<std::unique_ptr<WorkerCompanion>>{};
+    return factory(settings.broker, options, worker);
 }
 
 Result<std::unique_ptr<Broker>> MakeBroker(const TasksSettings& settings, const TransportOptions& options) {

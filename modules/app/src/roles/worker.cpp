@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <gale/log/log.hpp>
+#include <gale/tasks/settings.hpp>
 #include <gale/tasks/worker.hpp>
 #include <gale/tasks/worker_metrics.hpp>
 
@@ -30,6 +31,7 @@ public:
         }
         GALE_ASSIGN_OR_RETURN(tasks::TaskClient * client, EnsureTasks(state));
         client_ = client;
+        state_ = &state;
         std::vector<std::string> queues = options_.queues;
         if (queues.empty()) queues = WorkerQueues(state, "", client->options().default_queue);
         const std::size_t concurrency =
@@ -82,6 +84,25 @@ public:
 
     Result<void> Start() override {
         GALE_RETURN_IF_ERROR(worker_->Start());
+        // Celery's remote control and events where the broker carries them (AMQP); an error here is the broker's
+        // settings' and was already reported by the broker itself, so the worker runs on without them.
+        tasks::Worker* w = worker_.get();
+        auto companions = tasks::MakeWorkerCompanions(
+            state_->task_settings, state_->task_transport,
+            {.active = [w] { return static_cast<std::uint64_t>(w->Stats().in_flight); },
+             .processed =
+                 [w] {
+                     auto s = w->Stats();
+                     return s.outcomes[static_cast<std::size_t>(tasks::TaskOutcome::kSucceeded)] +
+                            s.outcomes[static_cast<std::size_t>(tasks::TaskOutcome::kFailed)];
+                 }});
+        if (companions) {
+            companions_ = std::move(*companions);
+            for (auto& c : companions_) c->Start();
+        } else {
+            log::Warning(kLogger, "Celery's remote control and events are off",
+                         {{"error", companions.error().message()}});
+        }
         log::Info(kLogger, "worker started",
                   {{"broker", describe_},
                    {"queues", fmt::format("{}", fmt::join(queues_, ","))},
@@ -98,6 +119,8 @@ public:
     }
     void Stop() override {
         if (!worker_) return;
+        for (auto& c : companions_) c->Stop();  // worker-offline before the consumer closes
+        companions_.clear();
         worker_->Stop();
         auto s = worker_->Stats();
         auto n = [&](tasks::TaskOutcome o) { return s.outcomes[static_cast<std::size_t>(o)]; };
@@ -122,6 +145,8 @@ private:
     tasks::TaskClient* client_ = nullptr;
     std::unique_ptr<tasks::WorkerMetrics> metrics_;  // declared before the worker, which borrows it
     std::unique_ptr<tasks::Worker> worker_;
+    std::vector<std::unique_ptr<tasks::WorkerCompanion>> companions_;  // stopped before the worker
+    App::State* state_ = nullptr;
     std::string describe_;
     std::vector<std::string> queues_;
     std::size_t concurrency_ = 0;

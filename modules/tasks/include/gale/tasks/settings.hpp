@@ -107,6 +107,32 @@ using ResultBackendFactory = std::function<Result<std::unique_ptr<ResultBackend>
 void RegisterBrokerFactory(std::string scheme, BrokerFactory factory);
 void RegisterResultBackendFactory(std::string scheme, ResultBackendFactory factory);
 
+/// What runs beside a worker on a broker that carries Celery's control and event exchanges: the AMQP adapter's
+/// remote-control responder (`celery inspect ping`) and event sender (worker-online, heartbeats, worker-offline).
+/// The WORKER role starts them after the worker and stops them before it. Thread-safety: Start and Stop from one
+/// thread.
+class WorkerCompanion {
+public:
+    virtual ~WorkerCompanion() = default;
+    virtual void Start() = 0;
+    virtual void Stop() = 0;
+};
+
+/// What a companion may report about the worker (its events carry active and processed counts).
+struct WorkerInfo {
+    std::function<std::uint64_t()> active{};     ///< tasks running now
+    std::function<std::uint64_t()> processed{};  ///< tasks finished since start
+};
+
+using WorkerCompanionFactory = std::function<Result<std::vector<std::unique_ptr<WorkerCompanion>>>(
+    const TransportUrl& broker, const TransportOptions& options, const WorkerInfo& worker)>;
+/// Registers the companions of brokers of `scheme` (the AMQP adapter's Install() does, for amqp and amqps).
+void RegisterWorkerCompanionFactory(std::string scheme, WorkerCompanionFactory factory);
+/// The companions of the settings' broker: none for the embedded queue or a scheme that registered none (Redis:
+/// Celery's control and events ride on its pub/sub fanout, which gale does not implement — modules/tasks/README.md).
+[[nodiscard]] Result<std::vector<std::unique_ptr<WorkerCompanion>>> MakeWorkerCompanions(
+    const TasksSettings& settings, const TransportOptions& options, const WorkerInfo& worker);
+
 /// Builds the broker `settings` name: the embedded queue for "sqlite" (built here), else the registered factory.
 /// Errors: kInvalidArgument when no factory is registered for the scheme, naming the URL's source, the scheme and
 /// the adapter to link and install (never a stand-in that pretends to be the broker); the factory's errors.
