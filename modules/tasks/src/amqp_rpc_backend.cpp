@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Design. Two connections: results go out on a confirm-mode Channel behind a mutex (Store, from the worker's
-// threads); they come in on the reply queue, which a receiver thread of its own declares, consumes (no_ack, as
+// Design. Two connections: results go out on a Channel behind a mutex (Store, from the worker's threads) — in
+// confirm mode only for persistent results: a transient result (Celery's default, delivery_mode 1) is lost with the
+// broker anyway, so waiting a round trip for its confirm would only halve the worker's throughput (Celery's producer
+// does not wait either); a connection found closed before the publish (Poll) is replaced; they come in on the reply queue, which a receiver thread of its own declares, consumes (no_ack, as
 // Celery's ResultConsumer) and drains into `results` (the latest state per task id), waking Wait. The thread starts
 // with the first Prepare, Get or Wait: a worker that only stores results never opens the reply queue.
 //
@@ -75,7 +77,7 @@ public:
             if (publisher_->broken()) publisher_.reset();
         }
         if (!publisher_) {
-            GALE_ASSIGN_OR_RETURN(publisher_, Channel::Open(connection_, {.confirms = true}));
+            GALE_ASSIGN_OR_RETURN(publisher_, Channel::Open(connection_, {.confirms = options_.persistent}));
         }
         return publisher_->Publish("", request.reply_to, bytes, p, /*mandatory=*/false);
     }
