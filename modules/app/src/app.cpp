@@ -97,17 +97,21 @@ struct RunModeSetting {
     std::size_t worker_count = 0;  // 0: not set
 };
 
+/// APP_WORKER_COUNT; 0 when it is not set.
+Result<std::size_t> ReadWorkerCount() {
+    const char* v = std::getenv("APP_WORKER_COUNT");
+    if (v == nullptr || *v == '\0') return std::size_t{0};
+    GALE_ASSIGN_OR_RETURN(auto n, ParseInt("APP_WORKER_COUNT", v, 1, 4096));
+    return static_cast<std::size_t>(n);
+}
+
 /// APP_RUN_MODE (see gale/config/run_mode.hpp; case-insensitive; default WEB) and APP_WORKER_COUNT.
 Result<RunModeSetting> ReadRunMode() {
     RunModeSetting m;
     if (const char* v = std::getenv("APP_RUN_MODE"); v != nullptr && *v != '\0') {
         GALE_ASSIGN_OR_RETURN(m.mode, config::ParseRunMode(v, "APP_RUN_MODE"));
     }
-    if (const char* v = std::getenv("APP_WORKER_COUNT"); v != nullptr && *v != '\0') {
-        auto n = ParseInt("APP_WORKER_COUNT", v, 1, 4096);
-        if (!n) return tl::unexpected(n.error());
-        m.worker_count = static_cast<std::size_t>(*n);
-    }
+    GALE_ASSIGN_OR_RETURN(m.worker_count, ReadWorkerCount());
     return m;
 }
 
@@ -671,6 +675,15 @@ int App::Run(int argc, char** argv) {
     if (worker->parsed() || mode->mode == config::RunMode::kWorker) {
         auto options = role_options(worker->parsed() ? worker_parser : serve_parser, GaleEnvironment());
         if (!options) return 2;
+        // `worker` names the role, so APP_RUN_MODE was not read, but its -c still defaults to APP_WORKER_COUNT.
+        if (worker->parsed()) {
+            auto count = ReadWorkerCount();
+            if (!count) {
+                std::fprintf(stderr, "%s: %s\n", s.name.c_str(), count.error().message().c_str());
+                return 2;
+            }
+            mode->worker_count = *count;
+        }
         if (s.tasks.empty()) {
             log::Error("gale.worker",
                        "no tasks are registered: declare them with App::Task (APP_RUN_MODE=WORKER or "
