@@ -173,7 +173,8 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
 
     // --- status for the probes (atomics) ---
     std::atomic<bool> started{false};
-    std::atomic<bool> connected{false};
+    std::atomic<bool> connected{false};      // a consumer is open and its first Next returned
+    std::atomic<bool> consumer_open{false};  // a consumer is open (the heartbeat runs from its opening)
     std::atomic<bool> ever_connected{false};
     std::atomic<std::int64_t> last_round_ms{0};
     std::atomic<std::int64_t> outage_since_ms{0};
@@ -900,8 +901,9 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         ++generation;  // whatever is still running belonged to the old consumer
         unsettled = 0;
         eta_held = 0;
-        connected.store(false);
-        outage_since_ms.store(SteadyMs());
+        // The outage began when the last working consumer was lost, not at each failed attempt since.
+        consumer_open.store(false);
+        if (connected.exchange(false)) outage_since_ms.store(SteadyMs());
         if (options.metrics && options.metrics->connected) options.metrics->connected->Set(0);
         SetError(why);
     }
@@ -968,20 +970,11 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 eta_held = 0;
                 prefetch_adjustable = true;
                 current_prefetch.store(prefetch);
-                backoff = options.reconnect_initial;
-                if (ever_connected.exchange(true)) {
-                    std::lock_guard lock(mu);
-                    ++reconnects;
-                    if (options.metrics && options.metrics->reconnects) options.metrics->reconnects->Inc();
-                }
-                connected.store(true);
+                // Not connected yet: a broker may connect lazily (Redis), so a consumer counts once its first Next
+                // has returned (below). Until then the outage, the backoff and the error stand; the heartbeat runs
+                // from now, so a first Next that never returns shows in since_round.
                 last_round_ms.store(SteadyMs());
-                if (options.metrics && options.metrics->connected) options.metrics->connected->Set(1);
-                log::Info(kLogger, "consuming",
-                          {{"broker", broker.Describe()},
-                           {"queues", fmt::format("{}", fmt::join(options.queues, ","))},
-                           {"prefetch", prefetch},
-                           {"concurrency", options.concurrency}});
+                consumer_open.store(true);
             }
             if (const auto now = Clock::now(); now >= next_housekeeping) {
                 next_housekeeping = now + kHousekeeping;
@@ -1016,6 +1009,21 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                 continue;
             }
             last_round_ms.store(SteadyMs());
+            if (!connected.load()) {
+                backoff = options.reconnect_initial;
+                if (ever_connected.exchange(true)) {
+                    std::lock_guard lock(mu);
+                    ++reconnects;
+                    if (options.metrics && options.metrics->reconnects) options.metrics->reconnects->Inc();
+                }
+                connected.store(true);
+                if (options.metrics && options.metrics->connected) options.metrics->connected->Set(1);
+                log::Info(kLogger, "consuming",
+                          {{"broker", broker.Describe()},
+                           {"queues", fmt::format("{}", fmt::join(options.queues, ","))},
+                           {"prefetch", prefetch},
+                           {"concurrency", options.concurrency}});
+            }
             if (*next) {
                 if (stop_taking) {
                     ++unsettled;
@@ -1041,6 +1049,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
         ReturnUnstarted();
         if (consumer) consumer->Close();
         consumer.reset();
+        consumer_open.store(false);
         connected.store(false);
         if (options.metrics && options.metrics->connected) options.metrics->connected->Set(0);
     }
@@ -1145,7 +1154,7 @@ WorkerStats Worker::Stats() const {
     s.ever_connected = c.ever_connected.load();
     const std::int64_t now = SteadyMs();
     s.since_round =
-        s.connected ? std::chrono::milliseconds(now - c.last_round_ms.load()) : std::chrono::milliseconds(0);
+        c.consumer_open.load() ? std::chrono::milliseconds(now - c.last_round_ms.load()) : std::chrono::milliseconds(0);
     s.outage = s.connected || !s.started ? std::chrono::milliseconds(0)
                                          : std::chrono::milliseconds(now - c.outage_since_ms.load());
     s.prefetch = c.current_prefetch.load();

@@ -511,6 +511,50 @@ TEST(Worker, ReconnectsAfterTheConsumerFailsAndCountsIt) {
     worker.Stop();
 }
 
+TEST(Worker, AConsumerWhoseFirstNextFailsNeverCountedAsConnected) {
+    // Redis connects lazily: Consume succeeds while the server is down and the first Next fails. Such a consumer
+    // was never connected: the outage goes on (the WORKER role's liveness counts it against --max-outage), the
+    // backoff grows, and there is no "consuming" in between.
+    MemoryBroker broker;
+    TaskRegistry registry;
+    ASSERT_TRUE(registry.Add("t.noop", [](TaskContext&) -> Result<nlohmann::json> { return nullptr; }));
+    TaskClient client(broker, nullptr);
+    Worker worker(broker, registry, nullptr, client, {.poll = 10ms, .reconnect_initial = 10ms, .reconnect_max = 50ms});
+    broker.FailNext(1000000);
+    ASSERT_TRUE(worker.Start());
+    bool seen_connected = false;
+    const auto until = std::chrono::steady_clock::now() + 400ms;
+    while (std::chrono::steady_clock::now() < until) {
+        seen_connected = seen_connected || worker.Stats().connected;
+        std::this_thread::sleep_for(1ms);
+    }
+    const auto s = worker.Stats();
+    EXPECT_FALSE(seen_connected);
+    EXPECT_FALSE(s.ever_connected);
+    EXPECT_GE(s.outage, 300ms);
+    EXPECT_FALSE(s.last_error.empty());
+    broker.FailNext(0);  // the server is back
+    EXPECT_TRUE(WaitFor([&] { return worker.Stats().connected; }));
+    EXPECT_EQ(worker.Stats().outage, 0ms);
+    EXPECT_EQ(worker.Stats().reconnects, 0U);  // the first connection that worked is not a reconnect
+    worker.Stop();
+}
+
+TEST(Worker, AFirstNextThatNeverReturnsShowsInTheHeartbeat) {
+    MemoryBroker broker;
+    TaskRegistry registry;
+    ASSERT_TRUE(registry.Add("t.noop", [](TaskContext&) -> Result<nlohmann::json> { return nullptr; }));
+    TaskClient client(broker, nullptr);
+    Worker worker(broker, registry, nullptr, client, {.poll = 10ms});
+    broker.Hang(true);  // opened, then silent from the start
+    ASSERT_TRUE(worker.Start());
+    EXPECT_TRUE(WaitFor([&] { return worker.Stats().since_round >= 200ms; }));
+    EXPECT_FALSE(worker.Stats().connected);
+    broker.Hang(false);
+    EXPECT_TRUE(WaitFor([&] { return worker.Stats().connected && worker.Stats().since_round < 200ms; }));
+    worker.Stop();
+}
+
 TEST(Worker, AHangingConsumerShowsInTheHeartbeat) {
     MemoryBroker broker;
     TaskRegistry registry;

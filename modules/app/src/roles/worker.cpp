@@ -136,8 +136,7 @@ public:
     std::size_t queue_length() const noexcept override { return 0; }  // readiness follows the broker, not a queue
     std::int64_t stall_ms() const noexcept override {
         if (!worker_) return 0;
-        auto s = worker_->Stats();
-        return s.connected ? s.since_round.count() : 0;
+        return worker_->Stats().since_round.count();  // 0 without a consumer; a first Next that hangs counts
     }
 
 private:

@@ -35,9 +35,12 @@
 /// Broker failures: a Next that fails closes the consumer (its unsettled messages return to the queue) and a new
 /// one is opened with jittered exponential backoff (reconnect_initial → reconnect_max). Tasks still running on the
 /// old consumer finish, but their settlement is dropped (the broker already returned their messages: they run
-/// again — at least once). The fetch loop turning is the worker's heartbeat: Stats().since_round is the time since
-/// the last Next that returned (a delivery or an empty wait) — a connection that looks alive but delivers nothing
-/// and never returns (Celery issues 8030/8082) shows up there.
+/// again — at least once). A consumer counts as connected once its first Next has returned, not when Consume
+/// succeeds (the Redis broker connects lazily), so Stats().outage runs from the last working consumer's loss
+/// through every failed attempt since. The fetch loop turning is the worker's heartbeat: Stats().since_round is the
+/// time since the last Next that returned (a delivery or an empty wait), or since the consumer opened — a
+/// connection that looks alive but delivers nothing and never returns (Celery issues 8030/8082), even on its first
+/// Next, shows up there.
 ///
 /// Shutdown: StopFetching (basic.cancel; everything delivered but not started — held for eta or rate, waiting for
 /// a thread — is rejected with requeue at once), WaitIdle (running tasks finish and are settled), Stop (the
@@ -91,12 +94,12 @@ struct WorkerOptions {
 
 struct WorkerStats {
     bool started = false;
-    bool connected = false;                    ///< a consumer is open
-    bool ever_connected = false;               ///< a consumer was opened at least once
+    bool connected = false;                    ///< a consumer is open and its first Next returned
+    bool ever_connected = false;               ///< connected at least once
     bool fetching = false;                     ///< connected and not stopped
     bool stuck = false;                        ///< abandoned_threads >= max_abandoned_threads
-    std::chrono::milliseconds since_round{0};  ///< since the last Next that returned (0 while not connected)
-    std::chrono::milliseconds outage{0};       ///< since the consumer was lost or first tried (0 while connected)
+    std::chrono::milliseconds since_round{0};  ///< since the last Next returned or the consumer opened (0: none)
+    std::chrono::milliseconds outage{0};       ///< since the last connected consumer was lost, or Start (0 connected)
     std::size_t in_flight = 0;
     std::size_t prefetched = 0;  ///< delivered, not running yet
     std::size_t abandoned_threads = 0;
