@@ -170,3 +170,23 @@ TEST_F(HelloBeatTest, ABadScheduleOverrideIsRefusedAtStartNamingTheEntry) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(HelloBeatTest, BadRoleOptionsAreReportedTogetherNamingTheFlagOrTheVariable) {
+    Process& beat = Hello({"beat", "--port", "0", "--max-tick", "soon"}, {{"GALE_BEAT_LEASE", "zz"}});
+    auto code = beat.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(beat.Log().find("GALE_BEAT_LEASE: 'zz' is not a duration"), std::string::npos) << beat.Log();
+    EXPECT_NE(beat.Log().find("--max-tick: 'soon' is not a duration"), std::string::npos) << beat.Log();
+    Process& worker = Hello({"worker", "--port", "0", "--max-outage", "x"}, {{"GALE_WORKER_PREFETCH_MULTIPLIER", "0"}});
+    code = worker.WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 2);
+    EXPECT_NE(worker.Log().find("GALE_WORKER_PREFETCH_MULTIPLIER: 0 is out of range"), std::string::npos)
+        << worker.Log();
+    EXPECT_NE(worker.Log().find("--max-outage: 'x' is not a duration"), std::string::npos) << worker.Log();
+}
+
+}  // namespace

@@ -4,13 +4,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <optional>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -104,6 +105,52 @@ Result<std::size_t> ReadWorkerCount() {
     GALE_ASSIGN_OR_RETURN(auto n, ParseInt("APP_WORKER_COUNT", v, 1, 4096));
     return static_cast<std::size_t>(n);
 }
+
+/// A role's own options (beyond the serve options): each from its flag, or, when the flag was not given, from its
+/// GALE_* variable, as the serve options are read. Every problem names whichever of the two was used; Report prints
+/// them all at once.
+class RoleFlags {
+public:
+    explicit RoleFlags(std::map<std::string, std::string> env) : env_(std::move(env)) {}
+
+    /// The flag's text, else the variable's ("" when neither is set); `what` becomes the name to quote.
+    std::string Text(std::string text, const char* variable, std::string& what) const {
+        if (text.empty()) {
+            if (auto it = env_.find(variable); it != env_.end()) {
+                what = variable;
+                return it->second;
+            }
+        }
+        return text;
+    }
+    void Duration(std::string text, std::string what, const char* variable, std::chrono::milliseconds& into) {
+        text = Text(std::move(text), variable, what);
+        if (text.empty()) return;
+        if (auto d = ParseDuration(what, text)) {
+            into = *d;
+        } else {
+            problems_.push_back(d.error().message());
+        }
+    }
+    void Count(std::string text, std::string what, const char* variable, std::int64_t max, std::size_t& into) {
+        text = Text(std::move(text), variable, what);
+        if (text.empty()) return;
+        if (auto n = ParseInt(what, text, 1, max)) {
+            into = static_cast<std::size_t>(*n);
+        } else {
+            problems_.push_back(n.error().message());
+        }
+    }
+    /// Prints every problem to stderr; true when there was none.
+    bool Report(const std::string& service) const {
+        for (const auto& p : problems_) std::fprintf(stderr, "%s: %s\n", service.c_str(), p.c_str());
+        return problems_.empty();
+    }
+
+private:
+    std::map<std::string, std::string> env_;
+    std::vector<std::string> problems_;
+};
 
 /// APP_RUN_MODE (see gale/config/run_mode.hpp; case-insensitive; default WEB) and APP_WORKER_COUNT.
 Result<RunModeSetting> ReadRunMode() {
@@ -449,7 +496,7 @@ int App::Run(int argc, char** argv) {
     if (s.tasks.empty()) worker->group("");  // listed only by services that have tasks
     std::string worker_queues;
     std::size_t worker_concurrency = 0;
-    std::size_t worker_prefetch = 4;
+    std::string worker_prefetch;
     std::string worker_max_outage;
     worker->add_option("-Q,--queues", worker_queues,
                        "comma-separated queues to consume (default: the default queue and every queue a task names; "
@@ -458,11 +505,9 @@ int App::Run(int argc, char** argv) {
         ->add_option("-c,--concurrency", worker_concurrency,
                      "task threads (default: APP_WORKER_COUNT, else the number of cores)")
         ->check(CLI::Range(1, 4096));
-    worker
-        ->add_option("--prefetch-multiplier", worker_prefetch,
-                     "prefetch = multiplier x concurrency, as Celery's worker_prefetch_multiplier (default 4; "
-                     "GALE_WORKER_PREFETCH_MULTIPLIER)")
-        ->check(CLI::Range(1, 100000));
+    worker->add_option("--prefetch-multiplier", worker_prefetch,
+                       "prefetch = multiplier x concurrency, as Celery's worker_prefetch_multiplier (default 4; "
+                       "GALE_WORKER_PREFETCH_MULTIPLIER)");
     worker->add_option("--max-outage", worker_max_outage,
                        "liveness fails after this long without the broker (default 5m; GALE_WORKER_MAX_OUTAGE)");
 
@@ -649,18 +694,9 @@ int App::Run(int argc, char** argv) {
             log::Error("gale.consume", "no consumers registered: declare them with App::Consumer or App::AmqpConsumer");
             return 2;
         }
-        if (amqp_max_outage.empty()) {
-            auto env = GaleEnvironment();
-            if (auto it = env.find("GALE_AMQP_MAX_OUTAGE"); it != env.end()) amqp_max_outage = it->second;
-        }
-        if (!amqp_max_outage.empty()) {
-            auto outage = ParseDuration("--amqp-max-outage", amqp_max_outage);
-            if (!outage) {
-                std::fprintf(stderr, "%s: %s\n", s.name.c_str(), outage.error().message().c_str());
-                return 2;
-            }
-            amqp_options.max_outage = *outage;
-        }
+        RoleFlags flags(GaleEnvironment());
+        flags.Duration(amqp_max_outage, "--amqp-max-outage", "GALE_AMQP_MAX_OUTAGE", amqp_options.max_outage);
+        if (!flags.Report(s.name)) return 2;
         if (s.amqp_consumers.empty() && (amqp_options.queue || amqp_options.exchange || amqp_options.host ||
                                          amqp_options.port || amqp_options.vhost)) {
             std::fprintf(stderr, "%s: --queue, --exchange and --amqp-*: this service registers no AMQP consumer\n",
@@ -690,37 +726,15 @@ int App::Run(int argc, char** argv) {
                        "`worker` runs them)");
             return 2;
         }
-        auto env = GaleEnvironment();
-        auto from_env = [&](const char* key, std::string& into) {
-            if (!into.empty()) return;
-            if (auto it = env.find(key); it != env.end()) into = it->second;
-        };
-        std::vector<std::string> problems;
+        RoleFlags flags(GaleEnvironment());
         WorkerRoleOptions wo;
-        from_env("GALE_WORKER_QUEUES", worker_queues);
-        wo.queues = SplitList(worker_queues);
+        std::string queues_from = "--queues";
+        wo.queues = SplitList(flags.Text(worker_queues, "GALE_WORKER_QUEUES", queues_from));
         wo.concurrency = worker_concurrency != 0 ? worker_concurrency : mode->worker_count;
-        std::string prefetch_text;
-        from_env("GALE_WORKER_PREFETCH_MULTIPLIER", prefetch_text);
-        if (!worker->get_option("--prefetch-multiplier")->empty() || prefetch_text.empty()) {
-            wo.prefetch_multiplier = worker_prefetch;
-        } else if (auto n = ParseInt("GALE_WORKER_PREFETCH_MULTIPLIER", prefetch_text, 1, 100000)) {
-            wo.prefetch_multiplier = static_cast<std::size_t>(*n);
-        } else {
-            problems.push_back(n.error().message());
-        }
-        from_env("GALE_WORKER_MAX_OUTAGE", worker_max_outage);
-        if (!worker_max_outage.empty()) {
-            if (auto d = ParseDuration("--max-outage", worker_max_outage)) {
-                wo.max_outage = *d;
-            } else {
-                problems.push_back(d.error().message());
-            }
-        }
-        if (!problems.empty()) {
-            for (const auto& p : problems) std::fprintf(stderr, "%s: %s\n", s.name.c_str(), p.c_str());
-            return 2;
-        }
+        flags.Count(worker_prefetch, "--prefetch-multiplier", "GALE_WORKER_PREFETCH_MULTIPLIER", 100000,
+                    wo.prefetch_multiplier);
+        flags.Duration(worker_max_outage, "--max-outage", "GALE_WORKER_MAX_OUTAGE", wo.max_outage);
+        if (!flags.Report(s.name)) return 2;
         std::vector<std::unique_ptr<Role>> roles;
         roles.push_back(MakeWorkerRole(std::move(wo)));
         return RunRoles(s, *options, std::move(roles), argv, "gale.worker");
@@ -728,31 +742,12 @@ int App::Run(int argc, char** argv) {
     if (beat->parsed() || mode->mode == config::RunMode::kBeat) {
         auto options = role_options(beat->parsed() ? beat_parser : serve_parser, GaleEnvironment());
         if (!options) return 2;
-        const auto env = GaleEnvironment();
+        RoleFlags flags(GaleEnvironment());
         BeatRoleOptions bo;
         bo.entries = s.periodic;  // GALE_BEAT_SCHEDULE may add entries: an empty list is refused by the role
-        std::vector<std::string> problems;
-        for (auto [flag, variable, text, into] :
-             {std::tuple{"--lease", "GALE_BEAT_LEASE", &beat_lease, &bo.lease},
-              std::tuple{"--max-tick", "GALE_BEAT_MAX_TICK", &beat_max_tick, &bo.max_tick}}) {
-            std::string what = flag;
-            if (text->empty()) {
-                if (auto it = env.find(variable); it != env.end()) {
-                    *text = it->second;
-                    what = variable;
-                }
-            }
-            if (text->empty()) continue;
-            if (auto d = ParseDuration(what, *text)) {
-                *into = *d;
-            } else {
-                problems.push_back(d.error().message());
-            }
-        }
-        if (!problems.empty()) {
-            for (const auto& p : problems) std::fprintf(stderr, "%s: %s\n", s.name.c_str(), p.c_str());
-            return 2;
-        }
+        flags.Duration(beat_lease, "--lease", "GALE_BEAT_LEASE", bo.lease);
+        flags.Duration(beat_max_tick, "--max-tick", "GALE_BEAT_MAX_TICK", bo.max_tick);
+        if (!flags.Report(s.name)) return 2;
         std::vector<std::unique_ptr<Role>> roles;
         roles.push_back(MakeBeatRole(std::move(bo)));
         return RunRoles(s, *options, std::move(roles), argv, "gale.beat");
