@@ -35,6 +35,7 @@
 
 #include "kombu_envelope.hpp"
 #include "py_json.hpp"
+#include "tasks_bench_util.hpp"
 
 namespace {
 
@@ -44,29 +45,6 @@ namespace tasks = gale::tasks;
 int Fail(const std::string& what) {
     std::fprintf(stderr, "gale-tasks-redis-bench: %s\n", what.c_str());
     return 1;
-}
-
-// utime + stime of every process in process group `pgid`, in seconds (threads are counted in their process).
-double GroupCpuSeconds(pid_t pgid) {
-    const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    double total = 0;
-    DIR* proc = ::opendir("/proc");
-    if (proc == nullptr) return 0;
-    while (dirent* e = ::readdir(proc)) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        std::ifstream in(std::string("/proc/") + e->d_name + "/stat");
-        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        const auto close = text.rfind(')');
-        if (close == std::string::npos) continue;
-        std::istringstream fields(text.substr(close + 2));
-        std::string f[13];
-        for (auto& x : f)
-            fields >> x;  // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-        if (std::atol(f[2].c_str()) != pgid) continue;
-        total += (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / tick;
-    }
-    ::closedir(proc);
-    return total;
 }
 
 int Worker(const std::string& url, std::size_t concurrency) {
@@ -115,7 +93,7 @@ int Measure(const std::string& url, long n, pid_t pgid, const std::string& label
         envelopes.push_back(tasks::detail::PythonJson(
             tasks::redis::detail::MakeEnvelope(tasks::EncodeTask(r), "", "celery", tasks::NewTaskId())));
     }
-    const double cpu0 = GroupCpuSeconds(pgid);
+    const double cpu0 = gale::bench::GroupCpuSeconds(pgid);
     const auto t0 = Clock::now();
     for (std::size_t i = 0; i < envelopes.size(); i += 500) {
         std::vector<gale::redis::Args> batch;
@@ -135,7 +113,7 @@ int Measure(const std::string& url, long n, pid_t pgid, const std::string& label
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double cpu = GroupCpuSeconds(pgid) - cpu0;
+    const double cpu = gale::bench::GroupCpuSeconds(pgid) - cpu0;
     std::printf("%s tasks=%ld seconds=%.3f tasks/s=%.0f cpu_s=%.3f tasks/cpu_s=%.0f\n", label.c_str(), n, seconds,
                 static_cast<double>(n) / seconds, cpu, cpu > 0 ? static_cast<double>(n) / cpu : 0.0);
     return 0;
