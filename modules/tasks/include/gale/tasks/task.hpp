@@ -15,17 +15,15 @@
 ///
 /// Outcomes of one run (the worker stores each as Celery's result and settles the message):
 ///
-/// | the function …                                    | state   | result stored                                 |
-/// |---------------------------------------------------|---------|-----------------------------------------------|
-/// | returns a value                                   | SUCCESS | the value (callbacks and the chain's next step are
-/// sent) | | returns ctx.Retry(…), retries < max               | RETRY   | the message is sent again with retries+1 and
-/// an eta | | returns an error whose code is in retry.retry_on  | RETRY   | as above, after the policy's backoff | |
-/// returns any other error, or retries are exhausted | FAILURE | {exc_type, exc_message, exc_module} (table below);
-/// errbacks are sent | | throws TaskError                                  | FAILURE | its exc_type / exc_module | |
-/// throws anything else                              | FAILURE | RuntimeError (retried only with
-/// retry.retry_exceptions) | | runs past its hard time limit                     | FAILURE | TimeLimitExceeded
-/// (billiard.exceptions); the thread is abandoned | | returns kCancelled after the soft time limit      | FAILURE |
-/// SoftTimeLimitExceeded (billiard.exceptions)   |
+/// - returns a value → SUCCESS: the value is stored; callbacks and the chain's next step are sent.
+/// - returns ctx.Retry(…) while retries < max → RETRY: the message is sent again with retries+1 and an eta.
+/// - returns an error whose code is in retry.retry_on → RETRY, as above, after the policy's backoff.
+/// - returns any other error, or retries are exhausted → FAILURE: {exc_type, exc_message, exc_module} (mapping
+///   below); errbacks are sent.
+/// - throws TaskError → FAILURE with its exc_type / exc_module.
+/// - throws anything else → FAILURE as RuntimeError (retried only with retry.retry_exceptions).
+/// - runs past its hard time limit → FAILURE: TimeLimitExceeded (billiard.exceptions); the thread is abandoned.
+/// - returns kCancelled after the soft time limit → FAILURE: SoftTimeLimitExceeded (billiard.exceptions).
 ///
 /// Errors map to Python exceptions so that AsyncResult.get() raises something meaningful: kInvalidArgument →
 /// ValueError, kNotFound → KeyError, kAlreadyExists → FileExistsError, kUnavailable → ConnectionError, kTimeout →

@@ -2,17 +2,16 @@
 /// @file gale/tasks/worker_metrics.hpp
 /// @brief Prometheus metrics of the task worker; a Worker updates them as it goes (WorkerOptions::metrics).
 ///
-/// | metric                               | kind      | labels          | what                                    |
-/// |--------------------------------------|-----------|-----------------|-----------------------------------------|
-/// | gale_tasks_total                     | counter   | task, outcome   | received, started, succeeded, failed,
-/// retried, rejected (dead-lettered), revoked (expired) | | gale_task_duration_seconds           | histogram | task |
-/// run time of the task function           | | gale_tasks_in_flight                 | gauge     |                 |
-/// tasks running now                       | | gale_tasks_prefetched                | gauge     |                 |
-/// delivered, not yet running (eta, rate limit, waiting for a thread) | | gale_task_queue_length               | gauge
-/// | queue           | messages ready in each consumed queue (Broker::QueueLength, every few seconds) | |
-/// gale_task_broker_reconnects_total    | counter   |                 | consumers opened again after a failure  | |
-/// gale_task_broker_connected           | gauge     |                 | 1 while consuming                       | |
-/// gale_task_threads_abandoned          | gauge     |                 | threads left running past a hard time limit |
+/// - `gale_tasks_total{task, outcome}` (counter): received, started, succeeded, failed, retried, rejected
+///   (dead-lettered), revoked (expired).
+/// - `gale_task_duration_seconds{task}` (histogram): run time of the task function.
+/// - `gale_tasks_in_flight` (gauge): tasks running now.
+/// - `gale_tasks_prefetched` (gauge): delivered, not yet running (eta, rate limit, waiting for a thread).
+/// - `gale_task_queue_length{queue}` (gauge): messages ready in each consumed queue (Broker::QueueLength, every few
+///   seconds).
+/// - `gale_task_broker_reconnects_total` (counter): consumers opened again after a failure.
+/// - `gale_task_broker_connected` (gauge): 1 while consuming.
+/// - `gale_task_threads_abandoned` (gauge): threads left running past a hard time limit.
 ///
 /// `task` is a registered task's name; messages naming no registered task are counted as "<unknown>" and those
 /// that cannot be decoded as "<undecodable>", so a sender cannot grow the label set.
