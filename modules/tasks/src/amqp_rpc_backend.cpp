@@ -2,9 +2,10 @@
 // Design. Two connections: results go out on a Channel behind a mutex (Store, from the worker's threads) — in
 // confirm mode only for persistent results: a transient result (Celery's default, delivery_mode 1) is lost with the
 // broker anyway, so waiting a round trip for its confirm would only halve the worker's throughput (Celery's producer
-// does not wait either); a connection found closed before the publish (Poll) is replaced; they come in on the reply queue, which a receiver thread of its own declares, consumes (no_ack, as
-// Celery's ResultConsumer) and drains into `results` (the latest state per task id), waking Wait. The thread starts
-// with the first Prepare, Get or Wait: a worker that only stores results never opens the reply queue.
+// does not wait either); a connection found closed before the publish (Poll) is replaced; they come in on the reply
+// queue, which a receiver thread of its own declares, consumes (no_ack, as Celery's ResultConsumer) and drains into
+// `results` (the latest state per task id), waking Wait. The thread starts with the first Prepare, Get or Wait: a
+// worker that only stores results never opens the reply queue.
 //
 // The receiver owns its Channel (Channel is single-threaded); everything it shares with callers is under `mu`.
 // Invariant: `ready` is true exactly while the reply queue is declared and consumed on a live connection, so a

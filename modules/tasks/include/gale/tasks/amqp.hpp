@@ -95,7 +95,8 @@ struct RpcBackendOptions {
 ///    default exchange with routing key = the request's reply_to, correlation_id = the task id, content type
 ///    application/json, delivery_mode 1 (2 when persistent), not mandatory: a reply queue that is gone (its client
 ///    died) drops the result, as Celery's does. Persistent results wait for the broker's confirm; transient ones
-///    (the default) do not, as Celery's do not (a transient message is lost with the broker anyway). A request without reply_to stores nothing.
+///    (the default) do not, as Celery's do not (a transient message is lost with the broker anyway). A request without
+///    reply_to stores nothing.
 ///  - Prepare sets request.reply_to to this backend's reply queue, declared as Celery declares it (not durable,
 ///    auto_delete, `x-expires` = result_expires) and consumed (no_ack, as Celery) by a thread of its own before
 ///    Prepare returns, so no result can arrive before the queue exists.
