@@ -30,6 +30,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -164,10 +165,19 @@ public:
         }
         return out;
     }
-    /// "event/status" of every delivery, in arrival order.
+    /// "event/status" of every delivery, in the order of the payloads' `sequence` (the order gale sent them): events
+    /// are delivered in parallel and may arrive in another order, which receivers are told to sort out by it.
     std::vector<std::string> events() const {
+        std::vector<Delivery> all = deliveries();
+        auto sequence = [](const Delivery& d) {
+            return d.body.is_object() && d.body.contains("sequence") && d.body["sequence"].is_number_unsigned()
+                       ? d.body["sequence"].get<std::uint64_t>()
+                       : std::numeric_limits<std::uint64_t>::max();
+        };
+        std::stable_sort(all.begin(), all.end(),
+                         [&](const Delivery& a, const Delivery& b) { return sequence(a) < sequence(b); });
         std::vector<std::string> out;
-        for (const auto& d : deliveries()) out.push_back(Key(d));
+        for (const auto& d : all) out.push_back(Key(d));
         return out;
     }
     bool WaitForEvent(const std::string& event_status, std::chrono::milliseconds timeout) const {
@@ -929,14 +939,16 @@ TEST_F(ServeTest, RunModeTaskRunsTheListedCommandsAndStopsAtTheFirstFailure) {
     EXPECT_EQ(failing.Records("command finished").size(), 2U);  // the third never ran
 }
 
-TEST_F(ServeTest, RunModesThatDoNotExistYetRefuseToStart) {
-    for (const char* mode : {"WORKER", "BEAT", "bogus"}) {
+TEST_F(ServeTest, RunModesWithNothingToRunOrUnknownRefuseToStart) {
+    // testsvc declares no tasks and no periodic entries: WORKER and BEAT have nothing to run.
+    for (auto [mode, says] : {std::pair{"WORKER", "no tasks are registered"}, std::pair{"BEAT", "no periodic entries"},
+                              std::pair{"bogus", "APP_RUN_MODE"}}) {
         SCOPED_TRACE(mode);
         Process& p = Spawn({}, {{"APP_RUN_MODE", mode}});
         auto code = p.WaitExit(10s);
         ASSERT_TRUE(code) << "still running";
         EXPECT_EQ(*code, 2);
-        EXPECT_NE(p.Log().find("APP_RUN_MODE"), std::string::npos) << p.Log();
+        EXPECT_NE(p.Log().find(says), std::string::npos) << p.Log();
         EXPECT_TRUE(p.Records("probe server listening").empty());
     }
     Process& bad_count = Spawn({}, {{"APP_RUN_MODE", "WEB"}, {"APP_WORKER_COUNT", "zero"}});
