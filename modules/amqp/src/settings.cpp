@@ -40,46 +40,6 @@ constexpr std::array<const char*, 10> kPikaParameters{
     "channel_max",         "frame_max",    "locale",         "ssl_options",
     "tcp_options",         "stack_timeout"};
 
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/// RFC 3986 percent-decoding ('+' stays '+': it is not a query).
-std::optional<std::string> Decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out += text[i];
-            continue;
-        }
-        if (i + 2 >= text.size()) return std::nullopt;
-        const int hi = HexValue(text[i + 1]);
-        const int lo = HexValue(text[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
-}
-
-std::string Encode(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += fmt::format("%{:02X}", u);
-        }
-    }
-    return out;
-}
-
 tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
@@ -88,7 +48,7 @@ bool Readable(const std::string& path) { return ::access(path.c_str(), R_OK) == 
 
 /// Applies one URL query parameter.
 Result<void> ApplyQuery(ConnectionOptions& o, std::string_view what, std::string_view name, std::string_view raw) {
-    auto value = Decode(raw);
+    auto value = PercentDecode(raw);
     if (!value) return Invalid(fmt::format("{}: query parameter '{}' has a bad percent-escape", what, name));
     const std::string where = fmt::format("{}: query parameter {}", what, name);
     if (name == "heartbeat") {
@@ -320,8 +280,8 @@ VariableSpec Var(std::string name, VariableType type, std::string help, std::str
 }  // namespace
 
 std::string ConnectionOptions::Describe() const {
-    return fmt::format("{}://{}@{}{}:{}/{}", tls ? "amqps" : "amqp", Encode(username),
-                       host.find(':') != std::string::npos ? "[" + host + "]" : host, "", port, Encode(vhost));
+    return fmt::format("{}://{}@{}{}:{}/{}", tls ? "amqps" : "amqp", PercentEncode(username),
+                       host.find(':') != std::string::npos ? "[" + host + "]" : host, "", port, PercentEncode(vhost));
 }
 
 Result<ConnectionOptions> ParseUrl(std::string_view url, std::string_view what) {
@@ -358,12 +318,12 @@ Result<ConnectionOptions> ParseUrl(std::string_view url, std::string_view what) 
             user = userinfo.substr(0, colon);
             password = userinfo.substr(colon + 1);
         }
-        auto u = Decode(user);
+        auto u = PercentDecode(user);
         if (!u) return Invalid(fmt::format("{}: the user name has a bad percent-escape", what));
         o.username = *u;
         o.password.clear();
         if (password) {
-            auto p = Decode(*password);
+            auto p = PercentDecode(*password);
             if (!p) return Invalid(fmt::format("{}: the password has a bad percent-escape", what));
             o.password = *p;
         }
@@ -385,7 +345,7 @@ Result<ConnectionOptions> ParseUrl(std::string_view url, std::string_view what) 
         host = host.substr(0, colon);
         if (port.empty()) return Invalid(fmt::format("{}: empty port", what));
     }
-    auto h = Decode(host);
+    auto h = PercentDecode(host);
     if (!h) return Invalid(fmt::format("{}: the host has a bad percent-escape", what));
     if (h->empty()) return Invalid(fmt::format("{}: no host", what));
     o.host = *h;
@@ -397,7 +357,7 @@ Result<ConnectionOptions> ParseUrl(std::string_view url, std::string_view what) 
         if (path.find('/') != std::string_view::npos) {
             return Invalid(fmt::format("{}: the vhost '{}' has an unescaped '/' (write it as %2F)", what, path));
         }
-        auto v = Decode(path);
+        auto v = PercentDecode(path);
         if (!v) return Invalid(fmt::format("{}: the vhost has a bad percent-escape", what));
         o.vhost = *v;
     }

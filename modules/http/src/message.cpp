@@ -7,13 +7,6 @@
 namespace gale::http {
 namespace {
 
-int HexValue(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 bool IsSafeHeaderText(std::string_view s) noexcept {
     for (char c : s) {
         if (c == '\r' || c == '\n' || c == '\0') return false;
@@ -77,21 +70,8 @@ std::string_view ToString(Method m) noexcept {
 }
 
 std::optional<std::string> PercentDecode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (c == '%') {
-            if (i + 2 >= text.size()) return std::nullopt;
-            int hi = HexValue(text[i + 1]);
-            int lo = HexValue(text[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            c = static_cast<char>(hi * 16 + lo);
-            i += 2;
-        }
-        if (c == '\0') return std::nullopt;
-        out += c;
-    }
+    auto out = ::gale::PercentDecode(text);
+    if (!out || out->find('\0') != std::string::npos) return std::nullopt;
     return out;
 }
 

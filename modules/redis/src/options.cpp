@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/strings.hpp>
 #include <gale/redis/options.hpp>
 
 namespace gale::redis {
@@ -13,32 +14,6 @@ namespace {
 
 tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
-}
-
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-// Percent-decoding for the userinfo part; nullopt for a bad escape.
-std::optional<std::string> PercentDecode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out.push_back(text[i]);
-            continue;
-        }
-        if (i + 2 >= text.size()) return std::nullopt;
-        const int hi = HexValue(text[i + 1]);
-        const int lo = HexValue(text[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-    }
-    return out;
 }
 
 std::optional<int> ParseNumber(std::string_view text, int min, int max) {

@@ -21,44 +21,6 @@ tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
 
-int HexValue(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-std::optional<std::string> Decode(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] != '%') {
-            out += text[i];
-            continue;
-        }
-        if (i + 2 >= text.size()) return std::nullopt;
-        const int hi = HexValue(text[i + 1]);
-        const int lo = HexValue(text[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-    }
-    return out;
-}
-
-std::string Encode(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-            c == '_' || c == '~') {
-            out += c;
-        } else {
-            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-        }
-    }
-    return out;
-}
-
 constexpr std::array<std::string_view, 7> kSchemes = {"sqlite", "redis", "rediss", "amqp", "amqps", "rpc", "disabled"};
 
 struct Read {
@@ -95,8 +57,8 @@ Read ReadAll(const Settings& s, std::string_view embedded_path) {
         u.username = config::IsSet(s, "RABBITMQ_USERNAME") ? value("RABBITMQ_USERNAME") : "guest";
         u.password = config::IsSet(s, "RABBITMQ_PASSWORD") ? value("RABBITMQ_PASSWORD") : "guest";
         const bool bracket = u.host.find(':') != std::string::npos;
-        u.url = fmt::format("amqp://{}:{}@{}{}{}:{}/{}", Encode(u.username), Encode(u.password), bracket ? "[" : "",
-                            u.host, bracket ? "]" : "", u.port, Encode(u.path));
+        u.url = fmt::format("amqp://{}:{}@{}{}{}:{}/{}", PercentEncode(u.username), PercentEncode(u.password),
+                            bracket ? "[" : "", u.host, bracket ? "]" : "", u.port, PercentEncode(u.path));
         u.source = NameWithSource(s, "RABBITMQ_HOST");
     } else {
         TransportUrl& u = out.settings.broker;
@@ -177,11 +139,11 @@ std::string TransportUrl::Describe() const {
     if (scheme == "sqlite") return "sqlite:///" + path;
     if (scheme == "rpc" || scheme == "disabled") return scheme + "://";
     std::string out = scheme + "://";
-    if (!username.empty()) out += Encode(username) + "@";
+    if (!username.empty()) out += PercentEncode(username) + "@";
     out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
     if (port != 0) out += ":" + std::to_string(port);
     if (scheme == "amqp" || scheme == "amqps") {
-        out += "/" + Encode(path);
+        out += "/" + PercentEncode(path);
     } else if (!path.empty()) {
         out += "/" + path;
     }
@@ -215,7 +177,7 @@ Result<TransportUrl> ParseTransportUrl(std::string_view text, std::string_view w
                             "(no host)",
                             what));
         }
-        auto path = Decode(rest.substr(1));
+        auto path = PercentDecode(rest.substr(1));
         if (!path) return Invalid(fmt::format("{}: bad percent-escape in the path", what));
         u.path = std::move(*path);
         return u;
@@ -236,8 +198,8 @@ Result<TransportUrl> ParseTransportUrl(std::string_view text, std::string_view w
             query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
             if (pair.empty()) continue;
             const std::size_t eq = pair.find('=');
-            auto key = Decode(pair.substr(0, eq));
-            auto val = Decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+            auto key = PercentDecode(pair.substr(0, eq));
+            auto val = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
             if (!key || !val) return Invalid(fmt::format("{}: bad percent-escape in the query", what));
             u.query[*key] = *val;
         }
@@ -248,8 +210,8 @@ Result<TransportUrl> ParseTransportUrl(std::string_view text, std::string_view w
         std::string_view userinfo = authority.substr(0, at);
         authority = authority.substr(at + 1);
         const std::size_t colon = userinfo.find(':');
-        auto user = Decode(userinfo.substr(0, colon));
-        auto pass = Decode(colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1));
+        auto user = PercentDecode(userinfo.substr(0, colon));
+        auto pass = PercentDecode(colon == std::string_view::npos ? std::string_view() : userinfo.substr(colon + 1));
         if (!user || !pass) return Invalid(fmt::format("{}: bad percent-escape in the user or password", what));
         u.username = std::move(*user);
         u.password = std::move(*pass);
@@ -275,7 +237,7 @@ Result<TransportUrl> ParseTransportUrl(std::string_view text, std::string_view w
         if (!port) return tl::unexpected(port.error());
         u.port = static_cast<int>(*port);
     }
-    auto decoded_path = Decode(path);
+    auto decoded_path = PercentDecode(path);
     if (!decoded_path) return Invalid(fmt::format("{}: bad percent-escape in the path", what));
     u.path = std::move(*decoded_path);
     if (u.scheme == "redis" || u.scheme == "rediss") {

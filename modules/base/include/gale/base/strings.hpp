@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,14 @@ namespace gale {
 
 /// Splits on any run of ASCII whitespace; no quoting.
 std::vector<std::string> SplitWhitespace(std::string_view text);
+
+/// RFC 3986 percent-decoding of %XX escapes ('+' stays '+': this is not a query string). nullopt on a malformed
+/// escape ('%' not followed by two hex digits). A decoded NUL is kept; callers that must refuse it check.
+[[nodiscard]] std::optional<std::string> PercentDecode(std::string_view text);
+
+/// Percent-encodes every byte but RFC 3986's unreserved characters (A-Z a-z 0-9 - . _ ~), as %XX upper-case: safe in
+/// any URL component (userinfo, path segment, query).
+[[nodiscard]] std::string PercentEncode(std::string_view text);
 
 /// Splits a list written with commas, whitespace or both ("a,b", "a, b", "a b"); empty items are dropped; no quoting.
 std::vector<std::string> SplitList(std::string_view text);
