@@ -56,6 +56,11 @@ TEST(Strings, SplitAndEscape) {
     EXPECT_EQ(SplitWhitespace("  migrate  --noinput\t"), (std::vector<std::string>{"migrate", "--noinput"}));
     EXPECT_EQ(SplitList("WEB,TASK, CONSUME  worker,,"), (std::vector<std::string>{"WEB", "TASK", "CONSUME", "worker"}));
     EXPECT_EQ(SplitList(" , "), std::vector<std::string>{});
+    EXPECT_EQ(PercentDecode("a%2Fb+c%7e"), std::optional<std::string>("a/b+c~"));
+    EXPECT_EQ(PercentDecode("%00"), std::optional<std::string>(std::string(1, '\0')));
+    EXPECT_FALSE(PercentDecode("%4"));
+    EXPECT_FALSE(PercentDecode("%zz"));
+    EXPECT_EQ(PercentEncode("a b/c~\xff"), "a%20b%2Fc~%FF");
     std::string out;
     AppendJsonEscaped(out, "a\"b\\c\n\x01");
     EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
