@@ -10,3 +10,5 @@ option(GALE_LIBFUZZER "Link fuzz targets with -fsanitize=fuzzer (clang only)" OF
 # Engine adapters (each its own library and package component: gale::kafka, gale::kinesis).
 option(GALE_WITH_KAFKA "Build the Kafka adapter gale::kafka (needs librdkafka)" ON)
 option(GALE_WITH_KINESIS "Build the Kinesis adapter gale::kinesis" ON)
+# gale-wsgi and gale::wsgi: Python WSGI apps under gale's server (needs libpython3.11-dev).
+option(GALE_WITH_WSGI "Build gale-wsgi, the WSGI (Django, Flask) host" ON)

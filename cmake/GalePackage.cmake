@@ -25,6 +25,7 @@ set(_gale_external_packages
     "CURL::libcurl=CURL"
     "PostgreSQL::PostgreSQL=PostgreSQL"
     "PkgConfig::RDKAFKA=rdkafka"
+    "PkgConfig::PYTHON_EMBED=python-embed"
     "RabbitMQ::rabbitmq-c=rabbitmq-c"
     "Hiredis::hiredis=hiredis"
     "absl::time=absl")

@@ -8,11 +8,12 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libexpected-dev libfmt-dev libcli11-dev nlohmann-json3-dev
             libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
-            librabbitmq-dev libhiredis-dev libabsl-dev tzdata)
+            librabbitmq-dev libhiredis-dev libabsl-dev tzdata libpython3.11-dev)
 test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps openssl python3 python3-kubernetes python3-yaml postgresql
-           python3-django python3-psycopg2 rabbitmq-server python3-pika redis-server python3-redis python3-celery)
+           python3-django python3-psycopg2 rabbitmq-server python3-pika redis-server python3-redis python3-celery
+           python3-flask)
 bench_pkgs=(wrk nginx-light python3 python3-django python3-tornado procps curl rabbitmq-server python3-pika
-            redis-server python3-redis python3-celery)
+            redis-server python3-redis python3-celery python3-flask gunicorn uwsgi-core uwsgi-plugin-python3)
 # No compiler: the image builds gale itself. debian-archive-keyring: debootstrap checks the mirror with it.
 image_pkgs=(buildah debootstrap debian-archive-keyring postgresql curl python3 util-linux)
 

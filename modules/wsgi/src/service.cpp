@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include <gale/app/app.hpp>
+#include <gale/health/checks.hpp>
+#include <gale/wsgi/django.hpp>
+#include <gale/wsgi/interpreter.hpp>
+#include <gale/wsgi/service.hpp>
+#include <gale/wsgi/wsgi_app.hpp>
+
+namespace gale::wsgi {
+namespace {
+
+constexpr const char* kName = "gale-wsgi";
+constexpr const char* kDjangoApp = "django.core.wsgi:get_wsgi_application()";
+
+// gale's own sub-commands: a Django command of the same name stays reachable as `manage NAME`.
+const std::set<std::string, std::less<>> kGaleCommands = {"serve",  "consume", "worker", "beat",   "check",
+                                                          "config", "env",     "deploy", "manage", "help"};
+
+struct WsgiArgs {
+    std::string app;
+    std::vector<std::string> python_path;
+    std::string script_name;
+    std::vector<std::string> rest;  // argv for App::Run, without the options above
+    std::vector<std::string> problems;
+};
+
+void AddPaths(std::vector<std::string>& out, std::string_view list) {
+    while (!list.empty()) {
+        auto colon = list.find(':');
+        std::string_view item = list.substr(0, colon);
+        if (!item.empty()) out.emplace_back(item);
+        if (colon == std::string_view::npos) break;
+        list.remove_prefix(colon + 1);
+    }
+}
+
+std::string Env(const char* name) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? v : "";
+}
+
+// Takes gale-wsgi's own options out of argv, wherever they are ("--app x" or "--app=x").
+WsgiArgs ParseArgs(int argc, char** argv) {
+    WsgiArgs out;
+    out.app = Env("GALE_WSGI_APP");
+    out.script_name = Env("GALE_SCRIPT_NAME");
+    std::vector<std::string> cli_paths;
+    for (int i = 0; i < argc; ++i) {
+        std::string_view arg = argv[i];
+        std::string_view name = arg.substr(0, arg.find('='));
+        bool own =
+            i > 0 && (name == "--app" || name == "--pythonpath" || name == "--script-name" || name == "--processes");
+        if (!own || arg == "--") {
+            out.rest.emplace_back(arg);
+            if (arg == "--") {
+                for (int j = i + 1; j < argc; ++j) out.rest.emplace_back(argv[j]);
+                break;
+            }
+            continue;
+        }
+        std::string value;
+        if (name.size() < arg.size()) {
+            value = std::string(arg.substr(name.size() + 1));
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            out.problems.push_back(fmt::format("{} needs a value", name));
+            continue;
+        }
+        if (name == "--app") {
+            out.app = value;
+        } else if (name == "--pythonpath") {
+            AddPaths(cli_paths, value);
+        } else if (name == "--script-name") {
+            out.script_name = value;
+        } else {
+            out.problems.push_back(
+                "--processes is not built yet: run more replicas (one process per pod, as Kubernetes scales) and "
+                "size the Python thread pool with --workers");
+        }
+    }
+    out.python_path = cli_paths;
+    AddPaths(out.python_path, Env("GALE_PYTHONPATH"));
+    if (!out.script_name.empty() && (out.script_name.front() != '/' || out.script_name.back() == '/')) {
+        out.problems.push_back(
+            fmt::format("--script-name '{}' must start with '/' and not end with one", out.script_name));
+    }
+    return out;
+}
+
+bool IsDirectory(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// The first word that is not an option: the sub-command, or "" (APP_RUN_MODE chooses the role).
+std::string SubCommand(const std::vector<std::string>& rest) {
+    for (std::size_t i = 1; i < rest.size(); ++i) {
+        if (!rest[i].starts_with("-")) return rest[i];
+    }
+    return {};
+}
+
+void BlockShutdownSignals() {
+    // As gale's ShutdownController does, but before Python starts: threads the app's import starts inherit the
+    // mask, so SIGTERM reaches only gale's signal watcher.
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+void RegisterDjango(app::App& app) {
+    static constexpr struct {
+        const char* tag;
+        std::uint8_t bit;
+    } kProbes[] = {{"liveness", health::kLiveness}, {"readiness", health::kReadiness}, {"startup", health::kStartup}};
+    for (const std::string& tag : django::ProbeTags()) {
+        for (const auto& probe : kProbes) {
+            if (tag != probe.tag) continue;
+            app.Check("django-" + tag, [tag] { return django::RunChecks(tag); },
+                      {.tags = probe.bit, .timeout = std::chrono::seconds(5)});
+        }
+    }
+    if (django::HasDatabase()) {
+        // Readiness and startup, not liveness: restarting the pod does not bring a database back.
+        app.Check("django-database", [] { return django::CheckDatabase(); },
+                  {.tags = health::kReadiness | health::kStartup, .timeout = std::chrono::seconds(5)});
+        app.Migrations([] { return django::PendingMigrations(); });
+    }
+    app.Command("manage", "run a Django management command: manage NAME [ARGS…]",
+                [](const app::Args& args) { return django::RunCommand(args); });
+    for (const std::string& name : django::Commands()) {
+        if (kGaleCommands.contains(name)) continue;
+        app.Command(name, fmt::format("Django's '{}' management command", name), [name](const app::Args& args) {
+            std::vector<std::string> argv{name};
+            argv.insert(argv.end(), args.begin(), args.end());
+            return django::RunCommand(argv);
+        });
+    }
+    // STATIC_*/MEDIA_* as the default --static/--media (the command line and GALE_STATIC/GALE_MEDIA win).
+    for (const char* kind : {"static", "media"}) {
+        auto files = django::Files(kind);
+        std::string env = std::string("GALE_") + (kind[0] == 's' ? "STATIC" : "MEDIA");
+        if (files && IsDirectory(files->root)) ::setenv(env.c_str(), (files->root + ":" + files->url).c_str(), 0);
+    }
+}
+
+}  // namespace
+
+int RunGaleWsgi(int argc, char** argv) {
+    WsgiArgs args = ParseArgs(argc, argv);
+    if (!args.problems.empty()) {
+        for (const std::string& p : args.problems) std::fprintf(stderr, "%s: %s\n", kName, p.c_str());
+        return 2;
+    }
+    std::string sub = SubCommand(args.rest);
+    bool help = sub.empty() && args.rest.size() > 1;  // only options: --help, --version
+    bool no_python = sub == "config" || sub == "env" || sub == "deploy" || help;
+    bool command = !sub.empty() && !kGaleCommands.contains(sub);
+    command = command || sub == "manage";
+    bool django = !Env("DJANGO_SETTINGS_MODULE").empty();
+    std::string run_mode = Env("APP_RUN_MODE");
+    for (char& c : run_mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    bool serving = sub == "serve" || (sub.empty() && (run_mode.empty() || run_mode == "WEB"));
+
+    std::shared_ptr<WsgiApp> wsgi;
+    app::App app(kName);
+    if (!no_python) {
+        if (!command) BlockShutdownSignals();
+        InterpreterOptions options{.python_path = args.python_path,
+                                   .virtual_env = Env("VIRTUAL_ENV"),
+                                   .program = kName,
+                                   .python_signal_handlers = command};
+        if (auto started = StartInterpreter(options); !started) {
+            std::fprintf(stderr, "%s: %s\n", kName, started.error().message().c_str());
+            return 2;
+        }
+        if (django) {
+            if (auto ready = django::Setup(); !ready) {
+                std::fprintf(stderr, "%s: %s\n", kName, ready.error().message().c_str());
+                return 2;
+            }
+            RegisterDjango(app);
+        }
+        std::string spec = !args.app.empty() ? args.app : django ? kDjangoApp : "";
+        if (!spec.empty() && !command) {
+            auto loaded = WsgiApp::Import(spec, {.script_name = args.script_name});
+            if (!loaded) {
+                std::fprintf(stderr, "%s: %s\n", kName, loaded.error().message().c_str());
+                return 2;
+            }
+            wsgi = std::move(*loaded);
+        } else if (spec.empty() && serving) {
+            std::fprintf(stderr,
+                         "%s: no application: give --app module:callable (or GALE_WSGI_APP), or set "
+                         "DJANGO_SETTINGS_MODULE\n",
+                         kName);
+            return 2;
+        }
+    }
+    if (wsgi) {
+        http::Handler handler = [wsgi](http::Request& request) { return wsgi->Handle(request); };
+        for (http::Method m : {http::Method::kGet, http::Method::kPost, http::Method::kPut, http::Method::kDelete,
+                               http::Method::kPatch, http::Method::kOptions}) {
+            app.Route(m, "/{path...}", handler);
+        }
+    }
+    // --autoreload watches the Python path (and the working directory) as well as the binary.
+    if (std::getenv("GALE_WATCH") == nullptr) {
+        std::string watch = ".";
+        for (const std::string& dir : args.python_path) watch += ";" + dir;
+        ::setenv("GALE_WATCH", watch.c_str(), 0);
+    }
+    std::vector<char*> rest;
+    for (std::string& a : args.rest) rest.push_back(a.data());
+    rest.push_back(nullptr);
+    return app.Run(static_cast<int>(rest.size() - 1), rest.data());
+}
+
+}  // namespace gale::wsgi
