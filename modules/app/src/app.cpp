@@ -347,6 +347,10 @@ App& App::Route(http::Method method, std::string pattern, http::Handler handler,
     if (!r) state_->registration_errors.push_back(r.error().message());
     return *this;
 }
+App& App::Fallback(http::Handler handler, http::RouteOptions options) {
+    state_->router.SetFallback(std::move(handler), options);
+    return *this;
+}
 App& App::Get(std::string p, http::Handler h, http::RouteOptions o) {
     return Route(http::Method::kGet, std::move(p), std::move(h), o);
 }

@@ -116,7 +116,18 @@ bool Router::MatchPattern(const Pattern& p, std::string_view path, Request* requ
     return true;
 }
 
+void Router::SetFallback(Handler handler, RouteOptions options) {
+    fallback_ = std::make_unique<Route>(Route{Method::kOther, "*", std::move(handler), options, routes_.size()});
+}
+
 RouteMatch Router::Match(Method method, std::string_view path, Request* request) const {
+    RouteMatch result = MatchRoutes(method, path, request);
+    if (result.kind == RouteMatch::Kind::kFound || !fallback_) return result;
+    if (request != nullptr) request->SetRoute(fallback_->pattern);
+    return {RouteMatch::Kind::kFound, fallback_.get(), {}};
+}
+
+RouteMatch Router::MatchRoutes(Method method, std::string_view path, Request* request) const {
     RouteMatch result;
     std::vector<const Route*> candidates;
     if (auto it = literal_.find(path); it != literal_.end()) {

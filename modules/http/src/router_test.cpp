@@ -38,6 +38,24 @@ TEST(Router, NotFoundAndMethodNotAllowed) {
     EXPECT_EQ(m.allow, "GET, HEAD, POST");
 }
 
+TEST(Router, FallbackTakesWhatNoRouteMatches) {
+    Router r;
+    ASSERT_TRUE(r.Add(Method::kGet, "/static/{path...}", Ok));
+    r.SetFallback([](Request&) { return Response::Text(200, "fallback"); });
+    Request req;
+    auto m = r.Match(Method::kGet, "/static/app.css", &req);
+    ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+    EXPECT_EQ(m.route->pattern, "/static/{path...}") << "routes come before the fallback, whatever the order";
+    for (Method method : {Method::kGet, Method::kPost, Method::kOther}) {
+        m = r.Match(method, "/anything/else", &req);
+        ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+        EXPECT_EQ(req.route(), "*");
+    }
+    m = r.Match(Method::kPost, "/static/app.css", &req);  // a method no route takes: the fallback, not a 405
+    ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+    EXPECT_EQ(m.route->pattern, "*");
+}
+
 TEST(Router, RejectsBadPatternsAndDuplicates) {
     Router r;
     EXPECT_FALSE(r.Add(Method::kGet, "nope", Ok));

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include <gale/health/checks.hpp>
 #include <gale/wsgi/django.hpp>
 #include <gale/wsgi/interpreter.hpp>
+#include <gale/wsgi/python_logging.hpp>
 #include <gale/wsgi/service.hpp>
 #include <gale/wsgi/wsgi_app.hpp>
 
@@ -159,7 +161,11 @@ void RegisterDjango(app::App& app) {
     for (const char* kind : {"static", "media"}) {
         auto files = django::Files(kind);
         std::string env = std::string("GALE_") + (kind[0] == 's' ? "STATIC" : "MEDIA");
-        if (files && IsDirectory(files->root)) ::setenv(env.c_str(), (files->root + ":" + files->url).c_str(), 0);
+        if (!files) continue;
+        // Created if missing, so that `--command "collectstatic --noinput"` can fill it before the port opens.
+        std::error_code ec;
+        std::filesystem::create_directories(files->root, ec);
+        if (IsDirectory(files->root)) ::setenv(env.c_str(), (files->root + ":" + files->url).c_str(), 0);
     }
 }
 
@@ -208,6 +214,10 @@ int RunGaleWsgi(int argc, char** argv) {
                 return 2;
             }
             wsgi = std::move(*loaded);
+            if (auto routed = RoutePythonLogging(); !routed) {
+                std::fprintf(stderr, "%s: %s\n", kName, routed.error().message().c_str());
+                return 2;
+            }
         } else if (spec.empty() && serving) {
             std::fprintf(stderr,
                          "%s: no application: give --app module:callable (or GALE_WSGI_APP), or set "
@@ -217,11 +227,8 @@ int RunGaleWsgi(int argc, char** argv) {
         }
     }
     if (wsgi) {
-        http::Handler handler = [wsgi](http::Request& request) { return wsgi->Handle(request); };
-        for (http::Method m : {http::Method::kGet, http::Method::kPost, http::Method::kPut, http::Method::kDelete,
-                               http::Method::kPatch, http::Method::kOptions}) {
-            app.Route(m, "/{path...}", handler);
-        }
+        // Behind the static and media mounts (and integrated probes): the app gets every other request.
+        app.Fallback([wsgi](http::Request& request) { return wsgi->Handle(request); });
     }
     // --autoreload watches the Python path (and the working directory) as well as the binary.
     if (std::getenv("GALE_WATCH") == nullptr) {

@@ -18,14 +18,12 @@
 
 #include "environ.hpp"
 #include "python_ref.hpp"
+#include "request_context.hpp"
 
 namespace gale::wsgi {
 namespace {
 
 constexpr std::string_view kLogger = "gale.wsgi";
-
-// The request whose app code runs on this thread: wsgi.errors lines carry its id.
-thread_local std::string_view t_request_id;
 
 // ---- start_response and write() (PEP 3333), one object per request ----
 
@@ -417,10 +415,7 @@ bool WsgiApp::Impl::SendFile(PyObject* result, http::Response& response, std::op
 
 http::Response WsgiApp::Impl::Handle(http::Request& request) {
     Gil gil;
-    t_request_id = request.request_id();
-    struct ClearId {
-        ~ClearId() { t_request_id = {}; }
-    } clear_id;
+    RequestScope scope(request.request_id());
     auto fail = [&](std::string_view what, std::string detail) {
         log::Error(kLogger, what, {{"request_id", request.request_id()}, {"traceback", detail}});
         return http::Response::Text(500, "Internal Server Error\n");
@@ -501,7 +496,7 @@ http::Response WsgiApp::Impl::Handle(http::Request& request) {
                         return true;
                     }
                     Gil stream_gil;
-                    t_request_id = stream->request_id;
+                    RequestScope stream_scope(stream->request_id);
                     auto* writer = reinterpret_cast<StartResponseObject*>(stream->start_response.get());
                     if (writer != nullptr && !writer->written->empty()) {
                         chunk = std::move(*writer->written);

@@ -80,6 +80,10 @@ public:
     App& Put(std::string pattern, http::Handler h, http::RouteOptions o = {});
     App& Delete(std::string pattern, http::Handler h, http::RouteOptions o = {});
 
+    /// Handles every request that no route (nor a static mount or an integrated probe) matches, whatever its
+    /// method: an app with its own URL dispatch, as gale-wsgi's Python app. Its `route` metrics label is "*".
+    App& Fallback(http::Handler handler, http::RouteOptions options = {});
+
     /// Registers a health check (see gale/health/checks.hpp for tags and levels).
     App& Check(std::string name, health::CheckFn fn, health::CheckOptions options = {});
     /// Registers a management command, runnable as `<binary> NAME [ARGS…]` and by `serve --command`.

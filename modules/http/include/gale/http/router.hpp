@@ -51,8 +51,14 @@ public:
     [[nodiscard]] Result<const Route*> Add(Method method, std::string pattern, Handler handler,
                                            RouteOptions options = {});
 
+    /// Sets the handler of every request that no route matches, whatever its method or path (an embedded app
+    /// with its own URL dispatch: gale-wsgi's Python app behind the static mounts and probes). Its route pattern
+    /// (the metrics' `route` label) is "*". Replaces an earlier fallback.
+    void SetFallback(Handler handler, RouteOptions options = {});
+
     /// Matches a raw (percent-encoded) path. On kFound, path parameters are decoded into `request` (if given) and
     /// request->SetRoute() is called. HEAD matches GET routes. A parameter with a malformed escape does not match.
+    /// With a fallback set, what would be kNotFound or kMethodNotAllowed is kFound with the fallback.
     RouteMatch Match(Method method, std::string_view path, Request* request) const;
 
     const std::vector<std::unique_ptr<Route>>& routes() const noexcept { return routes_; }
@@ -69,7 +75,10 @@ private:
     };
     bool MatchPattern(const Pattern& p, std::string_view path, Request* request) const;
 
+    RouteMatch MatchRoutes(Method method, std::string_view path, Request* request) const;
+
     std::vector<std::unique_ptr<Route>> routes_;
+    std::unique_ptr<Route> fallback_;
     struct StringHash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }

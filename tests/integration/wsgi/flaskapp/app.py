@@ -1,0 +1,24 @@
+"""A Flask app for gale-wsgi's tests: the second WSGI framework."""
+from flask import Flask, Response, jsonify, request
+
+app = Flask(__name__)
+
+
+@app.get("/hello")
+def hello():
+    return "Hello from Flask\n"
+
+
+@app.post("/echo")
+def echo():
+    return jsonify(received=request.get_json(), path=request.path, args=request.args)
+
+
+@app.get("/stream")
+def stream():
+    return Response((b"chunk%03d\n" % i for i in range(10000)), mimetype="text/plain")
+
+
+@app.get("/fail")
+def fail():
+    raise KeyError("flask view failed")
