@@ -103,6 +103,8 @@ struct Connection {
     int stream_status = 0;
     std::uint64_t stream_bytes = 0;
     bool readable = true;     // no short read or EAGAIN since the last EPOLLIN edge: a read() may return data
+    bool rdhup = false;       // EPOLLRDHUP seen: the peer's FIN is queued behind any data, so a short read is not
+                              // "drained" (no further edge will come for it)
     bool lingering = false;   // response sent and write side shut: discarding input until EOF or the deadline
     bool write_wait = false;  // output is stuck in a full socket: deadline_ms is the write deadline
     std::int64_t deadline_ms = 0;
@@ -438,6 +440,7 @@ void Loop::OnEvent(Connection* c, std::uint32_t events) {
         return;
     }
     if ((events & (EPOLLIN | EPOLLRDHUP)) != 0) c->readable = true;
+    if ((events & EPOLLRDHUP) != 0) c->rdhup = true;
     if (c->lingering) {
         Linger(c);
         return;
@@ -465,7 +468,7 @@ bool Loop::ReadInto(Connection* c) {
         if (n > 0) {
             c->in.append(scratch.data(), static_cast<std::size_t>(n));
             if (static_cast<std::size_t>(n) < scratch.size()) {
-                c->readable = false;
+                if (!c->rdhup) c->readable = false;  // else the next read() returns the FIN's 0
                 return true;
             }
             continue;

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+#include <sys/socket.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -113,6 +115,26 @@ TEST_F(ServerTest, KeepAliveAndPipelining) {
     EXPECT_EQ(d->body, "8");  // order kept although /sleep ran on the pool
     ASSERT_TRUE(c.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     EXPECT_TRUE(c.ReadResponse());
+}
+
+// A client that half-closes after its request (`printf … | nc`) gets its answer and then the close, not a socket
+// held open until the keep-alive timeout; one that half-closes mid-request is closed at once. The FIN came in the
+// same epoll edge as the request's bytes, after a short read that looked like "drained".
+TEST_F(ServerTest, HalfClosedClientIsAnsweredThenClosed) {
+    StartServer();
+    for (const char* path : {"/", "/items/7"}) {  // inline, then on the worker pool
+        RawClient c(port(), std::chrono::milliseconds(2000));
+        ASSERT_TRUE(c.Send(std::string("GET ") + path + " HTTP/1.1\r\nHost: x\r\n\r\n"));
+        ::shutdown(c.fd(), SHUT_WR);
+        auto r = c.ReadResponse();
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->status, 200) << path;
+        EXPECT_TRUE(c.WaitForClose()) << path << ": the connection stayed open after the peer's FIN";
+    }
+    RawClient partial(port(), std::chrono::milliseconds(2000));
+    ASSERT_TRUE(partial.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part"));
+    ::shutdown(partial.fd(), SHUT_WR);
+    EXPECT_TRUE(partial.WaitForClose()) << "a truncated request waited for its body timeout";
 }
 
 TEST_F(ServerTest, Http10ClosesUnlessKeepAlive) {
