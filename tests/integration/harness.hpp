@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -26,6 +28,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -290,5 +294,83 @@ private:
     std::string log_path_;
     std::optional<int> exit_code_;
 };
+
+// ------------------------------------------------------------------------------------------------------------------
+// Load: keep-alive clients counting what they sent and what came back
+
+/// `s` in lower case (ASCII), for comparing header values.
+inline std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+struct LoadStats {
+    std::atomic<int> sent{0};
+    std::atomic<int> ok{0};
+    std::atomic<int> reconnects{0};
+    std::mutex mu;
+    std::vector<std::string> failures;
+
+    void Fail(std::string what) {
+        std::lock_guard lock(mu);
+        failures.push_back(std::move(what));
+    }
+};
+
+/// Joins its threads when it goes out of scope, so a failed ASSERT cannot leave a joinable std::thread behind
+/// (which would std::terminate the whole test binary).
+class Threads {
+public:
+    ~Threads() { JoinAll(); }
+    template <typename F>
+    void Start(F f) {
+        threads_.emplace_back(std::move(f));
+    }
+    void JoinAll() {
+        for (auto& t : threads_) {
+            if (t.joinable()) t.join();
+        }
+    }
+
+private:
+    std::vector<std::thread> threads_;
+};
+
+/// Keep-alive GET `path` in a loop; reconnects after `Connection: close`. Every request sent must get a 200.
+inline void LoadLoop(std::uint16_t port, const std::atomic<bool>& stop, LoadStats& stats,
+                     const std::string& path = "/") {
+    std::unique_ptr<gale::http::testing::RawClient> c;
+    while (!stop.load()) {
+        if (!c) {
+            c = std::make_unique<gale::http::testing::RawClient>(port, std::chrono::milliseconds(3000));
+            if (!c->connected()) {
+                stats.Fail("connect refused");
+                c.reset();
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                continue;
+            }
+        }
+        ++stats.sent;
+        if (!c->Send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) {
+            stats.Fail("send failed");
+            c.reset();
+            continue;
+        }
+        auto r = c->ReadResponse();
+        if (!r) {
+            stats.Fail("no response");
+            c.reset();
+            continue;
+        }
+        if (r->status != 200)
+            stats.Fail("status " + std::to_string(r->status));
+        else
+            ++stats.ok;
+        if (Lower(r->header("connection")) == "close") {
+            ++stats.reconnects;
+            c.reset();
+        }
+    }
+}
 
 }  // namespace gale::testing::integration

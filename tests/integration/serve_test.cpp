@@ -61,10 +61,14 @@ using gale::http::testing::RawClient;
 using gale::http::testing::RawResponse;
 using gale::testing::integration::Eventually;
 using gale::testing::integration::Get;
+using gale::testing::integration::LoadLoop;
+using gale::testing::integration::LoadStats;
+using gale::testing::integration::Lower;
 using gale::testing::integration::Process;
 using gale::testing::integration::ReadFile;
 using gale::testing::integration::SpawnOptions;
 using gale::testing::integration::StatusOf;
+using gale::testing::integration::Threads;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -92,11 +96,6 @@ SpawnOptions ChildOptions(std::map<std::string, std::string> env, std::string st
 }
 
 double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-std::string Lower(std::string s) {
-    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 void WriteFile(const std::string& path, std::string_view content, bool append = false) {
     std::ofstream out(path, std::ios::binary | (append ? std::ios::app : std::ios::trunc));
@@ -376,74 +375,6 @@ TEST_F(ServeTest, SigtermWhileWaitingForMigrationsExitsPromptly) {
 
 // ------------------------------------------------------------------------------------------------------------------
 // Shutdown
-
-struct LoadStats {
-    std::atomic<int> sent{0};
-    std::atomic<int> ok{0};
-    std::atomic<int> reconnects{0};
-    std::mutex mu;
-    std::vector<std::string> failures;
-
-    void Fail(std::string what) {
-        std::lock_guard lock(mu);
-        failures.push_back(std::move(what));
-    }
-};
-
-/// Joins its threads when it goes out of scope, so a failed ASSERT cannot leave a joinable std::thread behind
-/// (which would std::terminate the whole test binary).
-class Threads {
-public:
-    ~Threads() { JoinAll(); }
-    template <typename F>
-    void Start(F f) {
-        threads_.emplace_back(std::move(f));
-    }
-    void JoinAll() {
-        for (auto& t : threads_) {
-            if (t.joinable()) t.join();
-        }
-    }
-
-private:
-    std::vector<std::thread> threads_;
-};
-
-/// Keep-alive GET / in a loop; reconnects after `Connection: close`. Every request sent must get a 200.
-void LoadLoop(std::uint16_t port, const std::atomic<bool>& stop, LoadStats& stats) {
-    std::unique_ptr<RawClient> c;
-    while (!stop.load()) {
-        if (!c) {
-            c = std::make_unique<RawClient>(port, 3000ms);
-            if (!c->connected()) {
-                stats.Fail("connect refused");
-                c.reset();
-                std::this_thread::sleep_for(10ms);
-                continue;
-            }
-        }
-        ++stats.sent;
-        if (!c->Send("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) {
-            stats.Fail("send failed");
-            c.reset();
-            continue;
-        }
-        auto r = c->ReadResponse();
-        if (!r) {
-            stats.Fail("no response");
-            c.reset();
-            continue;
-        }
-        if (r->status != 200)
-            stats.Fail("status " + std::to_string(r->status));
-        else
-            ++stats.ok;
-        if (Lower(r->header("connection")) == "close") {
-            ++stats.reconnects;
-            c.reset();
-        }
-    }
-}
 
 TEST_F(ServeTest, SigtermUnderLoadLosesNoRequest) {
     ASSERT_NO_FATAL_FAILURE(StartServe({"--drain-delay", "1s", "--graceful-timeout", "5s", "--no-access-log"}));

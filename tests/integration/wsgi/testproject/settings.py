@@ -14,7 +14,8 @@ ROOT_URLCONF = "testproject.urls"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True,
               "OPTIONS": {"context_processors": ["django.template.context_processors.csrf"]}}]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                         "NAME": os.path.join(WORK_DIR, "testproject.sqlite3")}}
+                         "NAME": os.environ.get("TESTPROJECT_DB",
+                                                 os.path.join(WORK_DIR, "testproject.sqlite3"))}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 STATIC_URL = "/static/"
