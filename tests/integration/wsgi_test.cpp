@@ -323,6 +323,46 @@ TEST_F(WsgiTest, FlaskAppServesJsonStreamsAndErrors) {
     EXPECT_EQ(StatusOf(app_port_, "/nothing-here"), 404);
 }
 
+TEST_F(WsgiTest, AutoreloadRestartsOnAPythonChangeAndNotOnOtherFiles) {
+    fs::create_directory(dir_ + "/site");
+    std::string app = dir_ + "/site/app.py";
+    std::ofstream(app) << "def app(environ, start_response):\n"
+                          "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                          "    return [b'version 1']\n";
+    ASSERT_NO_FATAL_FAILURE(Start({"serve", "--app", "app:app", "--pythonpath", dir_ + "/site", "--bind", "127.0.0.1",
+                                   "--port", "0", "--autoreload", "--drain-delay", "100ms"},
+                                  {}));
+    ASSERT_EQ(Get(app_port_, "/")->body, "version 1");
+    // Files that are not Python, in the watched directories (a database, a log), are no reason to restart.
+    std::ofstream(dir_ + "/site/data.sqlite3") << "rows";
+    std::ofstream(dir_ + "/notes.txt") << "text";
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_TRUE(server_->Records("autoreload: change detected; restarting").empty());
+    std::uint16_t second = 0;
+    for (int attempt = 0; attempt < 3 && second == 0; ++attempt) {
+        std::ofstream(app) << "def app(environ, start_response):\n"
+                              "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                              "    return [b'version 2']\n"
+                           << std::string(static_cast<std::size_t>(attempt), '\n');
+        second = server_->WaitForPort("app server listening", 5s, 2);
+    }
+    ASSERT_NE(second, 0) << "no restart after app.py changed";
+    auto r = Get(second, "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "version 2");
+}
+
+TEST_F(WsgiTest, TaskModeRunsDjangoCommandsAndStops) {
+    auto env = DjangoEnv();
+    env["APP_RUN_MODE"] = "TASK";
+    env["APP_TASK_COMMANDS"] = "migrate --noinput; showmigrations notes";
+    env["GALE_PYTHONPATH"] = kApps;
+    EXPECT_EQ(RunToEnd({}, env), 0) << LogOf(0);
+    EXPECT_NE(LogOf(0).find("[X] 0001_initial"), std::string::npos) << LogOf(0);
+    env["APP_TASK_COMMANDS"] = "migrate notes 9999_missing";
+    EXPECT_NE(RunToEnd({}, env), 0) << "a failing command must fail the task";
+}
+
 TEST_F(WsgiTest, ASleepingViewDoesNotStallOtherRequests) {
     ASSERT_NO_FATAL_FAILURE(StartDjango({"--workers", "4", "--no-access-log"}));
     std::vector<int> slow(2, 0);

@@ -184,6 +184,8 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
         {"--autoreload", "restart when the binary or a --watch path changes", "false", "", Kind::kFlag},
         {"--watch", "extra file or directory for --autoreload (repeatable)", "", "only the binary is watched",
          Kind::kList},
+        {"--watch-suffix", "in watched directories, only files ending so count (repeatable, e.g. .py)", "",
+         "every file", Kind::kList},
         {"--debug", "readable logs at debug level", "false", "", Kind::kFlag},
         {"--no-access-log", "no per-request log line", "false", "", Kind::kFlag},
         {"--security-headers",
@@ -396,6 +398,7 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
     flag("--autoreload", o.autoreload);
     // Not checked for existence: the watcher treats a path that appears later as a change (a build output, say).
     o.watch = list("--watch").second;
+    o.watch_suffixes = list("--watch-suffix").second;
     flag("--debug", o.debug);
     bool no_access_log = false;
     flag("--no-access-log", no_access_log);

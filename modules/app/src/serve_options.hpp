@@ -51,6 +51,7 @@ struct ServeOptions {
     std::chrono::milliseconds watchdog_timeout{10000};
     bool autoreload = false;
     std::vector<std::string> watch;
+    std::vector<std::string> watch_suffixes;
     bool debug = false;
     bool access_log = true;
     bool security_headers = false;

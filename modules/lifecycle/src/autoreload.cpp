@@ -10,8 +10,8 @@
 namespace gale::lifecycle {
 
 AutoReloader::AutoReloader(std::vector<std::string> paths, std::function<void(const std::string&)> on_change,
-                           std::chrono::milliseconds interval)
-    : paths_(std::move(paths)), on_change_(std::move(on_change)), interval_(interval) {
+                           std::chrono::milliseconds interval, std::vector<std::string> suffixes)
+    : paths_(std::move(paths)), suffixes_(std::move(suffixes)), on_change_(std::move(on_change)), interval_(interval) {
     thread_ = std::thread([this] { Run(); });
 }
 
@@ -28,6 +28,14 @@ std::string AutoReloader::SelfExecutable() {
     std::error_code ec;
     auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
     return ec ? std::string() : p.string();
+}
+
+bool AutoReloader::Wanted(const std::string& file) const {
+    if (suffixes_.empty()) return true;
+    for (const std::string& s : suffixes_) {
+        if (file.ends_with(s)) return true;
+    }
+    return false;
 }
 
 std::map<std::string, AutoReloader::Stamp> AutoReloader::Snapshot() const {
@@ -47,9 +55,9 @@ std::map<std::string, AutoReloader::Stamp> AutoReloader::Snapshot() const {
             for (auto it = std::filesystem::recursive_directory_iterator(
                      p, std::filesystem::directory_options::skip_permission_denied, ec);
                  !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-                if (it->is_regular_file(ec)) add(it->path().string());
+                if (it->is_regular_file(ec) && Wanted(it->path().string())) add(it->path().string());
             }
-            add(p);
+            if (suffixes_.empty()) add(p);
         } else {
             add(p);
         }

@@ -53,5 +53,31 @@ TEST(AutoReloader, ReportsAChangedFile) {
     std::filesystem::remove_all(dir);
 }
 
+TEST(AutoReloader, SuffixesLimitWhatCountsInDirectories) {
+    auto dir = std::filesystem::temp_directory_path() / ("gale-reload-py-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "app");
+    std::ofstream(dir / "app" / "views.py") << "one";
+    std::atomic<bool> changed{false};
+    std::string which;
+    {
+        AutoReloader r({dir.string()},
+                       [&](const std::string& p) {
+                           which = p;
+                           changed = true;
+                       },
+                       20ms, {".py"});
+        std::this_thread::sleep_for(60ms);
+        std::ofstream(dir / "db.sqlite3") << "a database written beside the code";  // new file: not .py
+        std::ofstream(dir / "app" / "server.log") << "a log line";
+        std::this_thread::sleep_for(150ms);
+        EXPECT_FALSE(changed.load()) << which;
+        std::ofstream(dir / "app" / "views.py") << "two, longer";
+        for (int i = 0; i < 200 && !changed; ++i) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(changed.load());
+    EXPECT_NE(which.find("views.py"), std::string::npos);
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace gale::lifecycle

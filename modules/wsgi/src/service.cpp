@@ -35,6 +35,7 @@ const std::set<std::string, std::less<>> kGaleCommands = {"serve",  "consume", "
 
 struct WsgiArgs {
     std::string app;
+    std::string name;
     std::vector<std::string> python_path;
     std::string script_name;
     std::vector<std::string> rest;  // argv for App::Run, without the options above
@@ -61,6 +62,7 @@ WsgiArgs ParseArgs(int argc, char** argv) {
     WsgiArgs out;
     out.app = Env("GALE_WSGI_APP");
     out.script_name = Env("GALE_SCRIPT_NAME");
+    out.name = Env("GALE_WSGI_NAME");
     std::vector<std::string> cli_paths;
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
@@ -90,6 +92,8 @@ WsgiArgs ParseArgs(int argc, char** argv) {
             AddPaths(cli_paths, value);
         } else if (name == "--script-name") {
             out.script_name = value;
+        } else if (name == "--name") {
+            out.name = value;
         } else {
             out.problems.push_back(
                 "--processes is not built yet: run more replicas (one process per pod, as Kubernetes scales) and "
@@ -187,8 +191,14 @@ int RunGaleWsgi(int argc, char** argv) {
     for (char& c : run_mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     bool serving = sub == "serve" || (sub.empty() && (run_mode.empty() || run_mode == "WEB"));
 
+    // The service's name (logs, metrics, `deploy k8s`): --name, else the Django project's package, else gale-wsgi.
+    std::string service = args.name;
+    if (service.empty() && django)
+        service = Env("DJANGO_SETTINGS_MODULE").substr(0, Env("DJANGO_SETTINGS_MODULE").find('.'));
+    if (service.empty()) service = kName;
+
     std::shared_ptr<WsgiApp> wsgi;
-    app::App app(kName);
+    app::App app(service);
     if (!no_python) {
         if (!command) BlockShutdownSignals();
         InterpreterOptions options{.python_path = args.python_path,
@@ -235,6 +245,17 @@ int RunGaleWsgi(int argc, char** argv) {
         std::string watch = ".";
         for (const std::string& dir : args.python_path) watch += ";" + dir;
         ::setenv("GALE_WATCH", watch.c_str(), 0);
+        ::setenv("GALE_WATCH_SUFFIX", ".py", 0);  // not the SQLite file or the logs beside the code
+    }
+    // App::Run sees argv without gale-wsgi's options; --autoreload re-executes with that argv, so the options
+    // travel in the environment (where they were read from as well).
+    std::string paths;
+    for (const std::string& dir : args.python_path) paths += (paths.empty() ? "" : ":") + dir;
+    for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"GALE_WSGI_APP", &args.app},
+                                      {"GALE_PYTHONPATH", &paths},
+                                      {"GALE_SCRIPT_NAME", &args.script_name},
+                                      {"GALE_WSGI_NAME", &args.name}}) {
+        if (!value->empty()) ::setenv(name, value->c_str(), 1);
     }
     std::vector<char*> rest;
     for (std::string& a : args.rest) rest.push_back(a.data());

@@ -314,10 +314,13 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
     if (o.autoreload) {
         std::vector<std::string> paths = o.watch;
         paths.push_back(self);
-        reloader = std::make_unique<lifecycle::AutoReloader>(paths, [&shutdown, logger](const std::string& changed) {
-            log::Info(logger, "autoreload: change detected; restarting", {{"path", changed}});
-            shutdown.Request(lifecycle::StopReason::kReload, changed);
-        });
+        reloader = std::make_unique<lifecycle::AutoReloader>(
+            paths,
+            [&shutdown, logger](const std::string& changed) {
+                log::Info(logger, "autoreload: change detected; restarting", {{"path", changed}});
+                shutdown.Request(lifecycle::StopReason::kReload, changed);
+            },
+            std::chrono::milliseconds(500), o.watch_suffixes);
     }
     auto monitor = std::make_unique<Monitor>(probes, notifier, probe_gauge);
 

@@ -22,8 +22,11 @@ namespace gale::lifecycle {
 
 class AutoReloader {
 public:
+    /// `suffixes` (".py"): in watched directories only files ending so count, and the directories' own changes
+    /// (a database or log file created there) do not; empty: every file. Paths named directly always count.
     AutoReloader(std::vector<std::string> paths, std::function<void(const std::string& changed)> on_change,
-                 std::chrono::milliseconds interval = std::chrono::milliseconds(500));
+                 std::chrono::milliseconds interval = std::chrono::milliseconds(500),
+                 std::vector<std::string> suffixes = {});
     ~AutoReloader();
     AutoReloader(const AutoReloader&) = delete;
     AutoReloader& operator=(const AutoReloader&) = delete;
@@ -39,9 +42,11 @@ private:
         bool operator==(const Stamp&) const = default;
     };
     std::map<std::string, Stamp> Snapshot() const;
+    bool Wanted(const std::string& file) const;
     void Run();
 
     std::vector<std::string> paths_;
+    std::vector<std::string> suffixes_;
     std::function<void(const std::string&)> on_change_;
     std::chrono::milliseconds interval_;
     std::mutex mu_;

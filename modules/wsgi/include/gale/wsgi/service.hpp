@@ -9,6 +9,7 @@
 /// | --app SPEC        | GALE_WSGI_APP      | "module:callable"; default with DJANGO_SETTINGS_MODULE: Django |
 /// | --pythonpath DIR  | GALE_PYTHONPATH    | put DIR first on sys.path (repeatable; ':'-separated list)     |
 /// | --script-name P   | GALE_SCRIPT_NAME   | mount prefix: SCRIPT_NAME for paths under P                    |
+/// | --name NAME       | GALE_WSGI_NAME     | the service's name; default: the Django project's package      |
 /// PYTHONPATH and VIRTUAL_ENV work as for `python3`. With DJANGO_SETTINGS_MODULE set: Django's checks tagged
 /// liveness/readiness/startup and its database feed the probes, `--check-migrations` waits for its migrations,
 /// `manage ARGS…` (and every Django command by name unless gale has one) runs a management command, and
