@@ -16,8 +16,8 @@
 #   AMQP_BENCH_NO_TARGET=1       report only (the smoke test on the ASan build)
 #   BENCH_SKIP_INSTALL=1, BENCH_SKIP_BUILD=1   as in bench/pipe.sh
 #
-# The broker is started here like the tests' fixture: Debian's rabbitmq-server on free loopback ports, its own epmd,
-# node name and data under a temp dir, stopped at the end.
+# The broker is started by bench/rabbitmq.sh (shared with bench/tasks_amqp.sh), like the tests' fixture: Debian's
+# rabbitmq-server on free loopback ports, its own epmd, node name and data under a temp dir, stopped at the end.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,49 +36,33 @@ die() { log "ERROR: $*"; exit 2; }
 
 if [[ -z ${BENCH_SKIP_INSTALL:-} ]]; then "$ROOT/tools/install-deps.sh" bench; fi
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-    log "building (cmake --preset release; target gale-amqp-bench)"
-    (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target gale-amqp-bench) ||
-        die "build failed"
+    if [[ $BUILD == "$ROOT/build/release" ]]; then
+        log "building (cmake --preset release; target gale-amqp-bench)"
+        (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target gale-amqp-bench) ||
+            die "build failed"
+    else
+        log "building $BUILD (target gale-amqp-bench)"
+        cmake --build "$BUILD" -j2 --target gale-amqp-bench || die "build failed"
+    fi
 fi
 BIN=$BUILD/bench/gale-amqp-bench
 [[ -x $BIN ]] || die "$BIN is missing (build with BENCH_SKIP_BUILD unset)"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$BENCH_DIR/rabbitmq.sh"
 dir=$(mktemp -d /tmp/gale-amqp-bench-XXXXXX)
-port=$(free_port); dist=$(free_port); epmd_port=$(free_port)
-cat >"$dir/rabbitmq.conf" <<CONF
-listeners.tcp.default = 127.0.0.1:$port
-loopback_users = none
-default_user = bench
-default_pass = bench
-disk_free_limit.absolute = 1
-vm_memory_high_watermark.relative = 0.95
-CONF
-echo '[].' >"$dir/enabled_plugins"
-: >"$dir/rabbitmq-env.conf"
-ERL_EPMD_ADDRESS=127.0.0.1 setsid /usr/bin/epmd -port "$epmd_port" >"$dir/epmd.out" 2>&1 &
-epmd_pid=$!
-disown "$epmd_pid"
-HOME=$dir RABBITMQ_NODENAME=gale-bench-$$@localhost RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=$port \
-    RABBITMQ_DIST_PORT=$dist ERL_EPMD_PORT=$epmd_port ERL_EPMD_ADDRESS=127.0.0.1 RABBITMQ_MNESIA_BASE=$dir/mnesia \
-    RABBITMQ_LOG_BASE=$dir/log RABBITMQ_CONFIG_FILE=$dir/rabbitmq.conf RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins \
-    RABBITMQ_CONF_ENV_FILE=$dir/rabbitmq-env.conf RABBITMQ_ADVANCED_CONFIG_FILE=$dir/advanced.config \
-    setsid /usr/lib/rabbitmq/bin/rabbitmq-server >"$dir/server.out" 2>&1 &
-broker_pid=$!
 cleanup() {
-    kill -TERM -- "-$broker_pid" 2>/dev/null || true
-    wait "$broker_pid" 2>/dev/null || true
-    kill -KILL -- "-$broker_pid" 2>/dev/null || true
-    kill -KILL -- "-$epmd_pid" 2>/dev/null || true
+    rabbitmq_stop
     rm -rf "$dir"
 }
 trap cleanup EXIT
-url="amqp://bench:bench@127.0.0.1:$port/%2F"
+rabbitmq_start "$dir" gale-bench
+port=$rabbitmq_port
+url=$rabbitmq_url
 for _ in $(seq 1 600); do
     if "$BIN" fill "$url" gale.bench.ready 1 1 >/dev/null 2>&1; then break; fi
     sleep 0.1
 done
-"$BIN" fill "$url" gale.bench.ready 1 1 >/dev/null || die "the broker did not start: $(tail -20 "$dir/server.out")"
+"$BIN" fill "$url" gale.bench.ready 1 1 >/dev/null || die "the broker did not start: $(rabbitmq_log_tail)"
 log "broker up on 127.0.0.1:$port; $MESSAGES messages of $SIZE bytes, prefetch $PREFETCH, gale threads $THREADS"
 
 mkdir -p "$RESULTS"

@@ -3,7 +3,8 @@
 // then time a gale Worker draining it, wall clock and the process's CPU time (getrusage), for
 //   noop          a task that returns None, results disabled (Celery's ignore_result);
 //   noop-results  the same, every SUCCESS stored in the embedded result backend;
-//   insert        a task that inserts one row into a SQLite table of its own (one connection per worker thread).
+//   insert        a task that inserts one row into a SQLite table of its own (one connection per task thread,
+//                 bench/tasks_bench_util.hpp).
 // Prints one line per run: tasks/s and tasks per CPU-second of the worker process (this one: the fill is not
 // counted), and the publish rate of the fill.
 //
@@ -14,17 +15,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <gale/db/database.hpp>
 #include <gale/log/log.hpp>
 #include <gale/tasks/client.hpp>
 #include <gale/tasks/embedded_broker.hpp>
 #include <gale/tasks/worker.hpp>
+
+#include "tasks_bench_util.hpp"
 
 namespace {
 
@@ -113,33 +113,12 @@ int main(int argc, char** argv) {
         }
         const double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - f0).count();
 
-        // The tasks.
+        // The tasks (bench/tasks_bench_util.hpp: the same bench.noop and bench.insert as the Redis and RabbitMQ
+        // benchmarks).
         gale::tasks::TaskRegistry registry;
-        (void)registry.Add("bench.noop",
-                           [](gale::tasks::TaskContext&) -> gale::Result<nlohmann::json> { return nullptr; });
-        {
-            auto setup = gale::db::Database::Open(app_path);
-            if (!setup) return Fail(setup.error().ToString());
-            if (auto r = setup->ExecScript("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, n INTEGER)"); !r) {
-                return Fail(r.error().ToString());
-            }
-        }
-        std::mutex conn_mu;
-        std::map<std::thread::id, gale::db::Database> conns;
-        (void)registry.Add("bench.insert", [&](gale::tasks::TaskContext& ctx) -> gale::Result<nlohmann::json> {
-            gale::db::Database* db = nullptr;
-            {
-                std::lock_guard lock(conn_mu);
-                auto it = conns.find(std::this_thread::get_id());
-                if (it == conns.end()) {
-                    GALE_ASSIGN_OR_RETURN(auto opened, gale::db::Database::Open(app_path));
-                    it = conns.emplace(std::this_thread::get_id(), std::move(opened)).first;
-                }
-                db = &it->second;
-            }
-            GALE_RETURN_IF_ERROR(db->Execute("INSERT INTO rows (n) VALUES (?)", {ctx.args()[0].get<std::int64_t>()}));
-            return nullptr;
-        });
+        gale::bench::PerThreadDatabase app_db(app_path);
+        if (auto r = app_db.CreateTable(); !r) return Fail(r.error().ToString());
+        if (auto r = gale::bench::AddBenchTasks(registry, app_db); !r) return Fail(r.error().ToString());
 
         gale::tasks::Worker worker(**broker, registry, backend.get(), client,
                                    {.concurrency = concurrency, .prefetch_multiplier = multiplier});

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The Celery-on-Redis benchmark (bench/README.md, "Tasks on Redis"): no-op tasks per second executed, with their
-# results stored, by gale's Worker (gale-tasks-redis-bench worker) and by a Celery prefork worker (Debian's
-# python3-celery 5.2.6, bench/tasks_redis_celery.py) with the same concurrency, on the same redis-server in the same
-# run, per worker CPU-second (every process of the worker's process group, from /proc), and the end-to-end latency
+# The Celery-on-Redis benchmark (bench/README.md, "Tasks on Redis"): tasks per second executed, with their results
+# stored, by gale's Worker (gale-tasks-redis-bench worker) and by a Celery prefork worker (Debian's python3-celery
+# 5.2.6, bench/tasks_redis_celery.py) with the same concurrency, on the same redis-server in the same run, for two
+# workloads — bench.noop, and bench.insert (one row into a SQLite file of the worker's own, fresh each round) — per
+# worker CPU-second (every process of the worker's process group, from /proc), and the end-to-end latency
 # (send -> result) p50/p99 of tasks sent one after another. Target (issue 10): gale >= 20x Celery per worker
-# CPU-second; the exit status says.
+# CPU-second on the no-op; the exit status says. The insert ratio is reported, not a target.
 #
 # Environment:
-#   TASKS_REDIS_BENCH_TASKS=20000     tasks per throughput round (LPUSHed while the worker is idle and ready)
-#   TASKS_REDIS_BENCH_LATENCY=500     tasks of the latency round
+#   TASKS_REDIS_BENCH_TASKS=20000     tasks per throughput round and workload (LPUSHed while the worker is idle)
+#   TASKS_REDIS_BENCH_LATENCY=500     tasks of the latency round, per workload
 #   TASKS_REDIS_BENCH_CONCURRENCY=2   gale's task threads = Celery's prefork processes (-c)
 #   TASKS_REDIS_BENCH_ROUNDS=1        alternating gale/Celery rounds (the best of each is reported)
 #   TASKS_REDIS_BENCH_PYTHON=/usr/bin/python3   the Python whose Celery (Debian python3-celery) runs the reference
-#   TASKS_REDIS_BENCH_BUILD=build/release       the build tree holding bench/gale-tasks-redis-bench
+#   TASKS_REDIS_BENCH_BUILD=build/release       the build tree holding bench/gale-tasks-redis-bench (any preset's;
+#                                     with BENCH_SKIP_BUILD unset the script builds build/release itself)
 #   TASKS_REDIS_BENCH_NO_TARGET=1     report only (the smoke test on the ASan build)
 #   BENCH_SKIP_INSTALL=1, BENCH_SKIP_BUILD=1   as in bench/pipe.sh
 #
@@ -36,9 +38,14 @@ die() { log "ERROR: $*"; exit 2; }
 
 if [[ -z ${BENCH_SKIP_INSTALL:-} ]]; then "$ROOT/tools/install-deps.sh" bench; fi
 if [[ -z ${BENCH_SKIP_BUILD:-} ]]; then
-    log "building (cmake --preset release; target gale-tasks-redis-bench)"
-    (cd "$ROOT" && cmake --preset release >/dev/null && cmake --build --preset release --target gale-tasks-redis-bench) ||
-        die "build failed"
+    if [[ $BUILD == "$ROOT/build/release" ]]; then
+        log "building (cmake --preset release; target gale-tasks-redis-bench)"
+        (cd "$ROOT" && cmake --preset release >/dev/null &&
+            cmake --build --preset release --target gale-tasks-redis-bench) || die "build failed"
+    else
+        log "building $BUILD (target gale-tasks-redis-bench)"
+        cmake --build "$BUILD" -j2 --target gale-tasks-redis-bench || die "build failed"
+    fi
 fi
 BIN=$BUILD/bench/gale-tasks-redis-bench
 [[ -x $BIN ]] || die "$BIN is missing (build with BENCH_SKIP_BUILD unset)"
@@ -50,16 +57,7 @@ port=$(free_port)
 setsid /usr/bin/redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --save "" --appendonly no \
     --protected-mode no --logfile "$dir/redis.log" >"$dir/server.out" 2>&1 &
 server_pid=$!
-worker_pid=""
-stop_worker() {
-    if [[ -n $worker_pid ]]; then
-        kill -TERM -- "-$worker_pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL -- "-$worker_pid" 2>/dev/null || true
-        wait "$worker_pid" 2>/dev/null || true
-        worker_pid=""
-    fi
-}
+source "$BENCH_DIR/tasks_common.sh"
 cleanup() {
     stop_worker
     kill -TERM -- "-$server_pid" 2>/dev/null || true
@@ -72,18 +70,19 @@ for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sl
 redis-cli -p "$port" ping >/dev/null || die "redis-server did not start: $(tail -5 "$dir/redis.log")"
 log "redis-server on 127.0.0.1:$port; $TASKS tasks per round, concurrency $CONCURRENCY, latency $LATENCY tasks"
 
-# Starts a worker in its own process group (setsid: its pid is the group's id) and waits, 60 s at most, until it is
-# consuming: gale's prints "ready"; Celery's (at log level WARNING, as in production, so that it does not log two
-# lines per task) has declared its remote-control queue, which it does once its consumer runs.
+# Starts a worker in its own process group (setsid: its pid is the group's id), its bench.insert rows going to the
+# SQLite file $2, and waits, 60 s at most, until it is consuming: gale's prints "ready"; Celery's (at log level
+# WARNING, as in production, so that it does not log two lines per task) has declared its remote-control queue, which
+# it does once its consumer runs.
 start_worker() {
-    local kind=$1
+    local kind=$1 db=$2
     redis-cli -p "$port" flushall >/dev/null
     if [[ $kind == gale ]]; then
-        setsid "$BIN" worker "$url" "$CONCURRENCY" >"$dir/worker.out" 2>&1 &
+        setsid "$BIN" worker "$url" "$CONCURRENCY" "$db" >"$dir/worker.out" 2>&1 &
     else
-        BENCH_REDIS_URL=$url PYTHONPATH=$BENCH_DIR setsid "$PYTHON" -m celery -A tasks_redis_celery worker \
-            -P prefork -c "$CONCURRENCY" -n "celery-bench@127.0.0.1" --without-gossip --without-mingle \
-            --without-heartbeat --loglevel WARNING -Q celery >"$dir/worker.out" 2>&1 &
+        BENCH_REDIS_URL=$url BENCH_SQLITE_PATH=$db PYTHONPATH=$BENCH_DIR setsid "$PYTHON" -m celery \
+            -A tasks_redis_celery worker -P prefork -c "$CONCURRENCY" -n "celery-bench@127.0.0.1" --without-gossip \
+            --without-mingle --without-heartbeat --loglevel WARNING -Q celery >"$dir/worker.out" 2>&1 &
     fi
     worker_pid=$!
     for _ in $(seq 1 600); do
@@ -101,30 +100,11 @@ start_worker() {
 mkdir -p "$RESULTS"
 out=$dir/lines.txt
 : >"$out"
-for round in $(seq 1 "$ROUNDS"); do
-    for kind in gale celery; do
-        log "round $round: $kind worker"
-        start_worker "$kind"
-        "$BIN" measure "$url" "$TASKS" "$worker_pid" "$kind" | tee -a "$out"
-        "$BIN" latency "$url" "$LATENCY" "$kind" | tee -a "$out"
-        stop_worker
-    done
-done
-
-best() { grep "^$1 .*$2=" "$out" | sed -E "s|.* $2=([0-9.]+).*|\1|" | sort -g | tail -1; }
-least() { grep "^$1 .*$2=" "$out" | sed -E "s|.* $2=([0-9.]+).*|\1|" | sort -g | head -1; }
-gale_rate=$(best gale tasks/s); celery_rate=$(best celery tasks/s)
-gale_cpu=$(best gale tasks/cpu_s); celery_cpu=$(best celery tasks/cpu_s)
-gale_p50=$(least gale p50_ms); celery_p50=$(least celery p50_ms)
-gale_p99=$(least gale p99_ms); celery_p99=$(least celery p99_ms)
-ratio=$(python3 -c "print(f'{$gale_cpu / $celery_cpu:.1f}')")
-rate_ratio=$(python3 -c "print(f'{$gale_rate / $celery_rate:.1f}')")
-{
-    echo "| worker (concurrency $CONCURRENCY) | tasks/s | tasks per worker CPU-second | latency p50 | latency p99 |"
-    echo "|---|---|---|---|---|"
-    echo "| gale Worker (threads) | $gale_rate | $gale_cpu | $gale_p50 ms | $gale_p99 ms |"
-    echo "| Celery 5.2.6 prefork | $celery_rate | $celery_cpu | $celery_p50 ms | $celery_p99 ms |"
-    echo "| gale / Celery | ${rate_ratio}x | ${ratio}x (target >= 20x) | | |"
-} | tee "$RESULTS/tasks-redis-latest.md"
-[[ -n ${TASKS_REDIS_BENCH_NO_TARGET:-} ]] && exit 0
-python3 -c "import sys; sys.exit(0 if $gale_cpu >= 20 * $celery_cpu else 1)" || { log "below the 20x target"; exit 1; }
+run_rounds "$out"
+target=()
+[[ -z ${TASKS_REDIS_BENCH_NO_TARGET:-} ]] && target=(--target-noop-cpu 20)
+status=0
+python3 "$BENCH_DIR/tasks_report.py" "$out" "$RESULTS/tasks-redis-latest.md" "Redis, concurrency $CONCURRENCY" \
+    "${target[@]}" || status=$?
+((status != 3)) || { log "below the 20x target (no-op, per worker CPU-second)"; exit 1; }
+((status == 0)) || die "the report failed"
