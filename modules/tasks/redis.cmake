@@ -1,16 +1,18 @@
-# The Celery Redis broker and result backend (kombu's layout): an adapter with its own target and package component
+# The Celery Redis broker and result backend (kombu's layout), and the worker's presence on the server (worker
+# events and remote-control ping over kombu's pub/sub fanout): an adapter with its own target and package component
 # (gale::tasks_redis, `find_package(gale COMPONENTS tasks_redis)`), so that gale::tasks links no hiredis. Included
 # from this directory's CMakeLists.txt. Tests: gale-tasks-redis (label redis: a real redis-server) and
 # gale-tasks-redis-celery (labels redis, celery: Debian's python3-celery 5.2.6 and python3-redis on /usr/bin/python3).
 gale_add_adapter(tasks_redis
     SOURCES src/kombu_envelope.cpp src/redis_broker.cpp src/redis_result_backend.cpp src/redis_transport.cpp
-    HEADERS include/gale/tasks/redis.hpp
+            src/redis_fanout.cpp src/redis_events.cpp src/redis_control.cpp src/worker_presence.cpp
+    HEADERS include/gale/tasks/redis.hpp include/gale/tasks/redis_events.hpp include/gale/tasks/redis_control.hpp
     DEPS gale::tasks gale::redis
-    PRIVATE_DEPS fmt::fmt OpenSSL::Crypto)
+    PRIVATE_DEPS gale::log fmt::fmt nlohmann_json::nlohmann_json OpenSSL::Crypto)
 
 if(GALE_BUILD_TESTS)
     add_executable(gale-tasks-redis-test src/kombu_envelope_test.cpp src/redis_broker_test.cpp
-        src/redis_result_backend_test.cpp)
+        src/redis_result_backend_test.cpp src/redis_fanout_test.cpp)
     target_include_directories(gale-tasks-redis-test PRIVATE src)
     target_link_libraries(gale-tasks-redis-test PRIVATE gale::tasks_redis gale::redis_testing fmt::fmt GTest::gtest
         GTest::gmock GTest::gtest_main gale_warnings)
@@ -19,7 +21,8 @@ if(GALE_BUILD_TESTS)
 
     set(GALE_CELERY_PYTHON /usr/bin/python3 CACHE FILEPATH
         "The Python whose Celery (Debian's python3-celery) the interop tests drive")
-    add_executable(gale-tasks-redis-celery-test src/redis_celery_interop_test.cpp src/redis_worker_interop_test.cpp)
+    add_executable(gale-tasks-redis-celery-test src/redis_celery_interop_test.cpp src/redis_worker_interop_test.cpp
+        src/redis_presence_interop_test.cpp)
     target_include_directories(gale-tasks-redis-celery-test PRIVATE src)
     target_link_libraries(gale-tasks-redis-celery-test PRIVATE gale::tasks_redis gale::redis_testing fmt::fmt
         GTest::gtest GTest::gmock GTest::gtest_main gale_warnings)

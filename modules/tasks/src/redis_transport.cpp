@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: MIT
-// The adapter's entry in the tasks module's transport registry: CELERY_BROKER_URL=redis://… builds MakeBroker.
+// The adapter's entry in the tasks module's transport registry: CELERY_BROKER_URL=redis://… builds MakeBroker, and
+// the WORKER role gets Celery's remote control (ping) and worker events on the same server.
 #include <gale/redis/options.hpp>
 #include <gale/tasks/redis.hpp>
+#include <gale/tasks/redis_control.hpp>
+#include <gale/tasks/redis_events.hpp>
 #include <gale/tasks/settings.hpp>
 
 namespace gale::tasks::redis {
 namespace {
 
-Result<gale::redis::ConnectionOptions> Connection(const TransportUrl& url, const TransportOptions& options) {
+// The server's options from the URL; the connection is named "<service>-<purpose>" (CLIENT SETNAME) unless the URL
+// names it.
+Result<gale::redis::ConnectionOptions> Connection(const TransportUrl& url, const TransportOptions& options,
+                                                  std::string_view purpose = "tasks") {
     GALE_ASSIGN_OR_RETURN(auto connection, gale::redis::ParseUrl(url.url, url.source));
     std::string name;
     for (char c : options.service_name) {
@@ -15,9 +21,20 @@ Result<gale::redis::ConnectionOptions> Connection(const TransportUrl& url, const
                         c == '_' || c == '.';
         name.push_back(ok ? c : '_');  // CLIENT SETNAME refuses spaces
     }
-    if (!name.empty() && connection.client_name.empty()) connection.client_name = name + "-tasks";
+    if (!name.empty() && connection.client_name.empty()) connection.client_name = name + "-" + std::string(purpose);
     return connection;
 }
+
+template <typename T>
+class Companion final : public WorkerCompanion {
+public:
+    explicit Companion(std::unique_ptr<T> impl) : impl_(std::move(impl)) {}
+    void Start() override { impl_->Start(); }
+    void Stop() override { impl_->Stop(); }
+
+private:
+    std::unique_ptr<T> impl_;
+};
 
 }  // namespace
 
@@ -38,10 +55,26 @@ void Install() {
             std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(options.result_expires));
         return MakeResultBackend(std::move(connection), o);
     };
+    // Celery's remote control (ping) and worker events, each on connections of its own (so that a busy task
+    // connection never delays a ping or a heartbeat), named "<service>-control" and "<service>-events".
+    auto companions = [](const TransportUrl& url, const TransportOptions& options,
+                         const WorkerInfo& worker) -> Result<std::vector<std::unique_ptr<WorkerCompanion>>> {
+        std::vector<std::unique_ptr<WorkerCompanion>> out;
+        GALE_ASSIGN_OR_RETURN(auto control_connection, Connection(url, options, "control"));
+        GALE_ASSIGN_OR_RETURN(auto control, ControlResponder::Create(std::move(control_connection)));
+        out.push_back(std::make_unique<Companion<ControlResponder>>(std::move(control)));
+        GALE_ASSIGN_OR_RETURN(auto events_connection, Connection(url, options, "events"));
+        GALE_ASSIGN_OR_RETURN(auto events,
+                              EventSender::Create(std::move(events_connection),
+                                                  {.active = worker.active, .processed = worker.processed}));
+        out.push_back(std::make_unique<Companion<EventSender>>(std::move(events)));
+        return out;
+    };
     for (const char* scheme : {"redis", "rediss"}) {
         RegisterBrokerFactory(scheme, broker);
         RegisterResultBackendFactory(scheme, backend);
     }
+    RegisterWorkerCompanionFactory("redis", companions);  // rediss:// is refused by the broker factory already
 }
 
 }  // namespace gale::tasks::redis
