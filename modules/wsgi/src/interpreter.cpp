@@ -187,6 +187,7 @@ std::string TakePythonError() {
 // _hashlib and _ssl) allocated is still held at exit: not a leak for LeakSanitizer to report in the ASan build
 // (an unused hook elsewhere).
 extern "C" const char* __lsan_default_suppressions() {
-    return "leak:libpython3.11\nleak:lib-dynload\nleak:libcrypto.so\nleak:libssl.so\nleak:libsqlite3.so\nleak:libpq.so\n";
+    return "leak:libpython3.11\nleak:lib-dynload\nleak:libcrypto.so\nleak:libssl.so\nleak:libsqlite3.so\nleak:libpq."
+           "so\n";
 }
 extern "C" const char* __lsan_default_options() { return "print_suppressions=0"; }
