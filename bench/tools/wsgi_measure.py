@@ -211,10 +211,13 @@ def report(a: argparse.Namespace) -> int:
                        f"{r['p99_us'] / 1000:.1f} ms{' (noisy)' if noisy(r) else ''} | {n} | {n - p.get('ok', 0)} / {p.get('failed', '?')} | "
                        f"{p.get('p50_ms', '?')} | {p.get('p99_ms', '?')} | {p.get('max_ms', '?')} |")
             if r["server"] == gale:
+                # The target is the probe's latency: a 503 (gale's readiness fails while --req-queue-len requests
+                # wait for a worker, as hurricane's does) is an answer too, counted and shown; no answer is a miss.
                 p99 = p.get("p99_ms")
-                ok = isinstance(p99, (int, float)) and p99 < TARGET_READY_P99_MS and p.get("ok", 0) == n > 0
+                ok = isinstance(p99, (int, float)) and p99 < TARGET_READY_P99_MS and n > 0 and not p.get("failed")
+                non200 = f"; {n - p.get('ok', 0)} of {n} not 200" if n - p.get("ok", 0) else ""
                 targets.append((f"{r['app']}: {gale} /ready p99 at saturation < {TARGET_READY_P99_MS:g} ms",
-                                f"{p99} ms", ok))
+                                f"{p99} ms{non200}", ok))
                 if not ok:
                     missed.append(f"ready-{r['app']}")
         out.append("")
