@@ -227,7 +227,7 @@ RECORDS=$RAW/records.jsonl
 versions="wrk $(dpkg-query -W -f='${Version}' wrk 2>/dev/null), gunicorn $("$PY" -c 'import gunicorn; print(gunicorn.__version__)'),"
 versions+=" uWSGI $(/usr/bin/uwsgi --version), Tornado $("$PY" -c 'import tornado; print(tornado.version)'),"
 versions+=" Django $("$PY" -c 'import django; print(django.get_version())'), Python $("$PY" -c 'import platform; print(platform.python_version())')"
-[[ -n $gale_ran ]] && versions+=", gale-wsgi $GALE_WSGI_BIN (built $(date -u -r "$GALE_WSGI_BIN" '+%Y-%m-%d %H:%M UTC'), tree $(git -C "$ROOT" describe --always --dirty 2>/dev/null))"
+[[ -n $gale_ran ]] && versions+=", gale-wsgi $GALE_WSGI_BIN (built $(date -u -r "$GALE_WSGI_BIN" '+%Y-%m-%d %H:%M UTC'); working tree at run time: $(git -C "$ROOT" describe --always --dirty 2>/dev/null))"
 "$PY" - "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(uptime | sed 's/.*load/load/')" \
     "$(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), Linux $(uname -r); servers pinned to CPU $SERVER_CPU, wrk and the probe client to CPU $CLIENT_CPU; wrk -t1 -c$CONNS, keep-alive, ${WARMUP} s warm-up then ${DURATION} s; $versions" \
     <<'EOF' >"$RECORDS"
