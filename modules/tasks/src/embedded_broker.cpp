@@ -15,7 +15,9 @@
 //    RabbitMQ's usual x-max-priority of 10);
 //  - a consumer's unsettled deliveries = handed out + claimed and buffered; it never claims beyond its prefetch;
 //  - settlements wait in memory for the next transaction of the consumer (its next claim, or Next's flush), so
-//    one transaction settles and claims a whole batch.
+//    one transaction settles and claims a whole batch;
+//  - every write transaction of a consumer is taken in its turn (write_turns.hpp), so consumers never wait for one
+//    another in SQLite's busy handler, where the one that has just committed would win again and again.
 #include <algorithm>
 #include <charconv>
 #include <deque>
@@ -27,6 +29,7 @@
 #include <gale/tasks/embedded_broker.hpp>
 
 #include "sqlite_support.hpp"
+#include "write_turns.hpp"
 
 namespace gale::tasks {
 namespace {
@@ -34,6 +37,7 @@ namespace {
 using detail::AsInt;
 using detail::AsString;
 using detail::UnixMillis;
+using detail::WriteTurns;
 
 constexpr int kMaxPriority = 9;
 constexpr std::size_t kFlushThreshold = 128;
@@ -153,10 +157,11 @@ namespace {
 
 class EmbeddedConsumer final : public BrokerConsumer {
 public:
-    EmbeddedConsumer(std::shared_ptr<EmbeddedBroker::State> state, db::Database db, std::vector<std::string> queues,
-                     std::size_t prefetch)
+    EmbeddedConsumer(std::shared_ptr<EmbeddedBroker::State> state, db::Database db, WriteTurns turns,
+                     std::vector<std::string> queues, std::size_t prefetch)
         : state_(std::move(state)),
           db_(std::move(db)),
+          turns_(std::move(turns)),
           queues_(std::move(queues)),
           prefetch_(prefetch == 0 ? 1 : prefetch),
           owner_(NewTaskId()),
@@ -210,7 +215,11 @@ public:
         buffer_.clear();
         (void)Transaction(/*claim=*/false);
         // Whatever is still ours goes back at once (handed out and unsettled, or settled but not written).
+        // Without a turn (past the busy timeout) it tries anyway, in SQLite's busy handler; if that fails too, the
+        // leases run out.
+        const bool turn = turns_.Enter(state_->options.busy_timeout).has_value();
         (void)db_.Execute("UPDATE gale_task_claims SET owner = NULL, lease_until = 0 WHERE owner = ?", {owner_});
+        if (turn) turns_.Leave();
         closed_ = true;
         state_->notifier->Notify();
     }
@@ -346,7 +355,10 @@ private:
             }
             return {};
         };
-        if (auto done = detail::InTransaction(db_, body); !done) return done;
+        GALE_RETURN_IF_ERROR(turns_.Enter(state_->options.busy_timeout));
+        auto done = detail::InTransaction(db_, body);
+        turns_.Leave();
+        if (!done) return done;
         const bool released = !requeues_.empty();
         acks_.clear();
         requeues_.clear();
@@ -412,6 +424,7 @@ private:
 
     std::shared_ptr<EmbeddedBroker::State> state_;
     db::Database db_;
+    WriteTurns turns_;  // every write transaction of db_ is taken in a turn
     std::vector<std::string> queues_;
     std::size_t prefetch_;
     std::string owner_;
@@ -497,7 +510,9 @@ Result<std::unique_ptr<BrokerConsumer>> EmbeddedBroker::Consume(const std::vecto
         if (q.empty()) return Invalid("embedded queue: an empty queue name");
     }
     GALE_ASSIGN_OR_RETURN(auto db, db::Database::Open(state_->path, state_->options.busy_timeout));
-    return std::unique_ptr<BrokerConsumer>(new EmbeddedConsumer(state_, std::move(db), queues, prefetch));
+    GALE_ASSIGN_OR_RETURN(auto turns, WriteTurns::Open(state_->path));
+    return std::unique_ptr<BrokerConsumer>(
+        new EmbeddedConsumer(state_, std::move(db), std::move(turns), queues, prefetch));
 }
 
 Result<std::uint64_t> EmbeddedBroker::QueueLength(const std::string& queue) {

@@ -28,6 +28,13 @@
 /// woken by publishes at once; other processes' publishes are seen within the poll interval (PRAGMA data_version,
 /// default 5 ms).
 ///
+/// Fairness: consumers, in this process and others, take turns at the file's write lock (a small file beside it,
+/// "<path>-turns", holds the turns' locks): a consumer that has just committed waits for one that was already
+/// waiting, so busy consumers alternate and processes sharing a queue each get a share of it. (SQLite's own busy
+/// handler sleeps and retries instead of queueing, which let one process take nearly every batch.) A turn that
+/// does not come within the busy timeout is kUnavailable, as a busy file is. Publishers and result stores do not
+/// take turns; they wait in SQLite's busy handler as before.
+///
 /// Thread-safety: EmbeddedBroker and EmbeddedResultBackend are safe to use from any thread. A consumer is used by
 /// one thread at a time (BrokerConsumer's contract). Ownership: consumers hold the broker's state; they may
 /// outlive the broker object.
