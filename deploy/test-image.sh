@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Builds the image of deploy/Dockerfile with buildah and runs examples/hello in it against PostgreSQL: `migrate`
 # (APP_RUN_MODE=TASK), `serve` (APP_RUN_MODE=WEB, the image's default) and `consume` (APP_RUN_MODE=CONSUME), checked
-# over HTTP from outside the container. No registry is needed: the two base images (debian:bookworm and
+# over HTTP from outside the container. Then the same for the Django image of deploy/django/Dockerfile (gale-wsgi
+# serving the test project of tests/integration/wsgi on SQLite): `migrate` as a TASK, `serve`, and `deploy k8s`
+# checked by deploy/check_manifests.py. No registry is needed: the two base images (debian:bookworm and
 # debian:bookworm-slim) are made here with debootstrap from the Debian mirror apt uses, and tagged so that the
-# Dockerfile's FROM lines resolve locally.
+# Dockerfiles' FROM lines resolve locally.
 #
 #   deploy/test-image.sh            # from the repository root or anywhere; exit 0 = every check passed
 #
@@ -13,6 +15,7 @@
 #   GALE_IMAGE_CONTEXT  the build context (default: the repository root, i.e. the working tree as it is)
 #   GALE_DEBIAN_MIRROR  where debootstrap fetches bookworm (default: the first Debian mirror of apt's sources)
 #   GALE_IMAGE_KEEP=1   keep the scratch directory (PostgreSQL's log, the processes' output) after a run
+#   GALE_DEPLOY_PYTHON  the Python with python3-kubernetes and python3-yaml for check_manifests.py (/usr/bin/python3)
 #
 # What it starts, it stops, whatever happens: the containers (buildah rm), the processes in them (by pid), the
 # PostgreSQL cluster (its own data directory, a free port on 127.0.0.1) and the scratch directory. What it keeps is
@@ -24,7 +27,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cache=${GALE_IMAGE_CACHE:-$repo/build/deploy-image}
 context=${GALE_IMAGE_CONTEXT:-$repo}
 image=localhost/gale-hello:test
+django_image=localhost/gale-django:test
 prefix=gale-image-test  # every container this script makes is named $prefix-<role>
+roles=(base migrate serve consume probe django-probe django-migrate django-serve)
 started=$(date +%s)
 
 step() { printf '\n== %s (%ss)\n' "$*" "$(($(date +%s) - started))"; }
@@ -57,7 +62,7 @@ for old in "$cache"/scratch-*; do
     stop_cluster "$old/pgdata"
     rm -rf "$old"
 done
-for role in base migrate serve consume probe; do
+for role in "${roles[@]}"; do
     bh rm "$prefix-$role" >/dev/null 2>&1 || true
 done
 
@@ -82,14 +87,14 @@ cleanup() {
     for role in "${!run[@]}"; do wait "${run[$role]}" 2>/dev/null; done
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-    for role in base migrate serve consume probe; do bh rm "$prefix-$role" >/dev/null 2>&1; done
+    for role in "${roles[@]}"; do bh rm "$prefix-$role" >/dev/null 2>&1; done
     stop_cluster "$scratch/pgdata"
     if [ "$code" -ne 0 ]; then
         for log in "$scratch"/*.log; do
             [ -f "$log" ] && { echo "--- $log (last 30 lines)" >&2; tail -30 "$log" >&2; }
         done
     fi
-    rm -rf "$scratch/rootfs" "$scratch/rootfs.tar" "$scratch/data"
+    rm -rf "$scratch/rootfs" "$scratch/rootfs.tar" "$scratch/data" "$scratch/django-data"
     if [ "${GALE_IMAGE_KEEP:-0}" = 1 ] || [ "$code" -ne 0 ]; then
         # The logs and the PostgreSQL data; the next run removes it.
         echo "test-image: scratch directory kept: $scratch" >&2
@@ -169,6 +174,13 @@ else
 fi
 
 # --- the image ---------------------------------------------------------------------------------------------------------
+# The build stages of the two Dockerfiles are the same up to gale's libraries, so that the second image reuses the
+# first one's layers instead of compiling gale again: keep them so.
+build_steps() {  # $1: a Dockerfile → its build stage's instructions up to the library step, without comments
+    sed -n '/^FROM .* AS build$/,/--target gale_app$/p' "$1" | grep -v '^#'
+}
+[ "$(build_steps "$context/deploy/Dockerfile")" = "$(build_steps "$context/deploy/django/Dockerfile")" ] ||
+    fail "deploy/Dockerfile and deploy/django/Dockerfile differ before their library step (--target gale_app)"
 step "build $image from $context/deploy/Dockerfile"
 # --layers: reuse the cached layers of an earlier run; --pull=never: the bases are local; docker format keeps the
 # HEALTHCHECK (OCI images have none).
@@ -184,27 +196,31 @@ config=$(bh inspect --type image --format '{{.Docker.Config.User}}|{{.Docker.Con
     fail "image config is '$config', expected user 10001:10001, entrypoint /usr/local/bin/app, workdir /data"
 
 # --- the runtime libraries: linked ones (ldd) and every soname gale opens with dlopen ---------------------------------
-step "runtime libraries in the image"
-probe=$(bh from --pull=never --name "$prefix-probe" "$image") || fail "buildah from $image"
-linked=$(bh run --isolation chroot "$probe" -- ldd /usr/local/bin/app) || fail "ldd in the image: $linked"
-missing=$(grep 'not found' <<<"$linked" || true)
-[ -z "$missing" ] || fail "libraries the binary links are missing from the image: $missing"
 # Each DynamicLibrary::Open({"a.so.N", "b.so.N"}, "package") in the sources needs one of its sonames in the image.
 # Read from the same sources the image was built from, so a new dlopen is checked without editing this script.
 mapfile -t opens < <(grep -rhoE 'DynamicLibrary::Open\(\{[^}]*\}, *"[^"]*"' "$context/modules" --include='*.cpp' |
     sort -u)
 [ "${#opens[@]}" -gt 0 ] || fail "found no DynamicLibrary::Open in $context/modules: the pattern is out of date"
-cache_list=$(bh run --isolation chroot "$probe" -- ldconfig -p) || fail "ldconfig -p in the image"
-sonames=$(awk 'NR > 1 {print $1}' <<<"$cache_list")  # "\tlibpq.so.5 (libc6,x86-64) => /lib/…" → libpq.so.5
-for open in "${opens[@]}"; do
-    package=$(sed -E 's/.*\}, *"([^"]*)"/\1/' <<<"$open")
-    found=""
-    for so in $(grep -oE '"[^"]+\.so[^"]*"' <<<"${open%%\}*}" | tr -d '"'); do
-        if grep -qxF "$so" <<<"$sonames"; then found=$so; fi
+check_libraries() {  # $1: a container of the image, $2: the gale binary in it
+    local linked missing cache_list sonames open package found so
+    linked=$(bh run --isolation chroot "$1" -- ldd "$2") || fail "ldd $2 in the image: $linked"
+    missing=$(grep 'not found' <<<"$linked" || true)
+    [ -z "$missing" ] || fail "libraries $2 links are missing from the image: $missing"
+    cache_list=$(bh run --isolation chroot "$1" -- ldconfig -p) || fail "ldconfig -p in the image"
+    sonames=$(awk 'NR > 1 {print $1}' <<<"$cache_list")  # "\tlibpq.so.5 (libc6,x86-64) => /lib/…" → libpq.so.5
+    for open in "${opens[@]}"; do
+        package=$(sed -E 's/.*\}, *"([^"]*)"/\1/' <<<"$open")
+        found=""
+        for so in $(grep -oE '"[^"]+\.so[^"]*"' <<<"${open%%\}*}" | tr -d '"'); do
+            if grep -qxF "$so" <<<"$sonames"; then found=$so; fi
+        done
+        [ -n "$found" ] || fail "the image has none of the sonames in '$open': add Debian's $package to the run stage"
+        echo "dlopen: $found ($package)"
     done
-    [ -n "$found" ] || fail "the image has none of the sonames in '$open': add Debian's $package to the run stage"
-    echo "dlopen: $found ($package)"
-done
+}
+step "runtime libraries in the image"
+probe=$(bh from --pull=never --name "$prefix-probe" "$image") || fail "buildah from $image"
+check_libraries "$probe" /usr/local/bin/app
 bh rm "$probe" >/dev/null
 
 # --- PostgreSQL: a cluster of our own on a free loopback port ----------------------------------------------------------
@@ -229,27 +245,30 @@ app_port=$(free_port)
 probe_port=$(free_port)
 consume_port=$(free_port)
 hook_port=$(free_port)
-mkdir "$scratch/data"
-chown 10001:10001 "$scratch/data"  # the volume at /data, shared by the roles as compose's `data` volume
+data=$scratch/data  # the volume at /data, shared by the roles as compose's `data` volume
+mkdir "$data"
+chown 10001:10001 "$data"
+entry=/usr/local/bin/app  # what each role runs: the image's entrypoint
 env_args=(--env DATABASE_ENGINE=postgresql --env DATABASE_HOST=127.0.0.1 --env "DATABASE_PORT=$pg_port"
     --env DATABASE_NAME=hello --env DATABASE_USERNAME=hello --env DATABASE_PASSWORD=hello-image-test
     --env GALE_BIND=127.0.0.1 --env GALE_LOG_FORMAT=json)
-container() {  # $1: role → a container of the image named after it
-    bh from --pull=never --name "$prefix-$1" "$image" >/dev/null
+container() {  # $1: role[, $2: image] → a container of the image named after the role
+    bh from --pull=never --name "$prefix-$1" "${2:-$image}" >/dev/null
     # `buildah run` mounts a fresh anonymous volume for the image's VOLUME /data over a --volume at the same path;
     # docker's `-v data:/data` replaces it instead. Drop it from this container's configuration (not the image's).
     bh config --volume /data- "$prefix-$1"
 }
-# `buildah run` of the image's entrypoint, with no sub-command: APP_RUN_MODE picks the role, as in the image.
+# `buildah run` of the image's entrypoint ($entry), with no sub-command: APP_RUN_MODE picks the role, as in the
+# image; $data is the volume at /data and $env_args the environment every role gets.
 run_in() {  # $1: role, then --env options
     local role=$1
     shift
     # 9>&-: the lock stays with this script, not with a process that might outlive it.
-    bh run --isolation chroot --network host --volume "$scratch/data:/data" "${env_args[@]}" "$@" "$prefix-$role" \
-        -- /usr/local/bin/app 9>&-
+    bh run --isolation chroot --network host --volume "$data:/data" "${env_args[@]}" "$@" "$prefix-$role" \
+        -- "$entry" 9>&-
 }
 # The pid of a role's gale process: among the descendants of its `buildah run` (buildah-chroot-runtime, then
-# buildah-chroot-exec, then the entrypoint), the one running the image's /usr/local/bin/app.
+# buildah-chroot-exec, then the entrypoint), the one running an image's entrypoint (app or gale-wsgi).
 app_pid() {  # $1: role
     local queue=("${run[$1]:-}") pid child
     [ -n "${queue[0]}" ] || return 1
@@ -258,7 +277,8 @@ app_pid() {  # $1: role
         queue=("${queue[@]:1}")
         for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
             case "$(readlink "/proc/$child/exe" 2>/dev/null)" in
-                */usr/local/bin/app | */usr/local/bin/app" (deleted)") echo "$child"; return 0 ;;
+                */usr/local/bin/app | */usr/local/bin/app" (deleted)" | */usr/local/bin/gale-wsgi | \
+                    */usr/local/bin/gale-wsgi" (deleted)") echo "$child"; return 0 ;;
             esac
             queue+=("$child")
         done
@@ -269,6 +289,14 @@ app_pid() {  # $1: role
 wait_http() {
     local deadline=$(($(date +%s) + $2))
     until curl -fsS --max-time 2 -o /dev/null "$1" 2>/dev/null; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.5
+    done
+}
+# Waits up to $3 seconds for $1 (a URL) to answer status $2.
+wait_status() {
+    local deadline=$(($(date +%s) + $3))
+    until [ "$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$1" 2>/dev/null)" = "$2" ]; do
         [ "$(date +%s)" -lt "$deadline" ] || return 1
         sleep 0.5
     done
@@ -363,6 +391,115 @@ step "SIGTERM"
 stop_role consume 30
 stop_role serve 40
 grep -q '"shutdown"' "$scratch/webhooks.log" || fail "serve sent no shutdown webhook"
+
+# --- the Django image: deploy/django/Dockerfile, gale-wsgi serving the test project ------------------------------------
+step "build $django_image from $context/deploy/django/Dockerfile"
+bh bud --isolation chroot --network host --layers --pull=never --format docker \
+    -f "$context/deploy/django/Dockerfile" --ignorefile "$context/deploy/django/Dockerfile.dockerignore" \
+    -t "$django_image" "$context" >"$scratch/django-build.log" 2>&1 ||
+    fail "buildah bud of deploy/django/Dockerfile (see the end of django-build.log below)"
+echo "built; $(bh images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$django_image")"
+grep -A1 -- '--target gale_app$' "$scratch/django-build.log" | grep -q 'Using cache' &&
+    echo "gale's libraries: a cached layer, the same as $image's"
+config=$(bh inspect --type image --format '{{.Docker.Config.User}}|{{.Docker.Config.Entrypoint}}|{{.Docker.Config.WorkingDir}}' \
+    "$django_image") || fail "buildah inspect $django_image"
+[ "$config" = '10001:10001|[/usr/local/bin/gale-wsgi]|/data' ] ||
+    fail "image config is '$config', expected user 10001:10001, entrypoint /usr/local/bin/gale-wsgi, workdir /data"
+image_env=$(bh inspect --type image --format '{{range .Docker.Config.Env}}{{println .}}{{end}}' "$django_image")
+for want in DJANGO_SETTINGS_MODULE=testproject.settings GALE_PYTHONPATH=/app APP_RUN_MODE=WEB; do
+    grep -qxF "$want" <<<"$image_env" || fail "the image's environment has no $want: $image_env"
+done
+
+step "runtime libraries and Python modules in $django_image"
+probe=$(bh from --pull=never --name "$prefix-django-probe" "$django_image") || fail "buildah from $django_image"
+check_libraries "$probe" /usr/local/bin/gale-wsgi
+# What the project's stage leaves: bytecode in /app, an empty /data and, since the test project's STATIC_ROOT is
+# on the volume (TESTPROJECT_DIR/static), no static files collected at build time.
+mnt=$(bh mount "$probe") || fail "buildah mount $probe"
+[ -f "$mnt/app/notes/__pycache__/views.cpython-311.pyc" ] || fail "no bytecode for /app/notes/views.py in the image"
+[ -z "$(ls -A "$mnt/data")" ] || fail "the image's /data is not empty: $(ls -A "$mnt/data")"
+collected=$(find "$mnt/app" "$mnt/data" -name staticfiles.json)
+[ -z "$collected" ] || fail "static files collected into the image, though STATIC_ROOT is on the volume: $collected"
+bh umount "$probe" >/dev/null
+echo "/app: the project, compiled; /data: empty; no static files collected at build time"
+# The standard library's extension modules link libraries of their own (libssl, libsqlite3, libffi, liblzma…).
+linked=$(bh run --isolation chroot "$probe" -- sh -c \
+    'for so in /usr/lib/python3.11/lib-dynload/*.so; do ldd "$so" | sed "s|^|$so: |"; done') ||
+    fail "ldd of lib-dynload in the image: $linked"
+missing=$(grep 'not found' <<<"$linked" || true)
+[ -z "$missing" ] || fail "libraries the standard library's extension modules link are missing: $missing"
+echo "lib-dynload: $(cut -d: -f1 <<<"$linked" | sort -u | wc -l) modules, nothing missing"
+imported=$(bh run --isolation chroot "$probe" -- /usr/local/bin/gale-wsgi shell -c \
+    'import ctypes, decimal, hashlib, json, lzma, bz2, sqlite3, ssl, uuid, zlib, django; print(django.get_version())' \
+    2>"$scratch/django-imports.log") || fail "importing the standard library's modules in the image (django-imports.log)"
+echo "gale-wsgi imports ssl, sqlite3, ctypes… and Django $imported"
+
+step "gale-wsgi deploy k8s in $django_image"
+checker_python=${GALE_DEPLOY_PYTHON:-/usr/bin/python3}
+bh run --isolation chroot "$probe" -- /usr/local/bin/gale-wsgi deploy k8s --image "$django_image" --modes WEB,TASK \
+    >"$scratch/manifests.yaml" 2>"$scratch/deploy-k8s.log" || fail "gale-wsgi deploy k8s exited non-zero (deploy-k8s.log)"
+"$checker_python" "$repo/deploy/check_manifests.py" <"$scratch/manifests.yaml" >"$scratch/check-manifests.log" 2>&1 ||
+    fail "check_manifests.py refused gale-wsgi's manifests: $(cat "$scratch/check-manifests.log")"
+cat "$scratch/check-manifests.log"
+# The service is named after the settings' package; a Deployment and a Job run the image.
+for want in 'kind: "Deployment"' 'name: "testproject-web"' 'kind: "Service"' 'kind: "Job"' \
+    'value: "migrate"' "image: \"$django_image\""; do
+    grep -qF "$want" "$scratch/manifests.yaml" || fail "no '$want' in the manifests of deploy k8s (manifests.yaml)"
+done
+expect "workloads running $django_image" "$(grep -cF "image: \"$django_image\"" "$scratch/manifests.yaml")" 2
+bh rm "$probe" >/dev/null
+
+# The project keeps its SQLite database and its STATIC_ROOT under TESTPROJECT_DIR: the volume, shared by the roles.
+data=$scratch/django-data
+mkdir "$data"
+chown 10001:10001 "$data"
+entry=/usr/local/bin/gale-wsgi
+env_args=(--env GALE_BIND=127.0.0.1 --env GALE_LOG_FORMAT=json --env TESTPROJECT_DIR=/data)
+
+step "django migrate (APP_RUN_MODE=TASK APP_TASK_COMMANDS=migrate)"
+container django-migrate "$django_image"
+run_in django-migrate --env APP_RUN_MODE=TASK --env APP_TASK_COMMANDS=migrate >"$scratch/django-migrate.log" 2>&1 ||
+    fail "django migrate exited non-zero (see django-migrate.log)"
+grep -q 'Applying notes.0001_initial' "$scratch/django-migrate.log" ||
+    fail "migrate did not apply notes.0001_initial (django-migrate.log)"
+[ "$(stat -c %u "$data/testproject.sqlite3" 2>/dev/null)" = 10001 ] ||
+    fail "no testproject.sqlite3 of uid 10001 on the volume after migrate"
+tables=$(python3 -c 'import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute("SELECT name FROM sqlite_master WHERE type = ? ORDER BY name", ("table",))
+print(",".join(r[0] for r in rows))' "$data/testproject.sqlite3") || fail "reading testproject.sqlite3"
+[[ ",$tables," == *,notes_note,* ]] || fail "no notes_note table after migrate (tables: '$tables')"
+echo "tables in testproject.sqlite3: $tables"
+
+step "django serve (the image's default) on 127.0.0.1:$app_port, probes on :$probe_port"
+container django-serve "$django_image"
+run_in django-serve --env "GALE_PORT=$app_port" --env "GALE_PROBE_PORT=$probe_port" --env GALE_CHECK_MIGRATIONS=true \
+    --env "GALE_COMMAND=collectstatic --noinput" >"$scratch/django-serve.log" 2>&1 &
+run[django-serve]=$!
+wait_http "http://127.0.0.1:$probe_port/ready" 60 ||
+    fail "django serve: /ready did not answer 200 within 60 s (django-serve.log)"
+ready_checks() {  # the names and statuses of /ready's checks, e.g. "django-readiness=ok,django-database=ok"
+    curl -sS --max-time 5 "http://127.0.0.1:$probe_port/ready" | python3 -c 'import json, sys
+print(",".join(c["name"] + "=" + c["status"] for c in json.load(sys.stdin)["checks"]))'
+}
+expect "/ready's checks" "$(ready_checks)" "django-readiness=ok,django-database=ok"
+expect "POST /notes/" "$(http POST "http://127.0.0.1:$app_port/notes/" '{"text": "from the image"}')" '{"id": 1} 201'
+expect "GET /notes/" "$(http GET "http://127.0.0.1:$app_port/notes/")" '{"notes": ["from the image"]} 200'
+# collectstatic ran before the port opened (GALE_COMMAND): the hashed name of notes/app.css, served immutable.
+hashed=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["paths"]["notes/app.css"])' \
+    "$data/static/staticfiles.json") || fail "no staticfiles.json: collectstatic did not run (django-serve.log)"
+expect "GET /static/$hashed" "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code} %header{cache-control}' \
+    "http://127.0.0.1:$app_port/static/$hashed" 2>&1)" '200 public, max-age=31536000, immutable'
+# The project's own check tagged readiness (it fails while TESTPROJECT_DIR/not-ready exists) drives the probe.
+touch "$data/not-ready"
+wait_status "http://127.0.0.1:$probe_port/ready" 503 20 ||
+    fail "django serve: /ready did not fail within 20 s of the project's maintenance flag"
+expect "/ready's checks with the maintenance flag" "$(ready_checks)" "django-readiness=error,django-database=ok"
+rm "$data/not-ready"
+wait_http "http://127.0.0.1:$probe_port/ready" 20 || fail "django serve: /ready did not recover without the flag"
+echo "/ready: 200 again without the flag"
+
+step "django SIGTERM"
+stop_role django-serve 40
 
 step "all checks passed"
 echo "test-image: ok in $(($(date +%s) - started)) s"

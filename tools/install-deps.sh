@@ -15,7 +15,7 @@ test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps opens
 bench_pkgs=(wrk nginx-light python3 python3-django python3-tornado procps curl rabbitmq-server python3-pika
             redis-server python3-redis python3-celery python3-flask gunicorn uwsgi-core uwsgi-plugin-python3)
 # No compiler: the image builds gale itself. debian-archive-keyring: debootstrap checks the mirror with it.
-image_pkgs=(buildah debootstrap debian-archive-keyring postgresql curl python3 util-linux)
+image_pkgs=(buildah debootstrap debian-archive-keyring postgresql curl python3 util-linux python3-kubernetes python3-yaml)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
