@@ -5,7 +5,7 @@
 # gale-tasks-redis-celery (labels redis, celery: Debian's python3-celery 5.2.6 and python3-redis on /usr/bin/python3).
 gale_add_adapter(tasks_redis
     SOURCES src/kombu_envelope.cpp src/redis_broker.cpp src/redis_result_backend.cpp src/redis_transport.cpp
-            src/redis_fanout.cpp src/redis_events.cpp src/redis_control.cpp src/worker_presence.cpp
+            src/redis_fanout.cpp src/redis_events.cpp src/redis_control.cpp
     HEADERS include/gale/tasks/redis.hpp include/gale/tasks/redis_events.hpp include/gale/tasks/redis_control.hpp
     DEPS gale::tasks gale::redis
     PRIVATE_DEPS gale::log fmt::fmt nlohmann_json::nlohmann_json OpenSSL::Crypto)

@@ -18,6 +18,7 @@
 // The tests send tasks to worker_svc through gale::tasks' own client on the same SQLite file, as another service
 // of the same deployment would; the test reads worker_svc's events ("start <id>", "done <id>"…) from a file.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -30,6 +31,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -190,6 +192,13 @@ protected:
     std::unique_ptr<tasks::TaskClient> client_;
 };
 
+/// gethostname(): what Celery's node names are made of ("celery@<hostname>", `-n w1@%h`).
+std::string HostName() {
+    char host[256] = {};
+    EXPECT_EQ(::gethostname(host, sizeof host - 1), 0);
+    return host;
+}
+
 bool HasLine(const std::string& text, const std::string& line) {
     std::istringstream in(text);
     for (std::string l; std::getline(in, l);) {
@@ -300,6 +309,42 @@ TEST_F(WorkerTest, QueuesAndConcurrencyComeFromTheOptionsOrTheEnvironment) {
     EXPECT_EQ(other->Records("worker started").at(0).value("queues", ""), "other");
     EXPECT_TRUE(Eventually([&] { return Result(waiting).state == tasks::TaskState::kSuccess; }, 10s));
     EXPECT_EQ(Terminate(*other), 0);
+}
+
+TEST_F(WorkerTest, TheNodeNameIsCelerysDefaultOrTheHostnameOptionAndBadOnesAreRefused) {
+    using Names = std::pair<std::string, std::string>;
+    // The node name a worker started with `args` and `env` logs, and the one in the result of a task it ran.
+    auto names = [&](std::vector<std::string> args, std::map<std::string, std::string> env) {
+        Names out;
+        Process* worker = nullptr;
+        if (StartSvcWorker(std::move(args), &worker, std::move(env)) == 0) return out;
+        out.first = worker->Records("worker started").at(0).value("node", "");
+        const std::string id = Send("svc.sleep", {1});
+        EXPECT_TRUE(Eventually([&] { return Result(id).state == tasks::TaskState::kSuccess; }, 10s));
+        out.second = Result(id).worker;
+        EXPECT_EQ(Terminate(*worker), 0);
+        return out;
+    };
+    const std::string host = HostName();
+    // By default Celery's celery@<hostname>, in the results as in the log (and the events and ping answers:
+    // WorkerCeleryTest.*OneNodeName*).
+    EXPECT_EQ(names({"-c", "1"}, {}), Names("celery@" + host, "celery@" + host));
+    // -n/--hostname as Celery's worker reads it: %h is the host name; the flag wins over the variable.
+    EXPECT_EQ(names({"-c", "1", "-n", "w1@%h"}, {{"GALE_WORKER_HOSTNAME", "ignored@h"}}),
+              Names("w1@" + host, "w1@" + host));
+    // GALE_WORKER_HOSTNAME without -n; a value without '@' is the host, as in Celery.
+    EXPECT_EQ(names({"-c", "1"}, {{"GALE_WORKER_HOSTNAME", "w2.example"}}),
+              Names("celery@w2.example", "celery@w2.example"));
+
+    // An unknown %-format is a bad option: exit 2 before anything listens, naming the flag or the variable.
+    Process& bad = Run(kSvc, {"worker", "--bind", "127.0.0.1", "--port", "0", "-n", "w1@%x"}, SvcEnv());
+    EXPECT_EQ(ExitOf(bad), 2) << bad.Log();
+    EXPECT_NE(bad.Log().find("--hostname: unknown format %x"), std::string::npos) << bad.Log();
+    EXPECT_TRUE(bad.Records("probe server listening").empty());
+    Process& bad_env =
+        Run(kSvc, {"worker", "--bind", "127.0.0.1", "--port", "0"}, SvcEnv({{"GALE_WORKER_HOSTNAME", "w@%q"}}));
+    EXPECT_EQ(ExitOf(bad_env), 2) << bad_env.Log();
+    EXPECT_NE(bad_env.Log().find("GALE_WORKER_HOSTNAME: unknown format %q"), std::string::npos) << bad_env.Log();
 }
 
 TEST_F(WorkerTest, AFullWorkerIsNotTakenForAStalledOne) {
@@ -565,9 +610,60 @@ def add(a, b):
         return p;
     }
 
+    /// The node names Celery sees for the one gale worker on `broker`/`backend`: the first event's hostname (a
+    /// heartbeat: they come every 2 s), the nodes answering `inspect ping` (broadcast, as `celery status`), the
+    /// `worker` of hello.add's result (AsyncResult.worker: the result's meta; rpc:// carries none, as Celery's) and
+    /// the node a failure's traceback names. Checks that they are one: `node`.
+    void ExpectOneNodeName(const std::string& broker, const std::string& backend, const std::string& node) {
+        const std::string script = R"(import json, re, sys
+from celery import Celery
+app = Celery("client", broker=sys.argv[1], backend=sys.argv[2])
+seen = {}
+with app.connection() as conn:
+    recv = app.events.Receiver(conn, handlers={"*": lambda e: seen.setdefault("event", [e["type"], e["hostname"]])})
+    for _ in recv.itercapture(limit=None, timeout=10, wakeup=False):  # raises after 10 s without an event
+        if seen:
+            break
+pong = {}
+for _ in range(5):  # the responder consumes the pidbox from a thread of its own
+    pong = app.control.inspect(timeout=3).ping() or {}
+    if pong:
+        break
+r = app.send_task("hello.add", (2, 3))
+result = r.get(timeout=10)
+failed = app.send_task("hello.add", (2, "x"))
+try:
+    failed.get(timeout=10)
+except Exception:
+    pass
+on = re.search(r" on (\S+), retries", failed.traceback or "")
+print(json.dumps({"event": seen.get("event"), "ping": sorted(pong), "result": result, "worker": r.worker,
+                  "traceback": on.group(1) if on else failed.traceback}))
+)";
+        PyRun r = Python(script, {broker, backend}, 60s);
+        ASSERT_EQ(r.code, 0) << r.out;
+        std::string last;  // the script's answer, among whatever Celery wrote to stderr
+        std::istringstream lines(r.out);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind(R"({"event": )", 0) == 0) last = line;
+        }
+        const Json got = Json::parse(last, nullptr, false);
+        ASSERT_TRUE(got.is_object()) << r.out;
+        EXPECT_EQ(got["event"], Json::array({"worker-heartbeat", node})) << r.out;
+        EXPECT_EQ(got["ping"], Json::array({node})) << r.out;
+        EXPECT_EQ(got["result"], 5) << r.out;
+        if (backend != "rpc://") {
+            EXPECT_EQ(got["worker"], node) << r.out;
+        }
+        EXPECT_EQ(got["traceback"], node) << r.out;
+    }
+
     /// `hello worker` on `env`'s broker: its probe port once ready (0, with a failure, if not).
-    std::uint16_t StartHelloWorker(const std::map<std::string, std::string>& env, Process** out) {
-        Process& w = Run(kHello, {"worker", "--bind", "127.0.0.1", "--port", "0", "-c", "2"}, env);
+    std::uint16_t StartHelloWorker(const std::map<std::string, std::string>& env, Process** out,
+                                   std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"worker", "--bind", "127.0.0.1", "--port", "0", "-c", "2"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        Process& w = Run(kHello, std::move(args), env);
         *out = &w;
         const std::uint16_t probe = w.WaitForPort("probe server listening", 20s);
         EXPECT_NE(probe, 0) << "no probe server";
@@ -599,6 +695,25 @@ TEST_F(WorkerCeleryTest, RedisPythonSendsToHelloAndHelloSendsToPython) {
     EXPECT_TRUE(Eventually([&] { return py.Log().find("python ran hello.add 2 3") != std::string::npos; }, 5s))
         << py.Log();
     EXPECT_EQ(Terminate(py, 20s), 0) << py.Log();
+}
+
+// One node name for the worker, its results, its events and its ping answers (Celery's default celery@<hostname>,
+// or -n), as Celery itself sees them.
+TEST_F(WorkerCeleryTest, RedisOneNodeNameForResultsEventsAndPing) {
+    auto server = gale::redis::testing::RedisServer::Start();
+    ASSERT_TRUE(server) << server.error().ToString();
+    const std::string redis = (*server)->url();
+    ASSERT_EQ(ExitOf(Run(kHello, {"migrate"})), 0);
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{}, "celery@" + HostName()},            // Celery's default
+        {{"-n", "w1@%h"}, "w1@" + HostName()}};  // Celery's -n
+    for (const auto& [flags, node] : cases) {
+        Process* worker = nullptr;
+        ASSERT_NE(StartHelloWorker({{"CELERY_BROKER_URL", redis}, {"CELERY_RESULT_BACKEND", redis}}, &worker, flags),
+                  0);
+        ExpectOneNodeName(redis, redis, node);
+        EXPECT_EQ(Terminate(*worker), 0);
+    }
 }
 
 /// A broker outage as the probes show it: readiness fails at once, liveness after --max-outage; the broker comes
@@ -659,6 +774,20 @@ TEST_F(WorkerCeleryTest, RabbitMqPythonSendsToHelloAndHelloSendsToPython) {
     EXPECT_TRUE(Eventually([&] { return py.Log().find("python ran hello.add 2 3") != std::string::npos; }, 5s))
         << py.Log();
     EXPECT_EQ(Terminate(py, 20s), 0) << py.Log();
+}
+
+TEST_F(WorkerCeleryTest, RabbitMqOneNodeNameForResultsEventsAndPing) {
+    auto server = gale::amqp::testing::RabbitMqServer::Start();
+    ASSERT_TRUE(server) << server.error().ToString();
+    const std::string amqp = (*server)->url();
+    ASSERT_EQ(ExitOf(Run(kHello, {"migrate"})), 0);
+    Process* worker = nullptr;  // GALE_WORKER_HOSTNAME, as the environment names it in a Deployment
+    ASSERT_NE(StartHelloWorker(
+                  {{"CELERY_BROKER_URL", amqp}, {"CELERY_RESULT_BACKEND", "rpc://"}, {"GALE_WORKER_HOSTNAME", "w2@%h"}},
+                  &worker),
+              0);
+    ExpectOneNodeName(amqp, "rpc://", "w2@" + HostName());
+    EXPECT_EQ(Terminate(*worker), 0);
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <gale/log/log.hpp>
 #include <gale/metrics/registry.hpp>
 #include <gale/tasks/settings.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 #include "contract_check.hpp"
 #include "deploy_k8s.hpp"
@@ -137,6 +138,16 @@ public:
         if (text.empty()) return;
         if (auto n = ParseInt(what, text, 1, max)) {
             into = static_cast<std::size_t>(*n);
+        } else {
+            problems_.push_back(n.error().message());
+        }
+    }
+    /// A Celery worker node name (`-n w1@%h`): tasks::WorkerNodeName of the text, which is Celery's default when
+    /// empty.
+    void NodeName(std::string text, std::string what, const char* variable, std::string& into) {
+        text = Text(std::move(text), variable, what);
+        if (auto n = tasks::WorkerNodeName(text, what)) {
+            into = std::move(*n);
         } else {
             problems_.push_back(n.error().message());
         }
@@ -502,6 +513,7 @@ int App::Run(int argc, char** argv) {
     std::size_t worker_concurrency = 0;
     std::string worker_prefetch;
     std::string worker_max_outage;
+    std::string worker_hostname;
     worker->add_option("-Q,--queues", worker_queues,
                        "comma-separated queues to consume (default: the default queue and every queue a task names; "
                        "GALE_WORKER_QUEUES)");
@@ -514,6 +526,10 @@ int App::Run(int argc, char** argv) {
                        "GALE_WORKER_PREFETCH_MULTIPLIER)");
     worker->add_option("--max-outage", worker_max_outage,
                        "liveness fails after this long without the broker (default 5m; GALE_WORKER_MAX_OUTAGE)");
+    worker->add_option("-n,--hostname", worker_hostname,
+                       "the node name of the worker's results, events and ping answers, as Celery's: name@host, "
+                       "%h (host name), %n (its first label), %d (its domain) expanded (default celery@%h; "
+                       "GALE_WORKER_HOSTNAME)");
 
     CLI::App* beat = cli.add_subcommand("beat",
                                         "send the periodic entries on schedule (one replica leads, by a lease in the "
@@ -738,6 +754,7 @@ int App::Run(int argc, char** argv) {
         flags.Count(worker_prefetch, "--prefetch-multiplier", "GALE_WORKER_PREFETCH_MULTIPLIER", 100000,
                     wo.prefetch_multiplier);
         flags.Duration(worker_max_outage, "--max-outage", "GALE_WORKER_MAX_OUTAGE", wo.max_outage);
+        flags.NodeName(worker_hostname, "--hostname", "GALE_WORKER_HOSTNAME", wo.nodename);
         if (!flags.Report(s.name)) return 2;
         std::vector<std::unique_ptr<Role>> roles;
         roles.push_back(MakeWorkerRole(std::move(wo)));

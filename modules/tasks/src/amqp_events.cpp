@@ -1,89 +1,44 @@
 // SPDX-License-Identifier: MIT
 // Design. One thread owns one Channel: worker-online once connected, worker-heartbeat every interval (measured from
-// the previous one, so a slow publish does not make them bunch up), worker-offline at Stop. The Lamport clock is
-// this sender's own (Celery's worker shares one with its pidbox; monitors only order by it per node).
-#include <unistd.h>
-
-#include <algorithm>
+// the previous one, so a slow publish does not make them bunch up), worker-offline at Stop. The events themselves
+// (body, routing key, clock) are the rules every broker shares (detail::EventSource, gale/tasks/worker_presence.hpp);
+// here is only AMQP's side: the celeryev topic exchange and the message's properties.
 #include <atomic>
-#include <cmath>
-#include <condition_variable>
-#include <cstdlib>
-#include <ctime>
-#include <mutex>
-#include <thread>
-
-#include <fmt/format.h>
 
 #include <gale/amqp/channel.hpp>
 #include <gale/log/log.hpp>
-#include <gale/tasks/amqp_control.hpp>
 #include <gale/tasks/amqp_events.hpp>
-
-#include "py_json.hpp"
 
 namespace gale::tasks::amqp {
 namespace {
 
 constexpr std::string_view kLogger = "gale.tasks.amqp";
 
-/// Python's celery.utils.time.utcoffset(): hours west of UTC, floor-divided (time.timezone // 3600).
-int UtcOffsetHours() {
-    const std::time_t now = std::time(nullptr);
-    std::tm local{};
-    ::localtime_r(&now, &local);
-    const long west = -local.tm_gmtoff;
-    return static_cast<int>(std::floor(static_cast<double>(west) / 3600.0));
-}
-
-double Round2(double v) { return std::round(v * 100.0) / 100.0; }
-
 }  // namespace
 
 struct EventSender::Impl {
+    Impl(gale::amqp::ConnectionOptions c, EventOptions o)
+        : connection(std::move(c)),
+          options(std::move(o)),
+          events(options.nodename, options.interval, options.active, options.processed) {}
+
     gale::amqp::ConnectionOptions connection;
     EventOptions options;
+    tasks::detail::EventSource events;  // the thread's
 
-    std::atomic<bool> started{false};
     std::atomic<bool> connected{false};
     std::atomic<std::uint64_t> heartbeats{0};
-    std::uint64_t clock = 0;
-
-    std::mutex mu;
-    std::condition_variable cv;
-    bool stop = false;
-    std::thread thread;
-
-    nlohmann::ordered_json Event(std::string_view type) {
-        nlohmann::ordered_json e = nlohmann::ordered_json::object();
-        e["hostname"] = options.nodename;
-        e["utcoffset"] = UtcOffsetHours();
-        e["pid"] = static_cast<std::int64_t>(::getpid());
-        e["clock"] = ++clock;
-        e["freq"] = std::chrono::duration<double>(options.interval).count();
-        e["active"] = options.active ? options.active() : 0;
-        e["processed"] = options.processed ? options.processed() : 0;
-        double load[3] = {0, 0, 0};
-        (void)::getloadavg(load, 3);
-        e["loadavg"] = nlohmann::ordered_json::array({Round2(load[0]), Round2(load[1]), Round2(load[2])});
-        e["sw_ident"] = "gale";
-        e["sw_ver"] = "0.1.0";
-        e["sw_sys"] = "Linux";
-        e["timestamp"] = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-        e["type"] = type;
-        return e;
-    }
+    tasks::detail::PresenceThread thread;  // last: joined before the rest goes
 
     Result<void> Send(gale::amqp::Channel& channel, std::string_view type) {
-        std::string routing_key(type);
-        std::replace(routing_key.begin(), routing_key.end(), '-', '.');
+        const auto event = events.Next(type);
         gale::amqp::Properties p;
         p.content_type = "application/json";
         p.content_encoding = "utf-8";
         p.delivery_mode = 1;
         p.priority = 0;
         p.headers = {{"hostname", options.nodename}};
-        return channel.Publish(options.exchange, routing_key, tasks::detail::PythonJson(Event(type)), p);
+        return channel.Publish(options.exchange, event.routing_key, event.body, p);
     }
 
     Result<std::unique_ptr<gale::amqp::Channel>> Open() {
@@ -98,19 +53,14 @@ struct EventSender::Impl {
         std::unique_ptr<gale::amqp::Channel> channel;
         std::chrono::milliseconds backoff{500};
         auto next_beat = std::chrono::steady_clock::now();
-        for (;;) {
-            std::unique_lock lock(mu);
-            cv.wait_until(lock, channel ? next_beat : std::chrono::steady_clock::now(), [&] { return stop; });
-            if (stop) break;
-            lock.unlock();
+        while (!thread.WaitUntil(channel ? next_beat : std::chrono::steady_clock::now())) {
             if (!channel) {
                 auto opened = Open();
                 if (!opened) {
                     log::Warning(kLogger, "worker events: cannot reach the broker; retrying",
                                  {{"node", options.nodename}, {"error", opened.error().ToString()}});
-                    lock.lock();
-                    cv.wait_for(lock, backoff, [&] { return stop; });
-                    backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+                    thread.WaitFor(backoff);
+                    backoff = tasks::detail::NextBackoff(backoff);
                     continue;
                 }
                 channel = std::move(*opened);
@@ -141,31 +91,16 @@ EventSender::~EventSender() { Stop(); }
 
 Result<std::unique_ptr<EventSender>> EventSender::Create(gale::amqp::ConnectionOptions connection,
                                                          EventOptions options) {
-    if (options.nodename.empty()) options.nodename = DefaultNodeName();
-    if (options.interval < std::chrono::milliseconds(100)) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         fmt::format("worker events: interval {} ms is under 100 ms", options.interval.count()));
-    }
-    if (options.exchange.empty()) return MakeError(ErrorCode::kInvalidArgument, "worker events: empty exchange");
-    auto impl = std::make_unique<Impl>();
-    impl->connection = std::move(connection);
-    impl->options = std::move(options);
-    return std::unique_ptr<EventSender>(new EventSender(std::move(impl)));
+    GALE_RETURN_IF_ERROR(tasks::detail::CheckEventOptions(options.nodename, options.interval, options.exchange));
+    return std::unique_ptr<EventSender>(
+        new EventSender(std::make_unique<Impl>(std::move(connection), std::move(options))));
 }
 
 void EventSender::Start() {
-    if (impl_->started.exchange(true)) return;
-    impl_->thread = std::thread([this] { impl_->Run(); });
+    impl_->thread.Start([impl = impl_.get()] { impl->Run(); });
 }
 
-void EventSender::Stop() {
-    {
-        std::lock_guard lock(impl_->mu);
-        impl_->stop = true;
-    }
-    impl_->cv.notify_all();
-    if (impl_->thread.joinable()) impl_->thread.join();
-}
+void EventSender::Stop() { impl_->thread.Stop(); }
 
 std::uint64_t EventSender::heartbeats() const noexcept { return impl_->heartbeats.load(); }
 bool EventSender::connected() const noexcept { return impl_->connected.load(); }

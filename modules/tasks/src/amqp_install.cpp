@@ -11,17 +11,6 @@ namespace gale::tasks::amqp {
 
 namespace {
 
-template <typename T>
-class Companion final : public WorkerCompanion {
-public:
-    explicit Companion(std::unique_ptr<T> impl) : impl_(std::move(impl)) {}
-    void Start() override { impl_->Start(); }
-    void Stop() override { impl_->Stop(); }
-
-private:
-    std::unique_ptr<T> impl_;
-};
-
 Result<gale::amqp::ConnectionOptions> ConnectionFor(const TransportUrl& url, const TransportOptions& options,
                                                     std::string_view purpose) {
     GALE_ASSIGN_OR_RETURN(auto connection,
@@ -47,20 +36,12 @@ void Install() {
     RegisterBrokerFactory("amqp", broker);
     RegisterBrokerFactory("amqps", broker);
     RegisterResultBackendFactory("rpc", rpc);
-    // Celery's remote control (ping) and worker events, each on a connection of its own, so that a busy task
-    // connection never delays a ping or a heartbeat.
+    // Celery's remote control (ping) and worker events under the worker's node name, each on a connection of its
+    // own, so that a busy task connection never delays a ping or a heartbeat.
     auto companions = [](const TransportUrl& url, const TransportOptions& options,
                          const WorkerInfo& worker) -> Result<std::vector<std::unique_ptr<WorkerCompanion>>> {
-        std::vector<std::unique_ptr<WorkerCompanion>> out;
-        GALE_ASSIGN_OR_RETURN(auto control_connection, ConnectionFor(url, options, "control"));
-        GALE_ASSIGN_OR_RETURN(auto control, ControlResponder::Create(std::move(control_connection)));
-        out.push_back(std::make_unique<Companion<ControlResponder>>(std::move(control)));
-        GALE_ASSIGN_OR_RETURN(auto events_connection, ConnectionFor(url, options, "events"));
-        GALE_ASSIGN_OR_RETURN(auto events,
-                              EventSender::Create(std::move(events_connection),
-                                                  {.active = worker.active, .processed = worker.processed}));
-        out.push_back(std::make_unique<Companion<EventSender>>(std::move(events)));
-        return out;
+        return MakePresenceCompanions<ControlResponder, EventSender>(
+            [&](std::string_view purpose) { return ConnectionFor(url, options, purpose); }, worker);
     };
     RegisterWorkerCompanionFactory("amqp", companions);
     RegisterWorkerCompanionFactory("amqps", companions);

@@ -3,14 +3,11 @@
 // envelope, untrusted (any client of the server can PUBLISH there): ReadEnvelope checks it, and a request that is
 // not a JSON object is ignored. A request for this node is answered at once on the reply connection: SMEMBERS of
 // the reply exchange's binding set, then one LPUSH per bound queue in one pipeline. After a failure the thread waits
-// (capped backoff) and calls the Subscriber again, which reconnects and resubscribes by itself.
-#include <algorithm>
+// (capped backoff) and calls the Subscriber again, which reconnects and resubscribes by itself. Which requests are
+// answered, how, and the Lamport clock are the rules every broker shares (detail::PidboxNode,
+// gale/tasks/worker_presence.hpp); here is only Redis's side: the envelope, the channel, the reply's routing.
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
-
-#include <fmt/format.h>
 
 #include <gale/log/log.hpp>
 #include <gale/redis/connection.hpp>
@@ -18,9 +15,7 @@
 #include <gale/tasks/redis_control.hpp>
 
 #include "kombu_envelope.hpp"
-#include "py_json.hpp"
 #include "redis_fanout.hpp"
-#include "worker_presence.hpp"
 
 namespace gale::tasks::redis {
 namespace {
@@ -30,20 +25,24 @@ constexpr std::string_view kLogger = "gale.tasks.redis";
 }  // namespace
 
 struct ControlResponder::Impl {
+    Impl(gale::redis::ConnectionOptions c, ControlOptions o)
+        : connection(std::move(c)),
+          options(std::move(o)),
+          // The pidbox exchange is a fanout one bound with an empty routing key: the channel has no "/<routing key>".
+          channel(detail::FanoutChannel(connection.db, options.app_namespace + ".pidbox", "",
+                                        {.prefix = options.fanout_prefix, .patterns = options.fanout_patterns})),
+          node(options.nodename, std::string(kLogger)) {}
+
     gale::redis::ConnectionOptions connection;
     ControlOptions options;
     std::string channel;
+    tasks::detail::PidboxNode node;  // the thread's
 
-    std::atomic<bool> started{false};
     std::atomic<bool> connected{false};
     std::atomic<std::uint64_t> answered{0};
-    std::uint64_t clock = 0;  // the thread's
-
     mutable std::mutex mu;
-    std::condition_variable cv;
-    bool stop = false;
     std::string last_error;
-    std::thread thread;
+    tasks::detail::PresenceThread thread;  // last: joined before the rest goes
 
     void SetError(std::string text) {
         std::lock_guard lock(mu);
@@ -79,15 +78,8 @@ struct ControlResponder::Impl {
                          {{"node", options.nodename}, {"problem", envelope.problem}});
             return {};
         }
-        tasks::detail::ControlRequest request;
-        request.body = nlohmann::ordered_json::parse(envelope.message.body, nullptr, /*allow_exceptions=*/false);
-        if (!request.body.is_object()) {
-            log::Warning(kLogger, "remote control: a request that is not a JSON object; ignored",
-                         {{"node", options.nodename}});
-            return {};
-        }
-        const auto& headers = envelope.message.headers;
-        if (headers.is_object()) {
+        tasks::detail::ControlRequest request{.body = envelope.message.body};
+        if (const auto& headers = envelope.message.headers; headers.is_object()) {
             if (auto c = headers.find("clock"); c != headers.end() && c->is_number_integer()) {
                 request.clock = c->get<std::int64_t>();
             }
@@ -95,26 +87,14 @@ struct ControlResponder::Impl {
                 request.expires = e->get<double>();
             }
         }
-        if (request.clock && *request.clock > 0) {
-            clock = std::max<std::uint64_t>(clock, static_cast<std::uint64_t>(*request.clock)) + 1;
-        }
-        if (tasks::detail::IsExpired(request, std::chrono::system_clock::now())) return {};
-        if (!tasks::detail::IsForNode(request.body, options.nodename)) return {};
-        const std::string method = request.body.value("method", "");
-        const auto to = tasks::detail::ReplyAddress(request.body);
-        if (!to) {
-            log::Info(kLogger, "remote control: a command without reply_to (a cast); not implemented, ignored",
-                      {{"node", options.nodename}, {"method", method}});
-            return {};
-        }
-        nlohmann::ordered_json reply = nlohmann::ordered_json::object();
-        reply[options.nodename] = tasks::detail::ControlAnswer(method);
+        const auto reply = node.Handle(request, std::chrono::system_clock::now());
+        if (!reply) return {};
         nlohmann::ordered_json reply_headers = nlohmann::ordered_json::object();
-        reply_headers["ticket"] = request.body.value("ticket", "");
-        reply_headers["clock"] = ++clock;
-        GALE_RETURN_IF_ERROR(Reply(redis, *to,
-                                   detail::PresenceEnvelope(tasks::detail::PythonJson(reply), reply_headers,
-                                                            to->exchange, to->routing_key, /*delivery_mode=*/1)));
+        reply_headers["ticket"] = reply->ticket;
+        reply_headers["clock"] = reply->clock;
+        GALE_RETURN_IF_ERROR(Reply(redis, reply->to,
+                                   detail::PresenceEnvelope(reply->body, reply_headers, reply->to.exchange,
+                                                            reply->to.routing_key, /*delivery_mode=*/1)));
         answered.fetch_add(1);
         return {};
     }
@@ -123,11 +103,7 @@ struct ControlResponder::Impl {
         std::unique_ptr<gale::redis::Subscriber> subscriber;
         auto redis = gale::redis::Connection::Lazy(connection);
         auto backoff = options.reconnect_backoff;
-        for (;;) {
-            {
-                std::lock_guard lock(mu);
-                if (stop) break;
-            }
+        while (!thread.stopping()) {
             Result<void> r;
             if (!subscriber) {
                 auto s = gale::redis::Subscriber::Connect(connection);
@@ -165,9 +141,8 @@ struct ControlResponder::Impl {
                     log::Warning(kLogger, "remote control: no pidbox subscription; retrying",
                                  {{"node", options.nodename}, {"error", r.error().ToString()}});
                 }
-                std::unique_lock lock(mu);
-                cv.wait_for(lock, backoff, [&] { return stop; });
-                backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+                thread.WaitFor(backoff);
+                backoff = tasks::detail::NextBackoff(backoff);
             }
         }
         connected.store(false);
@@ -179,37 +154,16 @@ ControlResponder::~ControlResponder() { Stop(); }
 
 Result<std::unique_ptr<ControlResponder>> ControlResponder::Create(gale::redis::ConnectionOptions connection,
                                                                    ControlOptions options) {
-    if (options.nodename.empty()) options.nodename = tasks::detail::CeleryNodeName();
-    if (options.nodename.find('@') == std::string::npos) {
-        return MakeError(
-            ErrorCode::kInvalidArgument,
-            fmt::format("remote control: node name '{}' has no '@' (Celery's are name@host)", options.nodename));
-    }
-    if (options.app_namespace.empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, "remote control: the namespace is empty");
-    }
-    auto impl = std::make_unique<Impl>();
-    // The pidbox exchange is a fanout one bound with an empty routing key: the channel has no "/<routing key>".
-    impl->channel = detail::FanoutChannel(connection.db, options.app_namespace + ".pidbox", "",
-                                          {.prefix = options.fanout_prefix, .patterns = options.fanout_patterns});
-    impl->connection = std::move(connection);
-    impl->options = std::move(options);
-    return std::unique_ptr<ControlResponder>(new ControlResponder(std::move(impl)));
+    GALE_RETURN_IF_ERROR(tasks::detail::CheckControlOptions(options.nodename, options.app_namespace));
+    return std::unique_ptr<ControlResponder>(
+        new ControlResponder(std::make_unique<Impl>(std::move(connection), std::move(options))));
 }
 
 void ControlResponder::Start() {
-    if (impl_->started.exchange(true)) return;
-    impl_->thread = std::thread([this] { impl_->Run(); });
+    impl_->thread.Start([impl = impl_.get()] { impl->Run(); });
 }
 
-void ControlResponder::Stop() {
-    {
-        std::lock_guard lock(impl_->mu);
-        impl_->stop = true;
-    }
-    impl_->cv.notify_all();
-    if (impl_->thread.joinable()) impl_->thread.join();
-}
+void ControlResponder::Stop() { impl_->thread.Stop(); }
 
 bool ControlResponder::connected() const noexcept { return impl_->connected.load(); }
 const std::string& ControlResponder::nodename() const noexcept { return impl_->options.nodename; }

@@ -25,17 +25,6 @@ Result<gale::redis::ConnectionOptions> Connection(const TransportUrl& url, const
     return connection;
 }
 
-template <typename T>
-class Companion final : public WorkerCompanion {
-public:
-    explicit Companion(std::unique_ptr<T> impl) : impl_(std::move(impl)) {}
-    void Start() override { impl_->Start(); }
-    void Stop() override { impl_->Stop(); }
-
-private:
-    std::unique_ptr<T> impl_;
-};
-
 }  // namespace
 
 void Install() {
@@ -55,20 +44,13 @@ void Install() {
             std::max(std::chrono::seconds(1), std::chrono::ceil<std::chrono::seconds>(options.result_expires));
         return MakeResultBackend(std::move(connection), o);
     };
-    // Celery's remote control (ping) and worker events, each on connections of its own (so that a busy task
-    // connection never delays a ping or a heartbeat), named "<service>-control" and "<service>-events".
+    // Celery's remote control (ping) and worker events under the worker's node name, each on connections of its
+    // own (so that a busy task connection never delays a ping or a heartbeat), named "<service>-control" and
+    // "<service>-events".
     auto companions = [](const TransportUrl& url, const TransportOptions& options,
                          const WorkerInfo& worker) -> Result<std::vector<std::unique_ptr<WorkerCompanion>>> {
-        std::vector<std::unique_ptr<WorkerCompanion>> out;
-        GALE_ASSIGN_OR_RETURN(auto control_connection, Connection(url, options, "control"));
-        GALE_ASSIGN_OR_RETURN(auto control, ControlResponder::Create(std::move(control_connection)));
-        out.push_back(std::make_unique<Companion<ControlResponder>>(std::move(control)));
-        GALE_ASSIGN_OR_RETURN(auto events_connection, Connection(url, options, "events"));
-        GALE_ASSIGN_OR_RETURN(auto events,
-                              EventSender::Create(std::move(events_connection),
-                                                  {.active = worker.active, .processed = worker.processed}));
-        out.push_back(std::make_unique<Companion<EventSender>>(std::move(events)));
-        return out;
+        return MakePresenceCompanions<ControlResponder, EventSender>(
+            [&](std::string_view purpose) { return Connection(url, options, purpose); }, worker);
     };
     for (const char* scheme : {"redis", "rediss"}) {
         RegisterBrokerFactory(scheme, broker);

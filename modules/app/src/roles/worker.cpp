@@ -11,6 +11,7 @@
 #include <gale/tasks/settings.hpp>
 #include <gale/tasks/worker.hpp>
 #include <gale/tasks/worker_metrics.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 namespace gale::app {
 namespace {
@@ -37,11 +38,14 @@ public:
         const std::size_t concurrency =
             options_.concurrency != 0 ? options_.concurrency : std::max(1U, std::thread::hardware_concurrency());
         if (ctx.registry != nullptr) metrics_ = std::make_unique<tasks::WorkerMetrics>(*ctx.registry);
+        // One node name for the worker's results and logs and for its companions' events and ping answers.
+        if (options_.nodename.empty()) options_.nodename = tasks::DefaultNodeName();
         worker_ =
             std::make_unique<tasks::Worker>(client->broker(), state.tasks, client->backend(), *client,
                                             tasks::WorkerOptions{.queues = queues,
                                                                  .concurrency = concurrency,
                                                                  .prefetch_multiplier = options_.prefetch_multiplier,
+                                                                 .hostname = options_.nodename,
                                                                  .max_deliveries = options_.max_deliveries,
                                                                  .metrics = metrics_.get()});
         describe_ = client->broker().Describe();
@@ -84,12 +88,14 @@ public:
 
     Result<void> Start() override {
         GALE_RETURN_IF_ERROR(worker_->Start());
-        // Celery's remote control and events where the broker carries them (AMQP); an error here is the broker's
-        // settings' and was already reported by the broker itself, so the worker runs on without them.
+        // Celery's remote control and events where the broker carries them (RabbitMQ, Redis), under the worker's
+        // node name; an error here is the broker's settings' and was already reported by the broker itself, so the
+        // worker runs on without them.
         tasks::Worker* w = worker_.get();
         auto companions = tasks::MakeWorkerCompanions(
             state_->task_settings, state_->task_transport,
-            {.active = [w] { return static_cast<std::uint64_t>(w->Stats().in_flight); },
+            {.nodename = options_.nodename,
+             .active = [w] { return static_cast<std::uint64_t>(w->Stats().in_flight); },
              .processed =
                  [w] {
                      auto s = w->Stats();
@@ -105,6 +111,7 @@ public:
         }
         log::Info(kLogger, "worker started",
                   {{"broker", describe_},
+                   {"node", options_.nodename},
                    {"queues", fmt::format("{}", fmt::join(queues_, ","))},
                    {"concurrency", concurrency_},
                    {"prefetch_multiplier", options_.prefetch_multiplier}});

@@ -21,6 +21,10 @@ struct WorkerRoleOptions {
     std::size_t concurrency = 0;        ///< -c / APP_WORKER_COUNT; 0: the number of cores
     std::size_t prefetch_multiplier = 4;
     std::uint32_t max_deliveries = 5;
+    /// -n/--hostname, already made a node name (tasks::WorkerNodeName); empty: Celery's default,
+    /// tasks::DefaultNodeName() ("celery@<hostname>"). The one name of the worker's results, logs, events and ping
+    /// answers.
+    std::string nodename{};
     /// Liveness fails after this long without a broker connection (readiness at once).
     std::chrono::milliseconds max_outage{std::chrono::minutes(5)};
 };

@@ -15,6 +15,9 @@
 /// when `pattern` matches it (`matcher` "glob": fnmatch; "pcre": an ECMAScript regex matched from the start), or
 /// when it names neither. Requests past their `expires` (Unix seconds) are dropped, as kombu drops them.
 ///
+/// The rules of which node, expiry, the answers and the clock are shared with the Redis responder
+/// (gale/tasks/worker_presence.hpp); this class adds AMQP's exchanges and queue.
+///
 /// Commands:
 ///
 /// - `ping` → {"ok": "pong"}: what `celery inspect ping` and `celery status` send.
@@ -40,16 +43,13 @@
 
 #include <gale/amqp/settings.hpp>
 #include <gale/base/error.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 namespace gale::tasks::amqp {
 
-/// "celery@<hostname>": Celery's default node name, so probes and scripts written for Celery workers
-/// (`celery inspect ping -d celery@$HOSTNAME`) find a gale worker unchanged.
-[[nodiscard]] std::string DefaultNodeName();
-
 /// | Name | Description | Default |
 /// |---|---|---|
-/// | nodename | the node's name in answers (and the pidbox queue's) | DefaultNodeName() |
+/// | nodename | the node's name in answers (and the pidbox queue's) | DefaultNodeName(): "celery@<hostname>" |
 /// | app_namespace | Celery's control namespace (control_exchange) | "celery" |
 /// | queue_expires | the pidbox queue's x-expires (control_queue_expires) | 10 s |
 /// | queue_ttl | the pidbox queue's x-message-ttl (control_queue_ttl) | 300 s |

@@ -10,9 +10,9 @@
 /// order) {"hostname", "utcoffset", "pid", "clock", "freq", "active", "processed", "loadavg", "sw_ident", "sw_ver",
 /// "sw_sys", "timestamp", "type"}, written as Python's json.dumps. sw_ident is "gale" and sw_ver gale's version, so a
 /// monitor can tell gale workers apart; Celery's state machine accepts them as workers (alive while heartbeats come
-/// within 2 × freq). Sent whether or not anyone listens (unroutable events are dropped by RabbitMQ, as Celery's are),
-/// without confirms: events are best effort. Task events (task-received, task-succeeded…) are not sent (not
-/// implemented).
+/// within 2 × freq). The event body and its clock are shared with the Redis sender (gale/tasks/worker_presence.hpp).
+/// Sent whether or not anyone listens (unroutable events are dropped by RabbitMQ, as Celery's are), without
+/// confirms: events are best effort. Task events (task-received, task-succeeded…) are not sent (not implemented).
 ///
 /// Ownership: owns its connection and thread. Thread-safety: Start/Stop from one thread; `active` and `processed`
 /// are called from the sender's thread and must be thread-safe.
@@ -26,19 +26,20 @@
 
 #include <gale/amqp/settings.hpp>
 #include <gale/base/error.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 namespace gale::tasks::amqp {
 
 /// | Name | Description | Default |
 /// |---|---|---|
-/// | nodename | `hostname` of the events | DefaultNodeName() (gale/tasks/amqp_control.hpp) |
-/// | interval | time between heartbeats (`freq`) | 2 s |
+/// | nodename | `hostname` of the events | DefaultNodeName(): "celery@<hostname>" (gale/tasks/worker_presence.hpp) |
+/// | interval | time between heartbeats (`freq`) | kHeartbeatInterval: 2 s (Celery's) |
 /// | exchange | Celery's event_exchange | "celeryev" |
 /// | active | tasks running now (`active`) | none: 0 |
 /// | processed | tasks finished since start (`processed`) | none: 0 |
 struct EventOptions {
     std::string nodename{};
-    std::chrono::milliseconds interval{2000};
+    std::chrono::milliseconds interval{kHeartbeatInterval};
     std::string exchange = "celeryev";
     std::function<std::uint64_t()> active{};
     std::function<std::uint64_t()> processed{};

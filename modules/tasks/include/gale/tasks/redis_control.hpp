@@ -15,11 +15,12 @@
 /// published), and the reply is LPUSHed to each — an envelope with body {"<nodename>": answer}, headers {"ticket",
 /// "clock"}, delivery_mode 1. A reply with no bound queue is dropped, as kombu drops it.
 ///
-/// Which node, which commands (the rules are the AMQP responder's, gale/tasks/amqp_control.hpp): a request is for
-/// this node when `destination` lists it, or — without destination — when `pattern` matches (glob or pcre), or
-/// when it names neither; one past its `expires` header is dropped. `ping` → {"ok": "pong"}; every other command →
-/// {"error": "gale does not implement the remote control command '<method>'"}; a request without reply_to (a cast)
-/// is logged and ignored. The Lamport clock follows kombu's: max(local, received) + 1 on receipt, +1 per reply.
+/// Which node, which commands (the rules are shared with the AMQP responder: gale/tasks/worker_presence.hpp): a
+/// request is for this node when `destination` lists it, or — without destination — when `pattern` matches (glob or
+/// pcre), or when it names neither; one past its `expires` header is dropped. `ping` → {"ok": "pong"}; every other
+/// command → {"error": "gale does not implement the remote control command '<method>'"}; a request without reply_to
+/// (a cast) is logged and ignored. The Lamport clock follows kombu's: max(local, received) + 1 on receipt (a request
+/// without a clock counts as 0), +1 per reply.
 ///
 /// Unlike Celery's worker, gale does not write its own pidbox binding (`_kombu.binding.celery.pidbox`) nor the
 /// (always empty) `<nodename>.celery.pidbox` list: on Redis only the pub/sub subscription carries requests, and
@@ -39,12 +40,13 @@
 
 #include <gale/base/error.hpp>
 #include <gale/redis/options.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 namespace gale::tasks::redis {
 
 /// | Name | Description | Default |
 /// |---|---|---|
-/// | nodename | the node's name in answers | "celery@<hostname>", Celery's default node name |
+/// | nodename | the node's name in answers | DefaultNodeName(): "celery@<hostname>" (gale/tasks/worker_presence.hpp) |
 /// | app_namespace | Celery's control namespace (control_exchange) | "celery" |
 /// | fanout_prefix | kombu's fanout_prefix: channels start with `/<db>.` | true (kombu 5.2's default) |
 /// | fanout_patterns | kombu's fanout_patterns | true |

@@ -34,13 +34,14 @@
 
 #include <gale/base/error.hpp>
 #include <gale/redis/options.hpp>
+#include <gale/tasks/worker_presence.hpp>
 
 namespace gale::tasks::redis {
 
 /// | Name | Description | Default |
 /// |---|---|---|
-/// | nodename | `hostname` of the events | "celery@<hostname>", Celery's default node name |
-/// | interval | time between heartbeats (`freq`) | 2 s (Celery's) |
+/// | nodename | `hostname` of the events | DefaultNodeName(): "celery@<hostname>" (gale/tasks/worker_presence.hpp) |
+/// | interval | time between heartbeats (`freq`) | kHeartbeatInterval: 2 s (Celery's) |
 /// | exchange | Celery's event_exchange | "celeryev" |
 /// | fanout_prefix | kombu's fanout_prefix: channels start with `/<db>.` | true (kombu 5.2's default) |
 /// | fanout_patterns | kombu's fanout_patterns: the routing key ends the channel (`/<routing key>`) | true |
@@ -48,7 +49,7 @@ namespace gale::tasks::redis {
 /// | processed | tasks finished since start (`processed`) | none: 0 |
 struct EventOptions {
     std::string nodename{};
-    std::chrono::milliseconds interval{2000};
+    std::chrono::milliseconds interval{kHeartbeatInterval};
     std::string exchange = "celeryev";
     bool fanout_prefix = true;
     bool fanout_patterns = true;

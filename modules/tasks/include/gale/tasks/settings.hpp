@@ -31,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <gale/base/error.hpp>
@@ -107,10 +108,10 @@ using ResultBackendFactory = std::function<Result<std::unique_ptr<ResultBackend>
 void RegisterBrokerFactory(std::string scheme, BrokerFactory factory);
 void RegisterResultBackendFactory(std::string scheme, ResultBackendFactory factory);
 
-/// What runs beside a worker on a broker that carries Celery's control and event exchanges: the AMQP adapter's
-/// remote-control responder (`celery inspect ping`) and event sender (worker-online, heartbeats, worker-offline).
-/// The WORKER role starts them after the worker and stops them before it. Thread-safety: Start and Stop from one
-/// thread.
+/// What runs beside a worker on a broker that carries Celery's remote control and events: the RabbitMQ and the
+/// Redis adapters' remote-control responder (`celery inspect ping`) and event sender (worker-online, heartbeats,
+/// worker-offline), gale/tasks/worker_presence.hpp. The WORKER role starts them after the worker and stops them
+/// before it. Thread-safety: Start and Stop from one thread.
 class WorkerCompanion {
 public:
     virtual ~WorkerCompanion() = default;
@@ -118,18 +119,56 @@ public:
     virtual void Stop() = 0;
 };
 
-/// What a companion may report about the worker (its events carry active and processed counts).
+/// What a companion may report about the worker.
 struct WorkerInfo {
+    /// The worker's node name, the one its results carry (WorkerOptions::hostname): the events' hostname, the name
+    /// in ping answers (and of the AMQP pidbox queue). Empty: DefaultNodeName() ("celery@<hostname>",
+    /// gale/tasks/worker_presence.hpp).
+    std::string nodename{};
     std::function<std::uint64_t()> active{};     ///< tasks running now
     std::function<std::uint64_t()> processed{};  ///< tasks finished since start
 };
 
+namespace detail {
+/// A WorkerCompanion owning `impl`: anything with Start() and Stop().
+template <typename T>
+class CompanionOf final : public WorkerCompanion {
+public:
+    explicit CompanionOf(std::unique_ptr<T> impl) : impl_(std::move(impl)) {}
+    void Start() override { impl_->Start(); }
+    void Stop() override { impl_->Stop(); }
+
+private:
+    std::unique_ptr<T> impl_;
+};
+}  // namespace detail
+
+/// The companions of a broker that carries Celery's presence, as the adapters' factories build them: a `Control`
+/// (remote-control responder) and an `Events` (event sender), in that order, each on a connection of its own —
+/// `connect("control")` and `connect("events")`, each a Result of the options Create takes — both under
+/// worker.nodename, the events counting worker.active and worker.processed. Errors: connect's and the Creates'.
+template <typename Control, typename Events, typename Connect>
+[[nodiscard]] Result<std::vector<std::unique_ptr<WorkerCompanion>>> MakePresenceCompanions(const Connect& connect,
+                                                                                           const WorkerInfo& worker) {
+    GALE_ASSIGN_OR_RETURN(auto control_connection, connect("control"));
+    GALE_ASSIGN_OR_RETURN(auto control, Control::Create(std::move(control_connection), {.nodename = worker.nodename}));
+    GALE_ASSIGN_OR_RETURN(auto events_connection, connect("events"));
+    GALE_ASSIGN_OR_RETURN(auto events, Events::Create(std::move(events_connection), {.nodename = worker.nodename,
+                                                                                     .active = worker.active,
+                                                                                     .processed = worker.processed}));
+    std::vector<std::unique_ptr<WorkerCompanion>> out;
+    out.push_back(std::make_unique<detail::CompanionOf<Control>>(std::move(control)));
+    out.push_back(std::make_unique<detail::CompanionOf<Events>>(std::move(events)));
+    return out;
+}
+
 using WorkerCompanionFactory = std::function<Result<std::vector<std::unique_ptr<WorkerCompanion>>>(
     const TransportUrl& broker, const TransportOptions& options, const WorkerInfo& worker)>;
-/// Registers the companions of brokers of `scheme` (the AMQP adapter's Install() does, for amqp and amqps).
+/// Registers the companions of brokers of `scheme` (the adapters' Install() do: the AMQP one for amqp and amqps, the
+/// Redis one for redis).
 void RegisterWorkerCompanionFactory(std::string scheme, WorkerCompanionFactory factory);
-/// The companions of the settings' broker: none for the embedded queue or a scheme that registered none (Redis:
-/// Celery's control and events ride on its pub/sub fanout, which gale does not implement — modules/tasks/README.md).
+/// The companions of the settings' broker: none for the embedded queue (Celery has no remote control or events
+/// there) or a scheme that registered none.
 [[nodiscard]] Result<std::vector<std::unique_ptr<WorkerCompanion>>> MakeWorkerCompanions(
     const TasksSettings& settings, const TransportOptions& options, const WorkerInfo& worker);
 
