@@ -352,6 +352,28 @@ TEST_F(WsgiTest, AutoreloadRestartsOnAPythonChangeAndNotOnOtherFiles) {
     EXPECT_EQ(r->body, "version 2");
 }
 
+TEST_F(WsgiTest, AVirtualenvsPackagesComeFirstAndTheSystemsStayOut) {
+    // A virtualenv as `python3 -m venv` lays it out (no pip needed): pyvenv.cfg and lib/python3.11/site-packages.
+    std::string venv = dir_ + "/venv";
+    fs::create_directories(venv + "/lib/python3.11/site-packages");
+    std::ofstream(venv + "/pyvenv.cfg") << "home = /usr/bin\ninclude-system-site-packages = false\nversion = 3.11.2\n";
+    std::ofstream(venv + "/lib/python3.11/site-packages/venvonly.py") << "WHERE = 'venv'\n";
+    std::ofstream(dir_ + "/probe.py") << "import importlib.util, venvonly\n"
+                                         "def app(environ, start_response):\n"
+                                         "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+                                         "    django = importlib.util.find_spec('django') is not None\n"
+                                         "    return [('%s django=%s' % (venvonly.WHERE, django)).encode()]\n";
+    ASSERT_NO_FATAL_FAILURE(
+        Start({"serve", "--app", "probe:app", "--pythonpath", dir_, "--bind", "127.0.0.1", "--port", "0"},
+              {{"VIRTUAL_ENV", venv}}));
+    auto r = Get(app_port_, "/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "venv django=False") << "the system's Django (python3-django) leaked into the virtualenv";
+    // A path that is not a virtualenv is a start-up error naming it.
+    EXPECT_EQ(RunToEnd({"serve", "--app", "probe:app", "--pythonpath", dir_}, {{"VIRTUAL_ENV", dir_ + "/nope"}}), 2);
+    EXPECT_NE(LogOf(procs_.size() - 1).find("VIRTUAL_ENV"), std::string::npos);
+}
+
 TEST_F(WsgiTest, TaskModeRunsDjangoCommandsAndStops) {
     auto env = DjangoEnv();
     env["APP_RUN_MODE"] = "TASK";

@@ -122,10 +122,44 @@ Result<void> StartInterpreter(const InterpreterOptions& options) {
         }
     }
     if (result && !site_packages.empty()) {
-        Ref site = Ref::Adopt(PyImport_ImportModule("site"));
+        // As the virtualenv's own python3 would see it: its packages (and their .pth files) right after
+        // --pythonpath, ahead of the system's; the system's site-packages dropped unless its pyvenv.cfg says
+        // include-system-site-packages = true.
+        Ref code = Ref::Adopt(PyUnicode_FromString(R"PY(
+def _gale_venv(site_packages, venv, first):
+    import os, site, sys
+    before = list(sys.path)
+    site.addsitedir(site_packages)
+    added = [p for p in sys.path if p not in before]
+    for p in added:
+        sys.path.remove(p)
+    sys.path[first:first] = added
+    include_system = False
+    try:
+        with open(os.path.join(venv, "pyvenv.cfg")) as cfg:
+            for line in cfg:
+                key, _, value = line.partition("=")
+                if key.strip() == "include-system-site-packages":
+                    include_system = value.strip().lower() == "true"
+    except OSError:
+        pass
+    if not include_system:
+        system = set(site.getsitepackages()) | {"/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/dist-packages"}
+        sys.path[:] = [p for p in sys.path if p not in system or p in added]
+)PY"));
+        PyObject* main = PyImport_AddModule("__main__");  // borrowed
+        PyObject* globals = main != nullptr ? PyModule_GetDict(main) : nullptr;
+        Ref ran = code && globals != nullptr
+                      ? Ref::Adopt(PyRun_String(PyUnicode_AsUTF8(code.get()), Py_file_input, globals, globals))
+                      : Ref();
+        PyObject* fn = ran ? PyDict_GetItemString(globals, "_gale_venv") : nullptr;  // borrowed
         Ref added =
-            site ? Ref::Adopt(PyObject_CallMethod(site.get(), "addsitedir", "s", site_packages.c_str())) : Ref();
+            fn != nullptr
+                ? Ref::Adopt(PyObject_CallFunction(fn, "ssn", site_packages.c_str(), options.virtual_env.c_str(),
+                                                   static_cast<Py_ssize_t>(options.python_path.size())))
+                : Ref();
         if (!added) result = PythonFailure(fmt::format("cannot add the virtualenv's '{}'", site_packages));
+        if (globals != nullptr && PyDict_DelItemString(globals, "_gale_venv") != 0) PyErr_Clear();
     }
     t_gil.state = PyEval_SaveThread();
     t_gil.depth = 0;
