@@ -183,9 +183,9 @@ int RunGaleWsgi(int argc, char** argv) {
     }
     std::string sub = SubCommand(args.rest);
     bool help = sub.empty() && args.rest.size() > 1;  // only options: --help, --version
-    // `deploy k8s` starts Python too: with Django's migrations and database known, its manifests hold the web
-    // pods until the migration Job is done.
-    bool no_python = sub == "config" || sub == "env" || help;
+    // `deploy k8s` does not start Python: its database checks read gale's DATABASE_ENGINE, not Django's DATABASES,
+    // so with Django's migrations declared it would refuse a project whose pods use PostgreSQL (deploy/README.md).
+    bool no_python = sub == "config" || sub == "env" || sub == "deploy" || help;
     bool command = !sub.empty() && !kGaleCommands.contains(sub);
     command = command || sub == "manage";
     bool django = !Env("DJANGO_SETTINGS_MODULE").empty();
