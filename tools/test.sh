@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then: 15 s libFuzzer runs of the request parser and the request exchange (clang 14),
-# the format check, the container image test (deploy/test-image.sh: the image built with buildah, hello's migrate,
-# serve and consume run in it against PostgreSQL), and a build with ASan+UBSan running every test (unit,
+# the format check, the container image tests (deploy/test-image.sh: the images built with buildah, hello's migrate,
+# serve and consume run in one against PostgreSQL, a Django project on gale-wsgi in the other), and a build with ASan+UBSan running every test (unit,
 # integration, fuzz-corpus replay, benchmark smoke runs, packaging). Exit status is non-zero if any step fails;
 # ctest's summary is the last thing printed.
 set -euo pipefail
