@@ -215,9 +215,15 @@ TEST_F(WsgiTest, ExceptionInAViewIsA500LoggedWithTheRequestIdAndTraceback) {
 
 TEST_F(WsgiTest, DjangoChecksTaggedReadinessAndTheDatabaseDriveTheProbes) {
     ASSERT_NO_FATAL_FAILURE(StartDjango());
-    auto ready = Get(probe_port_, "/ready");
+    std::optional<gale::http::testing::RawResponse> ready;
+    EXPECT_TRUE(Eventually(  // the first probes may find the checks still pending
+        [&] {
+            ready = Get(probe_port_, "/ready");
+            return ready && ready->status == 200;
+        },
+        5s))
+        << (ready ? ready->body : "no answer");
     ASSERT_TRUE(ready);
-    EXPECT_EQ(ready->status, 200) << ready->body;
     Json body = Json::parse(ready->body);
     std::vector<std::string> names;
     for (const auto& c : body["checks"]) names.push_back(c.value("name", ""));
@@ -262,7 +268,7 @@ TEST_F(WsgiTest, CheckMigrationsHoldsTheAppPortUntilDjangoIsMigrated) {
     app_port_ = server_->WaitForPort("app server listening", 20s);
     ASSERT_NE(app_port_, 0) << "the app port never opened after migrate";
     EXPECT_EQ(StatusOf(app_port_, "/notes/"), 200);
-    EXPECT_EQ(StatusOf(probe_port_, "/startup"), 200);
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/startup") == 200; }, 5s));
 }
 
 TEST_F(WsgiTest, StartupErrorsExitTwoWithThePythonTraceback) {
