@@ -5,20 +5,11 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/strings.hpp>
 #include <gale/wsgi/interpreter.hpp>
 
 namespace gale::wsgi {
 namespace {
-
-bool IEquals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 // Sets environ[key] = value and drops both references; false (a Python error pending) on failure.
 bool Put(PyObject* environ, const char* key, Ref value) {
@@ -29,7 +20,7 @@ bool Put(PyObject* environ, const char* key, Ref value) {
 
 std::string CgiName(std::string_view header) {
     if (header.find('_') != std::string_view::npos) return {};
-    bool plain = IEquals(header, "content-type") || IEquals(header, "content-length");
+    bool plain = EqualsIgnoreCase(header, "content-type") || EqualsIgnoreCase(header, "content-length");
     std::string out = plain ? "" : "HTTP_";
     out.reserve(out.size() + header.size());
     for (char c : header) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -80,7 +71,7 @@ Result<Ref> BuildEnviron(const http::Request& request, const EnvironShared& shar
         Ref value;
         if (existing != nullptr) {
             Ref more = Latin1(h.value);
-            Ref separator = Latin1(IEquals(h.name, "cookie") ? "; " : ", ");
+            Ref separator = Latin1(EqualsIgnoreCase(h.name, "cookie") ? "; " : ", ");
             Ref head = more && separator ? Ref::Adopt(PyUnicode_Concat(existing, separator.get())) : Ref();
             value = head ? Ref::Adopt(PyUnicode_Concat(head.get(), more.get())) : Ref();
         } else {

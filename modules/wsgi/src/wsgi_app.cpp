@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/strings.hpp>
 #include <gale/log/log.hpp>
 #include <gale/wsgi/interpreter.hpp>
 #include <gale/wsgi/wsgi_app.hpp>
@@ -167,20 +168,10 @@ std::string_view Utf8(PyObject* s) {
     return p == nullptr ? std::string_view() : std::string_view(p, static_cast<std::size_t>(size));
 }
 
-bool IEquals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool IsHopByHop(std::string_view name) {
     for (std::string_view h : {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                                "trailers", "transfer-encoding", "upgrade"}) {
-        if (IEquals(name, h)) return true;
+        if (EqualsIgnoreCase(name, h)) return true;
     }
     return false;
 }
@@ -372,7 +363,7 @@ Result<std::optional<std::uint64_t>> WsgiApp::Impl::Convert(StartResponseObject*
                                          "the server",
                                          n));
         }
-        if (IEquals(n, "content-length")) {
+        if (EqualsIgnoreCase(n, "content-length")) {
             std::uint64_t length = 0;
             auto [p, e] = std::from_chars(v.data(), v.data() + v.size(), length);
             if (e != std::errc() || p != v.data() + v.size()) {
