@@ -26,10 +26,14 @@ sigset_t WatchedSignals() {
 
 }  // namespace
 
-ShutdownController::ShutdownController(bool watch_signals) : watching_(watch_signals) {
-    if (!watching_) return;
+void BlockShutdownSignals() noexcept {
     sigset_t set = WatchedSignals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ShutdownController::ShutdownController(bool watch_signals) : watching_(watch_signals) {
+    if (!watching_) return;
+    BlockShutdownSignals();
     signal(SIGPIPE, SIG_IGN);
     watcher_ = std::thread([this] { WatchSignals(); });
 }

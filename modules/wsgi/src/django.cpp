@@ -138,11 +138,9 @@ std::string LastLine(const std::string& traceback) {
 Result<void> Setup() {
     Gil gil;
     if (g_module == nullptr) {
-        Ref module = Ref::Adopt(PyModule_New("gale_django"));
-        PyObject* dict = module ? PyModule_GetDict(module.get()) : nullptr;
-        bool ok = dict != nullptr && PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0;
-        Ref ran = ok ? Ref::Adopt(PyRun_String(kSource, Py_file_input, dict, dict)) : Ref();
-        if (!ran) return MakeError(ErrorCode::kInternal, "loading gale's Django support failed:\n" + TakePythonError());
+        Ref module = ModuleFromSource("gale_django", kSource);
+        if (!module)
+            return MakeError(ErrorCode::kInternal, "loading gale's Django support failed:\n" + TakePythonError());
         g_module = module.release();
     }
     auto done = Call("setup");

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
-#include <sys/stat.h>
-
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -26,11 +25,6 @@ struct ThreadGil {
     bool created = false;
 };
 thread_local ThreadGil t_gil;
-
-bool IsDirectory(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 Result<void> PythonFailure(std::string_view what) {
     return MakeError(ErrorCode::kInternal, fmt::format("{}:\n{}", what, TakePythonError()));
@@ -78,14 +72,14 @@ Janitor& TheJanitor() {
 Result<void> StartInterpreter(const InterpreterOptions& options) {
     if (g_started) return MakeError(ErrorCode::kInternal, "the Python interpreter is already started");
     for (const std::string& dir : options.python_path) {
-        if (!IsDirectory(dir)) {
+        if (std::error_code ec; !std::filesystem::is_directory(dir, ec)) {
             return MakeError(ErrorCode::kInvalidArgument, fmt::format("--pythonpath: '{}' is not a directory", dir));
         }
     }
     std::string site_packages;
     if (!options.virtual_env.empty()) {
         site_packages = options.virtual_env + "/lib/python3.11/site-packages";
-        if (!IsDirectory(site_packages)) {
+        if (std::error_code ec; !std::filesystem::is_directory(site_packages, ec)) {
             return MakeError(ErrorCode::kInvalidArgument,
                              fmt::format("VIRTUAL_ENV: '{}' has no lib/python3.11/site-packages (a virtualenv made "
                                          "with Python 3.11 is needed)",
@@ -125,8 +119,8 @@ Result<void> StartInterpreter(const InterpreterOptions& options) {
         // As the virtualenv's own python3 would see it: its packages (and their .pth files) right after
         // --pythonpath, ahead of the system's; the system's site-packages dropped unless its pyvenv.cfg says
         // include-system-site-packages = true.
-        Ref code = Ref::Adopt(PyUnicode_FromString(R"PY(
-def _gale_venv(site_packages, venv, first):
+        static constexpr const char* kVenv = R"PY(
+def add(site_packages, venv, first):
     import os, site, sys
     before = list(sys.path)
     site.addsitedir(site_packages)
@@ -146,20 +140,15 @@ def _gale_venv(site_packages, venv, first):
     if not include_system:
         system = set(site.getsitepackages()) | {"/usr/lib/python3/dist-packages", "/usr/local/lib/python3.11/dist-packages"}
         sys.path[:] = [p for p in sys.path if p not in system or p in added]
-)PY"));
-        PyObject* main = PyImport_AddModule("__main__");  // borrowed
-        PyObject* globals = main != nullptr ? PyModule_GetDict(main) : nullptr;
-        Ref ran = code && globals != nullptr
-                      ? Ref::Adopt(PyRun_String(PyUnicode_AsUTF8(code.get()), Py_file_input, globals, globals))
-                      : Ref();
-        PyObject* fn = ran ? PyDict_GetItemString(globals, "_gale_venv") : nullptr;  // borrowed
+)PY";
+        Ref module = ModuleFromSource("gale_venv", kVenv);
+        PyObject* add = ModuleMember(module, "add");
         Ref added =
-            fn != nullptr
-                ? Ref::Adopt(PyObject_CallFunction(fn, "ssn", site_packages.c_str(), options.virtual_env.c_str(),
+            add != nullptr
+                ? Ref::Adopt(PyObject_CallFunction(add, "ssn", site_packages.c_str(), options.virtual_env.c_str(),
                                                    static_cast<Py_ssize_t>(options.python_path.size())))
                 : Ref();
         if (!added) result = PythonFailure(fmt::format("cannot add the virtualenv's '{}'", site_packages));
-        if (globals != nullptr && PyDict_DelItemString(globals, "_gale_venv") != 0) PyErr_Clear();
     }
     t_gil.state = PyEval_SaveThread();
     t_gil.depth = 0;

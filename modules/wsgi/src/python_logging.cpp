@@ -67,13 +67,9 @@ def install():
 
 Result<void> RoutePythonLogging() {
     Gil gil;
-    Ref module = Ref::Adopt(PyModule_New("gale_logging"));
-    PyObject* dict = module ? PyModule_GetDict(module.get()) : nullptr;
-    Ref emit = dict != nullptr ? Ref::Adopt(PyCFunction_New(&kEmitDef, nullptr)) : Ref();
-    bool ok = emit && PyDict_SetItemString(dict, "gale_emit", emit.get()) == 0 &&
-              PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0;
-    Ref ran = ok ? Ref::Adopt(PyRun_String(kSource, Py_file_input, dict, dict)) : Ref();
-    PyObject* install = ran ? PyDict_GetItemString(dict, "install") : nullptr;
+    Ref emit = Ref::Adopt(PyCFunction_New(&kEmitDef, nullptr));
+    Ref module = ModuleFromSource("gale_logging", kSource, {{"gale_emit", emit.get()}});
+    PyObject* install = ModuleMember(module, "install");
     Ref installed = install != nullptr ? Ref::Adopt(PyObject_CallNoArgs(install)) : Ref();
     if (!installed)
         return MakeError(ErrorCode::kInternal, "routing Python's logging to gale failed:\n" + TakePythonError());

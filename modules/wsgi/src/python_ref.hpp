@@ -6,6 +6,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <initializer_list>
 #include <string_view>
 #include <utility>
 
@@ -46,6 +47,30 @@ private:
 /// A str from text that is Latin-1 by PEP 3333's rule (every byte one code point): never fails on bytes.
 inline Ref Latin1(std::string_view text) noexcept {
     return Ref::Adopt(PyUnicode_DecodeLatin1(text.data(), static_cast<Py_ssize_t>(text.size()), nullptr));
+}
+
+/// A name and a borrowed object to put into a module's namespace.
+struct ModuleEntry {
+    const char* name;
+    PyObject* object;
+};
+
+/// A new module `name` with Python's builtins and `entries` in its namespace, then `source` run in it: gale's
+/// Python-side helpers. Null with the Python error pending if any step failed (a null entry counts as failed).
+inline Ref ModuleFromSource(const char* name, const char* source, std::initializer_list<ModuleEntry> entries = {}) {
+    Ref module = Ref::Adopt(PyModule_New(name));
+    PyObject* dict = module ? PyModule_GetDict(module.get()) : nullptr;  // borrowed
+    if (dict == nullptr || PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) != 0) return {};
+    for (const ModuleEntry& entry : entries) {
+        if (entry.object == nullptr || PyDict_SetItemString(dict, entry.name, entry.object) != 0) return {};
+    }
+    Ref ran = Ref::Adopt(PyRun_String(source, Py_file_input, dict, dict));
+    return ran ? std::move(module) : Ref();
+}
+
+/// A function (or other attribute) of a module, borrowed; null if it has none.
+inline PyObject* ModuleMember(const Ref& module, const char* name) {
+    return module ? PyDict_GetItemString(PyModule_GetDict(module.get()), name) : nullptr;
 }
 
 }  // namespace gale::wsgi

@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
-#include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,7 +13,9 @@
 #include <fmt/format.h>
 
 #include <gale/app/app.hpp>
+#include <gale/base/strings.hpp>
 #include <gale/health/checks.hpp>
+#include <gale/lifecycle/shutdown.hpp>
 #include <gale/wsgi/django.hpp>
 #include <gale/wsgi/interpreter.hpp>
 #include <gale/wsgi/python_logging.hpp>
@@ -109,28 +108,12 @@ WsgiArgs ParseArgs(int argc, char** argv) {
     return out;
 }
 
-bool IsDirectory(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // The first word that is not an option: the sub-command, or "" (APP_RUN_MODE chooses the role).
 std::string SubCommand(const std::vector<std::string>& rest) {
     for (std::size_t i = 1; i < rest.size(); ++i) {
         if (!rest[i].starts_with("-")) return rest[i];
     }
     return {};
-}
-
-void BlockShutdownSignals() {
-    // As gale's ShutdownController does, but before Python starts: threads the app's import starts inherit the
-    // mask, so SIGTERM reaches only gale's signal watcher.
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 void RegisterDjango(app::App& app) {
@@ -169,7 +152,8 @@ void RegisterDjango(app::App& app) {
         // Created if missing, so that `--command "collectstatic --noinput"` can fill it before the port opens.
         std::error_code ec;
         std::filesystem::create_directories(files->root, ec);
-        if (IsDirectory(files->root)) ::setenv(env.c_str(), (files->root + ":" + files->url).c_str(), 0);
+        if (std::filesystem::is_directory(files->root, ec))
+            ::setenv(env.c_str(), (files->root + ":" + files->url).c_str(), 0);
     }
 }
 
@@ -190,8 +174,7 @@ int RunGaleWsgi(int argc, char** argv) {
     command = command || sub == "manage";
     bool django = !Env("DJANGO_SETTINGS_MODULE").empty();
     std::string run_mode = Env("APP_RUN_MODE");
-    for (char& c : run_mode) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    bool serving = sub == "serve" || (sub.empty() && (run_mode.empty() || run_mode == "WEB"));
+    bool serving = sub == "serve" || (sub.empty() && (run_mode.empty() || EqualsIgnoreCase(run_mode, "WEB")));
 
     // The service's name (logs, metrics, `deploy k8s`): --name, else the Django project's package, else gale-wsgi.
     std::string service = args.name;
@@ -202,7 +185,9 @@ int RunGaleWsgi(int argc, char** argv) {
     std::shared_ptr<WsgiApp> wsgi;
     app::App app(service);
     if (!no_python) {
-        if (!command) BlockShutdownSignals();
+        // Before Python starts: threads the app's import starts inherit the mask, so SIGTERM reaches only gale's
+        // signal watcher.
+        if (!command) lifecycle::BlockShutdownSignals();
         InterpreterOptions options{.python_path = args.python_path,
                                    .virtual_env = Env("VIRTUAL_ENV"),
                                    .program = kName,

@@ -292,18 +292,14 @@ Result<std::unique_ptr<WsgiApp>> WsgiApp::Import(std::string_view spec, WsgiOpti
     impl->app = std::move(object);
 
     impl->start_response_type = Ref::Adopt(PyType_FromSpec(&kStartResponseSpec));
-    Ref helpers = Ref::Adopt(PyModule_New("gale_wsgi"));
-    Ref log_errors = helpers ? Ref::Adopt(PyCFunction_New(&kLogErrorsDef, nullptr)) : Ref();
-    PyObject* dict = helpers ? PyModule_GetDict(helpers.get()) : nullptr;  // borrowed
-    bool ok = impl->start_response_type && log_errors && dict != nullptr &&
-              PyDict_SetItemString(dict, "log_errors", log_errors.get()) == 0 &&
-              PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins()) == 0;
-    Ref ran = ok ? Ref::Adopt(PyRun_String(kHelpers, Py_file_input, dict, dict)) : Ref();
-    Ref io = ran ? Ref::Adopt(PyImport_ImportModule("io")) : Ref();
+    Ref log_errors = Ref::Adopt(PyCFunction_New(&kLogErrorsDef, nullptr));
+    Ref helpers =
+        impl->start_response_type ? ModuleFromSource("gale_wsgi", kHelpers, {{"log_errors", log_errors.get()}}) : Ref();
+    Ref io = helpers ? Ref::Adopt(PyImport_ImportModule("io")) : Ref();
     if (io) {
         impl->shared.bytes_io = Ref::Adopt(PyObject_GetAttrString(io.get(), "BytesIO"));
-        impl->shared.file_wrapper = Ref::Borrow(PyDict_GetItemString(dict, "FileWrapper"));
-        PyObject* error_stream = PyDict_GetItemString(dict, "ErrorStream");
+        impl->shared.file_wrapper = Ref::Borrow(ModuleMember(helpers, "FileWrapper"));
+        PyObject* error_stream = ModuleMember(helpers, "ErrorStream");
         impl->shared.errors = error_stream ? Ref::Adopt(PyObject_CallNoArgs(error_stream)) : Ref();
         impl->shared.version = Ref::Adopt(Py_BuildValue("(ii)", 1, 0));
     }

@@ -18,6 +18,11 @@ namespace gale::lifecycle {
 
 enum class StopReason { kNone, kSignal, kReload, kRequested };
 
+/// Blocks the signals ShutdownController watches (SIGTERM, SIGINT, SIGUSR2) in the calling thread, so threads it
+/// starts afterwards inherit the mask. For a process whose first threads start before its ShutdownController
+/// (gale-wsgi: the Python app's import); the controller calls it itself.
+void BlockShutdownSignals() noexcept;
+
 class ShutdownController {
 public:
     /// `watch_signals` false (for tests) skips the signal mask and watcher thread.
