@@ -26,8 +26,9 @@ done
 
 tools/check-format.sh
 
-# The image of deploy/Dockerfile, built and run (7 to 12 min from nothing on two cores, 2 min when its cache in
-# build/deploy-image is warm and the sources are unchanged). Before the ASan build, so that ctest's summary stays last.
+# The images of deploy/Dockerfile and deploy/django/Dockerfile, built and run (about 15 to 25 min on two cores: each
+# compiles gale, since layers are off to keep the disk peak near 5 GB; see deploy/README.md). Before the ASan build,
+# so that ctest's summary stays last.
 deploy/test-image.sh
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

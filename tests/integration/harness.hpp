@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -293,6 +294,52 @@ private:
     pid_t pid_ = -1;
     std::string log_path_;
     std::optional<int> exit_code_;
+};
+
+// ------------------------------------------------------------------------------------------------------------------
+// ProcessTest: a test that runs programs in a directory of its own
+
+/// A fixture base: SetUp makes a fresh directory under the temporary directory, named after `name`; Spawn runs
+/// programs in it, each with its log file `procN.log` there. TearDown kills what still runs and removes the
+/// directory, unless the test failed (then it stays for a look, and each child's log tail is printed).
+class ProcessTest : public ::testing::Test {
+protected:
+    /// `name` prefixes the directory (gale-<name>-XXXXXX); inherited variables starting with one of
+    /// `unset_prefixes` are not passed on to the children (the runner's own settings cannot change what they do).
+    ProcessTest(std::string name, std::vector<std::string> unset_prefixes)
+        : name_(std::move(name)), unset_prefixes_(std::move(unset_prefixes)) {}
+
+    void SetUp() override {
+        std::string tmpl = (std::filesystem::temp_directory_path() / ("gale-" + name_ + "-XXXXXX")).string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
+        dir_ = tmpl;
+    }
+    void TearDown() override {
+        procs_.clear();
+        std::error_code ec;
+        if (!HasFailure()) std::filesystem::remove_all(dir_, ec);
+    }
+
+    /// `args[0]` (a path) with argv `args` in dir_, the test's environment with `env` set and the unset prefixes
+    /// dropped; its output goes to LogOf(its index).
+    Process& Spawn(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+        SpawnOptions options;
+        options.unset_prefixes = unset_prefixes_;
+        options.working_dir = dir_;
+        options.env = std::move(env);
+        std::string log = LogPath(procs_.size());
+        procs_.push_back(std::make_unique<Process>(std::move(args), log, options));
+        return *procs_.back();
+    }
+    std::string LogPath(std::size_t index) const { return dir_ + "/proc" + std::to_string(index) + ".log"; }
+    std::string LogOf(std::size_t index) const { return ReadFile(LogPath(index)); }
+
+    std::string dir_;
+    std::vector<std::unique_ptr<Process>> procs_;
+
+private:
+    std::string name_;
+    std::vector<std::string> unset_prefixes_;
 };
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -7,10 +7,7 @@
 // runs its log-pipe consumer; a broker restart drops readiness, and consumption resumes; SIGTERM exits 0.
 #include <signal.h>
 
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -31,42 +28,22 @@ using namespace std::chrono_literals;
 using gale::testing::integration::Eventually;
 using gale::testing::integration::Get;
 using gale::testing::integration::Process;
-using gale::testing::integration::SpawnOptions;
+using gale::testing::integration::ProcessTest;
 using Json = nlohmann::json;
-namespace fs = std::filesystem;
 
 #ifndef GALE_HELLO_PATH
 #error "GALE_HELLO_PATH must name the hello binary"
 #endif
 constexpr const char* kHello = GALE_HELLO_PATH;
 
-class HelloAmqpTest : public ::testing::Test {
+class HelloAmqpTest : public ProcessTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-hello-amqp-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        procs_.clear();
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
-    }
+    HelloAmqpTest() : ProcessTest("hello-amqp", {"GALE_", "APP_", "DATABASE_", "AMQP_", "RABBITMQ_"}) {}
 
     /// `hello ARGS…` in dir_ with `env`, without the runner's GALE_*, APP_*, DATABASE_*, AMQP_* and RABBITMQ_*.
     Process& Hello(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), kHello);
         return Spawn(std::move(args), std::move(env));
-    }
-    /// `args[0]` (a path) with `args`, as Hello runs hello.
-    Process& Spawn(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
-        SpawnOptions options;
-        options.unset_prefixes = {"GALE_", "APP_", "DATABASE_", "AMQP_", "RABBITMQ_"};
-        options.working_dir = dir_;
-        options.env = std::move(env);
-        std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
-        procs_.push_back(std::make_unique<Process>(std::move(args), log, options));
-        return *procs_.back();
     }
 
     int Visits(std::uint16_t port, const std::string& name) {
@@ -79,9 +56,6 @@ protected:
         auto r = Get(port, path);
         return r ? r->status : 0;
     }
-
-    std::string dir_;
-    std::vector<std::unique_ptr<Process>> procs_;
 };
 
 TEST_F(HelloAmqpTest, WithoutABrokerConsumeSaysOnceThatAmqpIsOffAndRunsThePipe) {

@@ -9,10 +9,7 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -33,9 +30,8 @@ using namespace std::chrono_literals;
 using gale::testing::integration::Eventually;
 using gale::testing::integration::Get;
 using gale::testing::integration::Process;
-using gale::testing::integration::SpawnOptions;
+using gale::testing::integration::ProcessTest;
 using Json = nlohmann::json;
-namespace fs = std::filesystem;
 
 #ifndef GALE_HELLO_PATH
 #error "GALE_HELLO_PATH must name the hello binary"
@@ -44,28 +40,13 @@ constexpr const char* kHello = GALE_HELLO_PATH;
 constexpr auto kLease = 2s;
 constexpr const char* kEverySecond = R"({"visit-every-minute": {"schedule": "every 1s"}})";
 
-class HelloBeatTest : public ::testing::Test {
+class HelloBeatTest : public ProcessTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-hello-beat-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        procs_.clear();
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
-    }
+    HelloBeatTest() : ProcessTest("hello-beat", {"GALE_", "APP_", "DATABASE_", "AMQP_", "RABBITMQ_", "CELERY_"}) {}
 
     Process& Hello(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), kHello);
-        SpawnOptions options;
-        options.unset_prefixes = {"GALE_", "APP_", "DATABASE_", "AMQP_", "RABBITMQ_", "CELERY_"};
-        options.working_dir = dir_;
-        options.env = std::move(env);
-        std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
-        procs_.push_back(std::make_unique<Process>(std::move(args), log, options));
-        return *procs_.back();
+        return Spawn(std::move(args), std::move(env));
     }
     Process& Beat() {
         return Hello({"beat", "--bind", "127.0.0.1", "--port", "0", "--lease", "2s", "--drain-delay", "0s"},
@@ -85,9 +66,6 @@ protected:
         if (!rows || rows->empty()) return -1;
         return std::get<std::int64_t>((*rows)[0][0]);
     }
-
-    std::string dir_;
-    std::vector<std::unique_ptr<Process>> procs_;
 };
 
 TEST_F(HelloBeatTest, OneOfTwoReplicasSendsAndTheStandbyTakesOverWithinTheLeaseWhenTheLeaderIsKilled) {

@@ -35,8 +35,8 @@ using gale::testing::integration::LoadStats;
 using gale::testing::integration::Lower;
 using gale::testing::integration::Post;
 using gale::testing::integration::Process;
+using gale::testing::integration::ProcessTest;
 using gale::testing::integration::ReadFile;
-using gale::testing::integration::SpawnOptions;
 using gale::testing::integration::StatusOf;
 using gale::testing::integration::Threads;
 using Clock = std::chrono::steady_clock;
@@ -51,31 +51,16 @@ const std::string kApps = GALE_WSGI_APPS_DIR;  // testproject/, notes/, flaskapp
 
 double MsSince(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
-class WsgiTest : public ::testing::Test {
+class WsgiTest : public ProcessTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-wsgi-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        procs_.clear();
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
-    }
+    WsgiTest() : ProcessTest("wsgi", {"GALE_", "APP_", "DJANGO_", "PYTHON", "VIRTUAL_ENV", "TESTPROJECT_"}) {}
 
     /// gale-wsgi with ARGS in the test's directory; the runner's GALE_*, APP_*, DJANGO_* and PYTHON* variables are
     /// not passed on.
     Process& Spawn(std::vector<std::string> args, std::map<std::string, std::string> env) {
         args.insert(args.begin(), kGaleWsgi);
-        SpawnOptions options;
-        options.unset_prefixes = {"GALE_", "APP_", "DJANGO_", "PYTHON", "VIRTUAL_ENV", "TESTPROJECT_"};
-        options.working_dir = dir_;
         env.emplace("PYTHONDONTWRITEBYTECODE", "1");  // no __pycache__ in the source tree
-        options.env = std::move(env);
-        std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
-        procs_.push_back(std::make_unique<Process>(std::move(args), log, options));
-        return *procs_.back();
+        return ProcessTest::Spawn(std::move(args), std::move(env));
     }
     std::map<std::string, std::string> DjangoEnv() const {
         return {{"DJANGO_SETTINGS_MODULE", "testproject.settings"}, {"TESTPROJECT_DIR", dir_}};
@@ -87,7 +72,6 @@ protected:
         auto code = p.WaitExit(timeout);
         return code ? *code : -1;
     }
-    std::string LogOf(std::size_t index) const { return ReadFile(dir_ + "/proc" + std::to_string(index) + ".log"); }
 
     /// `gale-wsgi migrate`, then `serve` on free ports with `extra` options; sets app_port_ and probe_port_.
     void StartDjango(std::vector<std::string> extra = {}, bool migrate = true) {
@@ -106,8 +90,6 @@ protected:
         ASSERT_NE(app_port_, 0) << "no app port";
     }
 
-    std::string dir_;
-    std::vector<std::unique_ptr<Process>> procs_;
     Process* server_ = nullptr;
     std::uint16_t app_port_ = 0;
     std::uint16_t probe_port_ = 0;
