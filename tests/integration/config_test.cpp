@@ -28,6 +28,7 @@ using namespace std::chrono_literals;
 using gale::testing::integration::Process;
 using gale::testing::integration::ReadFile;
 using gale::testing::integration::SpawnOptions;
+using gale::testing::integration::TempDirTest;
 namespace fs = std::filesystem;
 
 #ifndef GALE_TESTSVC_PATH
@@ -61,17 +62,9 @@ struct Outcome {
     bool listened = false;  ///< a "… server listening" line appeared
 };
 
-class ConfigTest : public ::testing::Test {
+class ConfigTest : public TempDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-config-test-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
-    }
+    ConfigTest() : TempDirTest("config-test") {}
 
     /// Runs `testsvc ARGS…` in dir_ with only `env` of the GALE_/APP_/DATABASE_ variables, and waits for it.
     Outcome Start(std::vector<std::string> args, std::map<std::string, std::string> env = {},
@@ -98,7 +91,6 @@ protected:
         return r;
     }
 
-    std::string dir_;
     int runs_ = 0;
 };
 

@@ -297,17 +297,13 @@ private:
 };
 
 // ------------------------------------------------------------------------------------------------------------------
-// ProcessTest: a test that runs programs in a directory of its own
+// TempDirTest and ProcessTest: a test in a directory of its own, and one that runs programs there
 
-/// A fixture base: SetUp makes a fresh directory under the temporary directory, named after `name`; Spawn runs
-/// programs in it, each with its log file `procN.log` there. TearDown kills what still runs and removes the
-/// directory, unless the test failed (then it stays for a look, and each child's log tail is printed).
-class ProcessTest : public ::testing::Test {
+/// A fixture base: SetUp makes a fresh directory gale-<name>-XXXXXX under the temporary directory, TearDown removes
+/// it unless the test failed (then it stays for a look).
+class TempDirTest : public ::testing::Test {
 protected:
-    /// `name` prefixes the directory (gale-<name>-XXXXXX); inherited variables starting with one of
-    /// `unset_prefixes` are not passed on to the children (the runner's own settings cannot change what they do).
-    ProcessTest(std::string name, std::vector<std::string> unset_prefixes)
-        : name_(std::move(name)), unset_prefixes_(std::move(unset_prefixes)) {}
+    explicit TempDirTest(std::string name) : name_(std::move(name)) {}
 
     void SetUp() override {
         std::string tmpl = (std::filesystem::temp_directory_path() / ("gale-" + name_ + "-XXXXXX")).string();
@@ -315,9 +311,28 @@ protected:
         dir_ = tmpl;
     }
     void TearDown() override {
-        procs_.clear();
         std::error_code ec;
         if (!HasFailure()) std::filesystem::remove_all(dir_, ec);
+    }
+
+    std::string dir_;
+
+private:
+    std::string name_;
+};
+
+/// A TempDirTest whose Spawn runs programs in its directory, each with its log file `procN.log` there. TearDown
+/// kills what still runs (printing each child's log tail if the test failed) before the directory goes.
+class ProcessTest : public TempDirTest {
+protected:
+    /// Inherited variables starting with one of `unset_prefixes` are not passed on to the children (the runner's
+    /// own settings cannot change what they do).
+    ProcessTest(std::string name, std::vector<std::string> unset_prefixes)
+        : TempDirTest(std::move(name)), unset_prefixes_(std::move(unset_prefixes)) {}
+
+    void TearDown() override {
+        procs_.clear();
+        TempDirTest::TearDown();
     }
 
     /// `args[0]` (a path) with argv `args` in dir_, the test's environment with `env` set and the unset prefixes
@@ -334,11 +349,9 @@ protected:
     std::string LogPath(std::size_t index) const { return dir_ + "/proc" + std::to_string(index) + ".log"; }
     std::string LogOf(std::size_t index) const { return ReadFile(LogPath(index)); }
 
-    std::string dir_;
     std::vector<std::unique_ptr<Process>> procs_;
 
 private:
-    std::string name_;
     std::vector<std::string> unset_prefixes_;
 };
 

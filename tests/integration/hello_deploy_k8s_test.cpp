@@ -7,22 +7,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "harness.hpp"
+
 namespace {
 
-namespace fs = std::filesystem;
+using gale::testing::integration::ReadFile;
+using gale::testing::integration::TempDirTest;
 
 #ifndef GALE_HELLO_PATH
 #error "GALE_HELLO_PATH must name the hello binary"
@@ -37,13 +36,6 @@ struct Outcome {
     std::string err;
 };
 
-std::string Slurp(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 bool Has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
 
 std::size_t Count(const std::string& s, const std::string& what) {
@@ -52,49 +44,39 @@ std::size_t Count(const std::string& s, const std::string& what) {
     return n;
 }
 
-class HelloDeployK8s : public ::testing::Test {
+class HelloDeployK8s : public TempDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-hello-deploy-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
-    }
+    HelloDeployK8s() : TempDirTest("hello-deploy") {}
 
     /// `hello deploy k8s --image … ARGS` in a fresh directory (no dotenv files), with only PATH and `vars` in its
     /// environment (`env -i`), so nothing from the test's environment changes the settings.
     Outcome DeployK8s(const std::vector<std::string>& vars, const std::string& args) {
-        std::string command = "cd '" + dir_.string() + "' && env -i PATH=/usr/bin:/bin";
+        std::string command = "cd '" + dir_ + "' && env -i PATH=/usr/bin:/bin";
         for (const auto& v : vars) command += " '" + v + "'";
         command += std::string(" '") + GALE_HELLO_PATH + "' deploy k8s --image registry.example.com/hello:0.1.0 " +
                    args + " > out.txt 2> err.txt";
         int status = std::system(command.c_str());
         Outcome r;
         r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = Slurp(dir_ / "out.txt");
-        r.err = Slurp(dir_ / "err.txt");
+        r.out = ReadFile(dir_ + "/out.txt");
+        r.err = ReadFile(dir_ + "/err.txt");
         return r;
     }
 
     /// deploy/check_manifests.py on `yaml`: its exit status and output. Debian's python3-kubernetes is in
     /// /usr/bin/python3's path (GALE_DEPLOY_PYTHON overrides).
     Outcome Check(const std::string& yaml) {
-        std::ofstream(dir_ / "manifests.yaml") << yaml;
+        std::ofstream(dir_ + "/manifests.yaml") << yaml;
         const char* py = std::getenv("GALE_DEPLOY_PYTHON");
         std::string command = std::string("'") + (py != nullptr && *py != '\0' ? py : "/usr/bin/python3") + "' '" +
-                              GALE_DEPLOY_CHECKER_PATH + "' < '" + (dir_ / "manifests.yaml").string() + "' > '" +
-                              (dir_ / "check.txt").string() + "' 2>&1";
+                              GALE_DEPLOY_CHECKER_PATH + "' < '" + (dir_ + "/manifests.yaml") + "' > '" +
+                              (dir_ + "/check.txt") + "' 2>&1";
         int status = std::system(command.c_str());
         Outcome r;
         r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = Slurp(dir_ / "check.txt");
+        r.out = ReadFile(dir_ + "/check.txt");
         return r;
     }
-
-    fs::path dir_;
 };
 
 /// The case: hello on its default database (SQLite) with a migration Job. Refused, naming the setting.

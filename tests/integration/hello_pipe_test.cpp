@@ -10,7 +10,6 @@
 // running when its Process dies gets SIGKILL (and dies with the test process anyway, through PR_SET_PDEATHSIG).
 #include <signal.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -34,6 +33,7 @@ using gale::testing::integration::Get;
 using gale::testing::integration::Post;
 using gale::testing::integration::Process;
 using gale::testing::integration::SpawnOptions;
+using gale::testing::integration::TempDirTest;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
@@ -42,18 +42,14 @@ namespace fs = std::filesystem;
 #endif
 constexpr const char* kHello = GALE_HELLO_PATH;
 
-class HelloPipeTest : public ::testing::Test {
+class HelloPipeTest : public TempDirTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-hello-pipe-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
+    HelloPipeTest() : TempDirTest("hello-pipe") {}
+
     void TearDown() override {
         serve_.reset();  // kill first, then remove their files
         consume_.reset();
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
+        TempDirTest::TearDown();
     }
 
     /// `hello ARGS…` in dir_, stdout and stderr in dir_/<name>.log. The environment is the test's, minus what
@@ -74,7 +70,6 @@ protected:
         return j.is_object() && j.value("code", "") == code ? j.value("name", "") : "";
     }
 
-    std::string dir_;
     std::unique_ptr<Process> serve_;
     std::unique_ptr<Process> consume_;
     std::uint16_t app_port_ = 0;

@@ -21,11 +21,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <initializer_list>
@@ -68,6 +66,7 @@ using gale::testing::integration::Process;
 using gale::testing::integration::ReadFile;
 using gale::testing::integration::SpawnOptions;
 using gale::testing::integration::StatusOf;
+using gale::testing::integration::TempDirTest;
 using gale::testing::integration::Threads;
 using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
@@ -201,19 +200,18 @@ private:
 // ------------------------------------------------------------------------------------------------------------------
 // Fixture: a temporary directory per test, processes whose logs live in it.
 
-class ServeTest : public ::testing::Test {
+class ServeTest : public TempDirTest {
 protected:
+    ServeTest() : TempDirTest("serve-test") {}
+
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-serve-test-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
+        TempDirTest::SetUp();
         fail_file_ = dir_ + "/fail.flag";
         pending_file_ = dir_ + "/pending.flag";
     }
     void TearDown() override {
         procs_.clear();  // kill first, then remove their files
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
+        TempDirTest::TearDown();
     }
 
     std::map<std::string, std::string> BaseEnv() const {
@@ -267,7 +265,6 @@ protected:
 
     std::string binary_ = kTestsvc;     // what Spawn runs
     std::vector<std::string> wrapper_;  // … through this command, if any (prlimit)
-    std::string dir_;
     std::string fail_file_;
     std::string pending_file_;
     std::vector<std::unique_ptr<Process>> procs_;

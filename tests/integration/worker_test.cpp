@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -52,8 +51,8 @@ using gale::testing::integration::Eventually;
 using gale::testing::integration::Get;
 using gale::testing::integration::Post;
 using gale::testing::integration::Process;
+using gale::testing::integration::ProcessTest;
 using gale::testing::integration::ReadFile;
-using gale::testing::integration::SpawnOptions;
 using gale::testing::integration::StatusOf;
 using Json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -71,20 +70,16 @@ constexpr const char* kPython = GALE_CELERY_PYTHON;
 /// worker_svc's event file: for each task id, how often each event happened.
 using Events = std::map<std::string, std::map<std::string, int>>;
 
-class WorkerTest : public ::testing::Test {
+class WorkerTest : public ProcessTest {
 protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "gale-worker-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr) << std::strerror(errno);
-        dir_ = tmpl;
-    }
+    WorkerTest() : ProcessTest("worker", {"GALE_", "APP_", "DATABASE_", "CELERY_", "AMQP_", "RABBITMQ_", "PYTHON"}) {}
+
     void TearDown() override {
         procs_.clear();
         client_.reset();
         backend_.reset();
         broker_.reset();
-        std::error_code ec;
-        if (!HasFailure()) fs::remove_all(dir_, ec);
+        ProcessTest::TearDown();
     }
 
     /// `binary ARGS…` in dir_ with `env`, without the runner's own GALE_*, APP_*, DATABASE_*, CELERY_*, AMQP_* and
@@ -92,13 +87,7 @@ protected:
     Process& Run(const std::string& binary, std::vector<std::string> args,
                  std::map<std::string, std::string> env = {}) {
         args.insert(args.begin(), binary);
-        SpawnOptions options;
-        options.unset_prefixes = {"GALE_", "APP_", "DATABASE_", "CELERY_", "AMQP_", "RABBITMQ_", "PYTHON"};
-        options.working_dir = dir_;
-        options.env = std::move(env);
-        std::string log = dir_ + "/proc" + std::to_string(procs_.size()) + ".log";
-        procs_.push_back(std::make_unique<Process>(std::move(args), log, options));
-        return *procs_.back();
+        return Spawn(std::move(args), std::move(env));
     }
 
     /// worker_svc's environment: its event file and its database in dir_, plus `extra`.
@@ -185,8 +174,6 @@ protected:
         return -1;
     }
 
-    std::string dir_;
-    std::vector<std::unique_ptr<Process>> procs_;
     std::unique_ptr<tasks::EmbeddedBroker> broker_;
     std::unique_ptr<tasks::EmbeddedResultBackend> backend_;
     std::unique_ptr<tasks::TaskClient> client_;
