@@ -301,6 +301,9 @@ TEST_F(WsgiTest, FlaskAppServesJsonStreamsAndErrors) {
     EXPECT_EQ(stream->header("transfer-encoding"), "chunked");
     ASSERT_EQ(stream->body.size(), 1000U * 9 + 9000U * 10);  // "chunk000\n" … "chunk9999\n"
     EXPECT_EQ(stream->body.substr(stream->body.size() - 10), "chunk9999\n");
+    auto gone = Get(app_port_, "/gone");  // the app's own reason phrase
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->head.substr(0, gone->head.find("\r\n")), "HTTP/1.1 410 Moved On Without A Forwarding Address");
     auto fail = Get(app_port_, "/fail");
     ASSERT_TRUE(fail);
     EXPECT_EQ(fail->status, 500);

@@ -98,7 +98,9 @@ Framing AppendResponseHead(std::string& o, const Request& r, const Response& res
     o.append(r.version_minor() == 0 ? "HTTP/1.0 " : "HTTP/1.1 ");
     AppendUint(o, static_cast<std::uint64_t>(f.status));
     o += ' ';
-    o.append(ReasonPhrase(f.status));
+    // The handler's own phrase only with its own status (not the 500 an out-of-range status became).
+    o.append(f.status == res.status() && !res.reason().empty() ? std::string_view(res.reason())
+                                                               : ReasonPhrase(f.status));
     o.append("\r\nServer: ");
     o.append(ctx.server_name);
     o.append("\r\nDate: ");

@@ -4,6 +4,8 @@
 #include <gale/base/strings.hpp>
 #include <gale/http/message.hpp>
 
+#include "field_chars.hpp"
+
 namespace gale::http {
 namespace {
 
@@ -142,6 +144,7 @@ void Request::SetLine(Method m, std::string_view method_name, std::string_view t
 
 Response::Response(Response&& other) noexcept
     : status_(other.status_),
+      reason_(std::move(other.reason_)),
       headers_(std::move(other.headers_)),
       body_(std::move(other.body_)),
       file_(std::exchange(other.file_, std::nullopt)),
@@ -151,6 +154,7 @@ Response& Response::operator=(Response&& other) noexcept {
     if (this != &other) {
         if (file_ && file_->fd >= 0) ::close(file_->fd);
         status_ = other.status_;
+        reason_ = std::move(other.reason_);
         headers_ = std::move(other.headers_);
         body_ = std::move(other.body_);
         file_ = std::exchange(other.file_, std::nullopt);
@@ -171,6 +175,14 @@ Response Response::Text(int status, std::string body, std::string_view content_t
 }
 
 Response Response::Json(int status, std::string body) { return Text(status, std::move(body), "application/json"); }
+
+bool Response::set_reason(std::string reason) {
+    for (char c : reason) {
+        if (!IsFieldValueChar(c)) return false;
+    }
+    reason_ = std::move(reason);
+    return true;
+}
 
 Response& Response::AddHeader(std::string name, std::string value) {
     if (IsSafeHeaderText(name) && IsSafeHeaderText(value) && !name.empty()) {

@@ -10,6 +10,8 @@
 #include <gale/base/strings.hpp>
 #include <gale/http/parser.hpp>
 
+#include "field_chars.hpp"
+
 namespace gale::http {
 namespace {
 
@@ -25,11 +27,6 @@ constexpr std::array<bool, 256> MakeTcharTable() {
 constexpr std::array<bool, 256> kTchar = MakeTcharTable();
 
 inline bool IsTchar(char c) noexcept { return kTchar[static_cast<unsigned char>(c)]; }
-// field-vchar / SP / HTAB / obs-text: anything but CTLs (except HTAB) and DEL.
-inline bool IsFieldValueChar(char ch) noexcept {
-    auto c = static_cast<unsigned char>(ch);
-    return c == '\t' || (c >= 0x20 && c != 0x7f);
-}
 // request-target: visible ASCII only, and no '#' (a fragment is never sent: RFC 9112 §3.2).
 inline bool IsTargetChar(char ch) noexcept {
     auto c = static_cast<unsigned char>(ch);

@@ -48,6 +48,12 @@ protected:
             });
             return r;
         }));
+        ASSERT_TRUE(router_.Add(Method::kGet, "/reason/{status}", [](Request& r) {
+            Response res = Response::Text(std::stoi(std::string(r.param("status"))), "");
+            EXPECT_TRUE(res.set_reason("Found It\tAnyway"));
+            EXPECT_FALSE(res.set_reason("OK\r\nX-Injected: yes")) << "CR LF would split the head";
+            return res;
+        }));
         ASSERT_TRUE(router_.Add(Method::kGet, "/big", [](Request&) {
             return Response::Text(200, std::string(64 << 20, 'b'), "application/octet-stream");
         }));
@@ -146,6 +152,18 @@ TEST_F(ServerTest, Http10ClosesUnlessKeepAlive) {
     EXPECT_EQ(r->head.substr(0, 8), "HTTP/1.0");
     EXPECT_EQ(r->header("connection"), "close");
     EXPECT_TRUE(c.WaitForClose());
+}
+
+TEST_F(ServerTest, AHandlersReasonPhraseIsSentWithItsStatusOnly) {
+    StartServer();
+    auto r = Fetch(port(), "GET /reason/299 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->head.substr(0, r->head.find("\r\n")), "HTTP/1.1 299 Found It\tAnyway");
+    EXPECT_TRUE(r->header("x-injected").empty());
+    // A status the server replaces (out of range: 500) gets the standard phrase, not the handler's.
+    r = Fetch(port(), "GET /reason/999 HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->head.substr(0, r->head.find("\r\n")), "HTTP/1.1 500 Internal Server Error");
 }
 
 TEST_F(ServerTest, HeadHasLengthButNoBody) {

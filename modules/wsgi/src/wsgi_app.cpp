@@ -335,6 +335,14 @@ Result<std::optional<std::uint64_t>> WsgiApp::Impl::Convert(StartResponseObject*
                          fmt::format("start_response: status '{}' is not '<3 digits> <reason>'", status));
     }
     response.set_status(code);
+    // The app's own phrase goes on the status line ("299 Custom", "404 No Such Note"): a status line split by CR or
+    // LF, or one with another control character, is the app's error.
+    if (status.size() > 4 && status.substr(4) != http::ReasonPhrase(code) &&
+        !response.set_reason(std::string(status.substr(4)))) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         fmt::format("start_response: status {:?} has a control character in its reason phrase",
+                                     std::string(status)));
+    }
     std::optional<std::uint64_t> declared;
     Py_ssize_t count = PyList_GET_SIZE(sr->headers);
     for (Py_ssize_t i = 0; i < count; ++i) {

@@ -200,8 +200,21 @@ TEST(WsgiApp, ExcInfoReplacesTheHeadBeforeTheBody) {
     EXPECT_EQ(res.body(), "sorry");
 }
 
+TEST(WsgiApp, TheAppsReasonPhraseIsKeptAndTheStandardOneIsNotCopied) {
+    auto app = Load("custom_reason");
+    TestRequest req(http::Method::kGet, "/");
+    http::Response res = app->Handle(req.get());
+    EXPECT_EQ(res.status(), 299);
+    EXPECT_EQ(res.reason(), "Found It Anyway");
+    EXPECT_EQ(Drain(res), "custom");
+    auto standard = Load("small_iterable");  // "201 Created": the server's own phrase, nothing stored
+    TestRequest again(http::Method::kGet, "/");
+    EXPECT_EQ(standard->Handle(again.get()).reason(), "");
+}
+
 TEST(WsgiApp, AppErrorsAre500s) {
-    for (const char* name : {"raises", "no_start_response", "bad_status", "hop_by_hop", "not_bytes", "twice"}) {
+    for (const char* name :
+         {"raises", "no_start_response", "bad_status", "split_status", "hop_by_hop", "not_bytes", "twice"}) {
         auto app = Load(name);
         TestRequest req(http::Method::kGet, "/");
         http::Response res = app->Handle(req.get());

@@ -89,6 +89,16 @@ def bad_status(environ, start_response):
     return [b""]
 
 
+def split_status(environ, start_response):
+    start_response("200 OK\r\nX-Injected: yes", [])
+    return [b""]
+
+
+def custom_reason(environ, start_response):
+    start_response("299 Found It Anyway", [("Content-Type", "text/plain")])
+    return [b"custom"]
+
+
 def hop_by_hop(environ, start_response):
     start_response("200 OK", [("Connection", "close")])
     return [b""]

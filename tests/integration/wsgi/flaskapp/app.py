@@ -19,6 +19,11 @@ def stream():
     return Response((b"chunk%03d\n" % i for i in range(10000)), mimetype="text/plain")
 
 
+@app.get("/gone")
+def gone():
+    return Response("moved on\n", status="410 Moved On Without A Forwarding Address")
+
+
 @app.get("/fail")
 def fail():
     raise KeyError("flask view failed")

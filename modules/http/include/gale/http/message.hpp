@@ -116,6 +116,11 @@ public:
 
     int status() const noexcept { return status_; }
     void set_status(int s) noexcept { status_ = s; }
+    /// The status line's reason phrase; empty (the default) sends the standard one (ReasonPhrase). A phrase with a
+    /// byte that RFC 9112 §4 does not allow there (a CTL but HTAB, or DEL: CR and LF among them) is refused: false,
+    /// and the standard phrase stays.
+    bool set_reason(std::string reason);
+    const std::string& reason() const noexcept { return reason_; }
     const std::vector<std::pair<std::string, std::string>>& headers() const noexcept { return headers_; }
     /// Adds a header (does not replace). Names and values must not contain CR, LF or NUL (checked: they are dropped).
     Response& AddHeader(std::string name, std::string value);
@@ -138,6 +143,7 @@ public:
 
 private:
     int status_ = 200;
+    std::string reason_;
     std::vector<std::pair<std::string, std::string>> headers_;
     std::string body_;
     std::optional<FileBody> file_;

@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+/// @file field_chars.hpp
+/// @brief Character classes of HTTP/1.1 fields shared by the parser and the response writer (internal).
+#pragma once
+
+namespace gale::http {
+
+/// field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5), also what a reason-phrase is made of (RFC 9112 §4):
+/// anything but CTLs (except HTAB) and DEL.
+inline bool IsFieldValueChar(char ch) noexcept {
+    auto c = static_cast<unsigned char>(ch);
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
+}  // namespace gale::http
