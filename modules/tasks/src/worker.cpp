@@ -152,6 +152,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     std::condition_variable idle_cv;   // WaitIdle
     std::deque<Job> ready;
     std::vector<Completion> completions;
+    bool settling = false;  // the fetch thread is settling completions it took out of `completions` (WaitIdle)
     struct Returned {
         Job job;
         Clock::time_point due;
@@ -572,6 +573,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             std::lock_guard lock(mu);
             batch.swap(completions);
             back.swap(returned);
+            settling = !batch.empty();  // not idle until they are acked: WaitIdle promises "settled"
         }
         for (auto& c : batch) Settle(c.delivery, c.generation, c.action);
         for (auto& r : back) {
@@ -582,7 +584,13 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             }
             Hold(std::move(r.job), r.due, r.eta);
         }
-        if (!batch.empty()) idle_cv.notify_all();
+        if (!batch.empty()) {
+            {
+                std::lock_guard lock(mu);
+                settling = false;
+            }
+            idle_cv.notify_all();
+        }
     }
 
     /// On a task thread: publishes the dead letter, then hands the settlement to the fetch thread.
@@ -1101,7 +1109,8 @@ bool Worker::WaitIdle(std::chrono::steady_clock::time_point deadline) {
     if (!c.started.load()) return true;
     std::unique_lock lock(c.mu);
     return c.idle_cv.wait_until(lock, deadline, [&] {
-        return (!c.stop_fetching || c.fetch_stopped) && c.running == 0 && c.ready.empty() && c.completions.empty();
+        return (!c.stop_fetching || c.fetch_stopped) && c.running == 0 && c.ready.empty() && c.completions.empty() &&
+               !c.settling;
     });
 }
 
