@@ -8,7 +8,12 @@
 //    the owner, so a consumer whose lease ran out cannot delete or release a message another consumer claimed
 //    since. Keeping claims apart, a claim writes a few bytes instead of rewriting the message row and its index,
 //    and the delivery count survives a release;
-//  - message ids never repeat (AUTOINCREMENT), so (id, owner) names one claim;
+//  - message ids never repeat (AUTOINCREMENT), so (id, owner) names one claim. Settlements find claims by id
+//    (the primary key); only renewal and Close look for a consumer's claims by owner, a scan of the small claims
+//    table every third of the visibility timeout, cheaper than keeping an owner index on every claim and ack;
+//  - the fetch thread's cost is the worker's ceiling: a delivery's headers are handed out as text (parsed on the
+//    task thread, Delivery::deferred_headers), BEGIN/COMMIT are prepared once, and the consumers' checkpoints run
+//    on the broker's checkpointer thread (sqlite_support.hpp) instead of inside their commits;
 //  - claims read the index (queue, priority, visible_at, id) one priority at a time, highest first: a range seek
 //    each, skipping only the messages held right now (at most the consumers' prefetch); messages waiting for their
 //    eta have visible_at in the future and are never scanned. Priorities are clamped to 0–9 for this (Celery's and
@@ -69,7 +74,7 @@ CREATE TABLE IF NOT EXISTS gale_task_claims (
     lease_until INTEGER NOT NULL,
     deliveries INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS gale_task_claims_owner ON gale_task_claims (owner);
+DROP INDEX IF EXISTS gale_task_claims_owner;
 )sql";
 
 constexpr std::string_view kInsert =
@@ -126,8 +131,7 @@ Result<Delivery> ToDelivery(const db::Row& row) {
     d.message.reply_to = AsString(row[7]);
     d.message.delivery_mode = static_cast<int>(AsInt(row[8]));
     if (std::holds_alternative<std::int64_t>(row[9])) d.message.expiration = std::chrono::milliseconds(AsInt(row[9]));
-    d.message.headers = nlohmann::ordered_json::parse(AsString(row[10]), nullptr, /*allow_exceptions=*/false);
-    if (d.message.headers.is_discarded()) d.message.headers = nlohmann::ordered_json::object();  // never: we wrote it
+    d.deferred_headers = AsString(row[10]);  // parsed on the task thread (ParseDeferredHeaders), not the fetch thread
     d.message.body = AsString(row[11]);
     d.queue = AsString(row[12]);
     return d;
@@ -149,8 +153,9 @@ struct EmbeddedBroker::State {
     std::string path;
     EmbeddedBrokerOptions options;
     std::shared_ptr<detail::FileNotifier> notifier;
-    std::unique_ptr<detail::GroupCommit> publisher;  // its own connection
-    std::optional<db::Database> reader;              // QueueLength, Peek
+    std::unique_ptr<detail::GroupCommit> publisher;      // its own connection
+    std::optional<db::Database> reader;                  // QueueLength, Peek
+    std::unique_ptr<detail::Checkpointer> checkpointer;  // the consumers' checkpoints, off their fetch threads
 };
 
 namespace {
@@ -359,6 +364,7 @@ private:
         auto done = detail::InTransaction(db_, body);
         turns_.Leave();
         if (!done) return done;
+        state_->checkpointer->Committed();
         const bool released = !requeues_.empty();
         acks_.clear();
         requeues_.clear();
@@ -378,19 +384,26 @@ private:
     }
 
     /// (queue, priority) pairs that have a visible row now: queues in turn from next_queue_, priorities high first.
+    /// One statement per queue (an index seek per priority inside it): this runs before every claim.
     Result<std::vector<std::pair<std::string, int>>> VisibleSources() {
         std::vector<std::pair<std::string, int>> out;
         const std::int64_t now = UnixMillis();
+        static const std::string kPriorities = [] {
+            std::vector<std::int64_t> p;
+            for (int i = kMaxPriority; i >= 0; --i) p.push_back(i);
+            return JsonIds(p);
+        }();
         const std::string probe = fmt::format(
-            "SELECT 1 FROM gale_task_queue q WHERE q.queue = ?2 AND q.priority = ?3 AND q.visible_at <= ?1 AND {} "
-            "LIMIT 1",
+            "SELECT p.value FROM json_each(?3) p WHERE EXISTS (SELECT 1 FROM gale_task_queue q WHERE q.queue = ?2 AND "
+            "q.priority = p.value AND q.visible_at <= ?1 AND {} LIMIT 1)",
             kNotHeld);
         for (std::size_t k = 0; k < queues_.size(); ++k) {
             const std::string& q = queues_[(next_queue_ + k) % queues_.size()];
-            for (int p = kMaxPriority; p >= 0; --p) {
-                GALE_ASSIGN_OR_RETURN(auto rows, db_.Query(probe, {now, q, std::int64_t{p}}));
-                if (!rows.empty()) out.emplace_back(q, p);
-            }
+            GALE_ASSIGN_OR_RETURN(auto rows, db_.Query(probe, {now, q, kPriorities}));
+            const std::size_t first = out.size();
+            for (const auto& row : rows) out.emplace_back(q, static_cast<int>(AsInt(row[0])));
+            std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end(),
+                      [](const auto& a, const auto& b) { return a.second > b.second; });
         }
         return out;
     }
@@ -466,6 +479,7 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Open(const std::string& 
     state->publisher = std::make_unique<detail::GroupCommit>(std::move(writer));
     GALE_ASSIGN_OR_RETURN(auto reader, db::Database::Open(path, options.busy_timeout));
     state->reader = std::move(reader);
+    GALE_ASSIGN_OR_RETURN(state->checkpointer, detail::Checkpointer::Start(path, options.busy_timeout));
     return std::unique_ptr<EmbeddedBroker>(new EmbeddedBroker(std::move(state)));
 }
 
@@ -510,6 +524,7 @@ Result<std::unique_ptr<BrokerConsumer>> EmbeddedBroker::Consume(const std::vecto
         if (q.empty()) return Invalid("embedded queue: an empty queue name");
     }
     GALE_ASSIGN_OR_RETURN(auto db, db::Database::Open(state_->path, state_->options.busy_timeout));
+    GALE_RETURN_IF_ERROR(detail::Checkpointer::DisableAutoCheckpoint(db));
     GALE_ASSIGN_OR_RETURN(auto turns, WriteTurns::Open(state_->path));
     return std::unique_ptr<BrokerConsumer>(
         new EmbeddedConsumer(state_, std::move(db), std::move(turns), queues, prefetch));
@@ -532,6 +547,7 @@ Result<std::vector<Delivery>> EmbeddedBroker::Peek(const std::string& queue, std
     std::vector<Delivery> out;
     for (const auto& row : rows) {
         GALE_ASSIGN_OR_RETURN(Delivery d, ToDelivery(row));
+        ParseDeferredHeaders(d);
         d.tag.clear();
         out.push_back(std::move(d));
     }

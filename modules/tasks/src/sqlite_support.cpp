@@ -30,17 +30,69 @@ std::shared_ptr<FileNotifier> NotifierFor(const std::string& path) {
     return strong;
 }
 
+Result<std::unique_ptr<Checkpointer>> Checkpointer::Start(const std::string& path,
+                                                          std::chrono::milliseconds busy_timeout,
+                                                          std::chrono::milliseconds interval) {
+    GALE_ASSIGN_OR_RETURN(auto db, db::Database::Open(path, busy_timeout));
+    return std::unique_ptr<Checkpointer>(new Checkpointer(std::move(db), interval));
+}
+
+Checkpointer::Checkpointer(db::Database db, std::chrono::milliseconds interval)
+    : db_(std::move(db)), interval_(interval), thread_([this] { Loop(); }) {}
+
+Checkpointer::~Checkpointer() {
+    {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+}
+
+Result<void> Checkpointer::DisableAutoCheckpoint(db::Database& db) {
+    return db.ExecScript("PRAGMA wal_autocheckpoint=0");
+}
+
+void Checkpointer::Committed() {
+    bool wake = false;
+    {
+        std::lock_guard lock(mu_);
+        wake = ++commits_ == kCommitsPerCheckpoint;
+    }
+    if (wake) cv_.notify_one();
+}
+
+void Checkpointer::Loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+        // After kCommitsPerCheckpoint commits (each checkpoint syncs the file: as rare as SQLite's own, which runs
+        // every 1000 pages), or `interval_` after the last checkpoint when anything was committed since.
+        cv_.wait_for(lock, interval_, [&] { return stop_ || commits_ >= kCommitsPerCheckpoint; });
+        if (stop_) return;
+        if (commits_ == 0) {
+            cv_.wait(lock, [&] { return stop_ || commits_ > 0; });  // nothing to do: sleep until a commit
+            continue;
+        }
+        commits_ = 0;
+        lock.unlock();
+        // PASSIVE: copies what no reader still needs and returns; busy (another process checkpointing) is fine.
+        (void)db_.ExecScript("PRAGMA wal_checkpoint(PASSIVE)");
+        lock.lock();
+    }
+}
+
 Result<void> InTransaction(db::Database& db, const std::function<Result<void>()>& body) {
-    GALE_RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
+    // Execute, not ExecScript: the connection keeps these prepared (sqlite3_exec would parse them every time).
+    GALE_RETURN_IF_ERROR(db.Execute("BEGIN IMMEDIATE"));
     auto r = body();
     if (!r) {
-        (void)db.ExecScript("ROLLBACK");
+        (void)db.Execute("ROLLBACK");
         return r;
     }
-    auto c = db.ExecScript("COMMIT");
+    auto c = db.Execute("COMMIT");
     if (!c) {
-        (void)db.ExecScript("ROLLBACK");
-        return c;
+        (void)db.Execute("ROLLBACK");
+        return tl::unexpected(c.error());
     }
     return {};
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file sqlite_support.hpp (private)
 /// @brief What the embedded queue and result backend share: a process-wide wake-up per file, group commit, and
+///        a checkpointer thread, and
 ///        small value helpers.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gale/base/error.hpp>
@@ -56,6 +58,41 @@ private:
     std::condition_variable cv_;
     std::vector<Pending*> queue_;
     bool leader_ = false;
+};
+
+/// Checkpoints a WAL file from a thread of its own. SQLite's automatic checkpoint runs inside the commit that takes
+/// the WAL past wal_autocheckpoint pages, on the committing thread: for the embedded queue's consumers, the fetch
+/// thread (measured: 7% of it). Connections that call Committed() after each commit turn theirs off
+/// (DisableAutoCheckpoint); this thread then runs a PASSIVE checkpoint (it never blocks readers or writers) every
+/// kCommitsPerCheckpoint commits, or `interval` after the last one when fewer came, and sleeps while nothing is
+/// committed. Thread-safe; the destructor stops and joins the thread.
+class Checkpointer {
+public:
+    [[nodiscard]] static Result<std::unique_ptr<Checkpointer>> Start(
+        const std::string& path, std::chrono::milliseconds busy_timeout,
+        std::chrono::milliseconds interval = std::chrono::milliseconds(1000));
+    ~Checkpointer();
+    Checkpointer(const Checkpointer&) = delete;
+    Checkpointer& operator=(const Checkpointer&) = delete;
+
+    /// Turns off `db`'s automatic checkpoint: this checkpointer does them (call Committed after each commit).
+    [[nodiscard]] static Result<void> DisableAutoCheckpoint(db::Database& db);
+    /// A connection committed to the file.
+    void Committed();
+
+    static constexpr std::uint64_t kCommitsPerCheckpoint = 200;
+
+private:
+    Checkpointer(db::Database db, std::chrono::milliseconds interval);
+    void Loop();
+
+    db::Database db_;
+    const std::chrono::milliseconds interval_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::uint64_t commits_ = 0;  // under mu_
+    bool stop_ = false;          // under mu_
+    std::thread thread_;
 };
 
 /// Runs `body` between BEGIN IMMEDIATE and COMMIT (ROLLBACK on any error).

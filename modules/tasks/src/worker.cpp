@@ -738,6 +738,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     Verdict Prepare(Job& job) {
         if (!job.decoded) {
             Delivery& d = job.delivery;
+            ParseDeferredHeaders(d);
             if (options.max_deliveries > 0 && d.delivery_count > options.max_deliveries) {
                 std::string name;
                 if (d.message.headers.is_object()) {

@@ -24,7 +24,9 @@
 ///  - Queues are consumed in turn (round-robin over the consumer's queues), as Celery consumes several queues.
 ///
 /// Files: WAL journal, synchronous=NORMAL (a committed row survives a process crash; the last transactions may be
-/// lost on power loss), a busy timeout (5 s) for the processes sharing the file. Consumers in this process are
+/// lost on power loss), a busy timeout (5 s) for the processes sharing the file. The consumers' connections do not
+/// checkpoint the WAL in their commits: a thread of the broker does, every 200 of their commits (or a second after
+/// the last), PASSIVE, so that it never blocks them. Consumers in this process are
 /// woken by publishes at once; other processes' publishes are seen within the poll interval (PRAGMA data_version,
 /// default 5 ms).
 ///
