@@ -476,7 +476,8 @@ Result<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Open(const std::string& 
     auto schema = writer.ExecScript(kSchema);
     if (!schema)
         return MakeError(schema.error().code(), fmt::format("embedded queue '{}': {}", path, schema.error().message()));
-    state->publisher = std::make_unique<detail::GroupCommit>(std::move(writer));
+    GALE_ASSIGN_OR_RETURN(auto turns, detail::WriteTurns::Open(path));
+    state->publisher = std::make_unique<detail::GroupCommit>(std::move(writer), std::move(turns), options.busy_timeout);
     GALE_ASSIGN_OR_RETURN(auto reader, db::Database::Open(path, options.busy_timeout));
     state->reader = std::move(reader);
     GALE_ASSIGN_OR_RETURN(state->checkpointer, detail::Checkpointer::Start(path, options.busy_timeout));

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -524,6 +525,72 @@ TEST(EmbeddedResultBackend, StoresGetsAndWaits) {
     ASSERT_TRUE(done) << done.error().ToString();
     EXPECT_EQ(done->state, TaskState::kSuccess);
     EXPECT_EQ(done->result, 42);
+}
+
+// StoreAsync: results from several threads are written by the backend's writer in batches, each readable once its
+// `done` came, each `done` called once.
+TEST(EmbeddedResultBackend, StoreAsyncBatchesResultsFromManyThreads) {
+    TempDir dir;
+    auto backend = EmbeddedResultBackend::Open(dir.File("r.db"));
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    std::atomic<int> ok{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 100; ++i) {
+                TaskRequest request;
+                request.id = "r-" + std::to_string(t) + "-" + std::to_string(i);
+                TaskResult result;
+                result.state = TaskState::kSuccess;
+                result.result = i;
+                (*backend)->StoreAsync(request, result, [&](Result<void> r) { (r ? ok : failed)++; });
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    ASSERT_TRUE(testing::WaitFor([&] { return ok.load() + failed.load() == 400; }));
+    EXPECT_EQ(failed.load(), 0);
+    auto read = (*backend)->Get("r-2-99");
+    ASSERT_TRUE(read) << read.error().ToString();
+    EXPECT_EQ(read->state, TaskState::kSuccess);
+    EXPECT_EQ(read->result, 99);
+    TaskRequest none;  // no id: refused at once, through `done`
+    bool refused = false;
+    (*backend)->StoreAsync(none, TaskResult{}, [&](Result<void> r) { refused = !r; });
+    EXPECT_TRUE(refused);
+}
+
+// Publishers and result stores take turns at the file's write lock as the consumers do (write_turns.hpp): while
+// another holds the turn, a publish waits for it — in the turn's queue, not in SQLite's busy handler — and goes
+// through as soon as it is released.
+TEST(EmbeddedBroker, PublishesAndResultStoresWaitForTheirTurn) {
+    TempDir dir;
+    auto broker = OpenBroker(dir);
+    auto backend = EmbeddedResultBackend::Open(dir.File("q.db"));
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    auto other = detail::WriteTurns::Open(dir.File("q.db"));
+    ASSERT_TRUE(other) << other.error().ToString();
+    ASSERT_TRUE(other->Enter(1s));
+    std::atomic<bool> published{false}, stored{false};
+    std::thread publisher([&] {
+        EXPECT_TRUE(broker->Publish({.queue = "celery"}, Message("p")));
+        published.store(true);
+    });
+    std::thread storer([&] {
+        TaskRequest request;
+        request.id = "s";
+        EXPECT_TRUE((*backend)->Store(request, TaskResult{.state = TaskState::kSuccess}));
+        stored.store(true);
+    });
+    std::this_thread::sleep_for(200ms);
+    EXPECT_FALSE(published.load()) << "a publish did not wait for the turn another holds";
+    EXPECT_FALSE(stored.load()) << "a result store did not wait for the turn another holds";
+    other->Leave();
+    publisher.join();
+    storer.join();
+    EXPECT_TRUE(published.load());
+    EXPECT_TRUE(stored.load());
+    EXPECT_EQ(*broker->QueueLength("celery"), 1U);
 }
 
 TEST(EmbeddedResultBackend, ExpiredResultsReadAsPending) {

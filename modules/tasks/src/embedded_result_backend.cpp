@@ -10,6 +10,7 @@
 #include <gale/tasks/embedded_broker.hpp>
 
 #include "sqlite_support.hpp"
+#include "store_batcher.hpp"
 
 namespace gale::tasks {
 namespace {
@@ -43,6 +44,23 @@ struct EmbeddedResultBackend::State {
     std::unique_ptr<detail::GroupCommit> writer;
     std::optional<db::Database> reader;
     std::atomic<std::uint64_t> stores{0};
+    std::unique_ptr<detail::StoreBatcher> batcher;  // StoreAsync; destroyed first (it writes what is queued)
+
+    ~State() { batcher.reset(); }
+
+    /// Inserts (or replaces) one result; every kExpireEvery-th store also deletes the expired ones.
+    Result<void> Write(db::Database& db, const std::string& task_id, TaskState state, const std::string& meta,
+                       std::int64_t now) {
+        GALE_RETURN_IF_ERROR(db.Execute(
+            "INSERT INTO gale_task_results (task_id, state, meta, stored_at, expires_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, meta = excluded.meta, "
+            "stored_at = excluded.stored_at, expires_at = excluded.expires_at",
+            {task_id, std::string(ToString(state)), meta, now, now + options.expires.count()}));
+        if (stores.fetch_add(1) % kExpireEvery == kExpireEvery - 1) {
+            GALE_RETURN_IF_ERROR(db.Execute("DELETE FROM gale_task_results WHERE expires_at < ?", {now}));
+        }
+        return {};
+    }
 };
 
 Result<std::unique_ptr<EmbeddedResultBackend>> EmbeddedResultBackend::Open(const std::string& path,
@@ -61,9 +79,22 @@ Result<std::unique_ptr<EmbeddedResultBackend>> EmbeddedResultBackend::Open(const
         return MakeError(schema.error().code(),
                          fmt::format("embedded result backend '{}': {}", path, schema.error().message()));
     }
-    state->writer = std::make_unique<detail::GroupCommit>(std::move(writer));
+    GALE_ASSIGN_OR_RETURN(auto turns, detail::WriteTurns::Open(path));
+    state->writer = std::make_unique<detail::GroupCommit>(std::move(writer), std::move(turns), options.busy_timeout);
     GALE_ASSIGN_OR_RETURN(auto reader, db::Database::Open(path, options.busy_timeout));
     state->reader = std::move(reader);
+    State* raw = state.get();  // the batcher is the State's, destroyed before the rest of it
+    state->batcher =
+        std::make_unique<detail::StoreBatcher>([raw](const std::vector<detail::StoreBatcher::Item>& batch) {
+            const std::int64_t now = UnixMillis();
+            auto written = raw->writer->Run([&](db::Database& db) -> Result<void> {
+                for (const auto& item : batch)
+                    GALE_RETURN_IF_ERROR(raw->Write(db, item.task_id, item.state, item.meta, now));
+                return {};
+            });
+            if (written) raw->notifier->Notify();
+            return std::vector<Result<void>>(batch.size(), written);
+        });
     return std::unique_ptr<EmbeddedResultBackend>(new EmbeddedResultBackend(std::move(state)));
 }
 
@@ -75,20 +106,22 @@ Result<void> EmbeddedResultBackend::Store(const TaskRequest& request, const Task
     if (r.task_id.empty()) return MakeError(ErrorCode::kInvalidArgument, "embedded result backend: no task id");
     const std::int64_t now = UnixMillis();
     const std::string meta = r.ToMeta().dump();
-    const std::string state(ToString(r.state));
-    const bool expire = state_->stores.fetch_add(1) % kExpireEvery == kExpireEvery - 1;
-    auto stored = state_->writer->Run([&](db::Database& db) -> Result<void> {
-        GALE_RETURN_IF_ERROR(db.Execute(
-            "INSERT INTO gale_task_results (task_id, state, meta, stored_at, expires_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (task_id) DO UPDATE SET state = excluded.state, meta = excluded.meta, "
-            "stored_at = excluded.stored_at, expires_at = excluded.expires_at",
-            {r.task_id, state, meta, now, now + state_->options.expires.count()}));
-        if (expire) GALE_RETURN_IF_ERROR(db.Execute("DELETE FROM gale_task_results WHERE expires_at < ?", {now}));
-        return {};
-    });
+    auto stored =
+        state_->writer->Run([&](db::Database& db) { return state_->Write(db, r.task_id, r.state, meta, now); });
     if (!stored) return stored;
     state_->notifier->Notify();
     return {};
+}
+
+void EmbeddedResultBackend::StoreAsync(const TaskRequest& request, const TaskResult& result, StoreDone done) {
+    std::string task_id = result.task_id.empty() ? request.id : result.task_id;
+    if (task_id.empty()) {
+        done(MakeError(ErrorCode::kInvalidArgument, "embedded result backend: no task id"));
+        return;
+    }
+    TaskResult r = result;
+    r.task_id = task_id;
+    state_->batcher->Add({std::move(task_id), r.state, r.ToMeta().dump(), std::move(done)});
 }
 
 Result<TaskResult> EmbeddedResultBackend::Get(const std::string& task_id) {

@@ -14,6 +14,7 @@
 #include <gale/tasks/redis.hpp>
 
 #include "py_json.hpp"
+#include "store_batcher.hpp"
 
 namespace gale::tasks::redis {
 
@@ -39,7 +40,12 @@ Result<TaskResult> Parse(const std::string& task_id, std::string_view text) {
 class RedisResultBackend final : public ResultBackend {
 public:
     RedisResultBackend(r::ConnectionOptions connection, RedisResultBackendOptions options)
-        : connection_(connection), options_(options), pool_(std::move(connection), {.size = options.pool_size}) {}
+        : connection_(connection),
+          options_(options),
+          pool_(std::move(connection), {.size = options.pool_size}),
+          batcher_(std::make_unique<tasks::detail::StoreBatcher>(
+              [this](const std::vector<tasks::detail::StoreBatcher::Item>& batch) { return WriteBatch(batch); })) {}
+    ~RedisResultBackend() override { batcher_.reset(); }  // writes what is queued while the pool is still there
 
     // gale::tasks::ResultBackend
     std::string_view name() const noexcept override { return "redis"; }
@@ -58,6 +64,17 @@ public:
             if (reply.is_error()) return tl::unexpected(r::ErrorFromReply("SETEX", reply.str));
         }
         return {};
+    }
+
+    void StoreAsync(const TaskRequest& request, const TaskResult& result, StoreDone done) override {
+        TaskResult copy = result;
+        if (copy.task_id.empty()) copy.task_id = request.id;
+        if (copy.task_id.empty()) {
+            done(MakeError(ErrorCode::kInvalidArgument, "redis result backend: no task id"));
+            return;
+        }
+        std::string meta = tasks::detail::PythonJson(copy.ToMeta());
+        batcher_->Add({std::move(copy.task_id), copy.state, std::move(meta), std::move(done)});
     }
 
     Result<TaskResult> Get(const std::string& task_id) override {
@@ -131,9 +148,52 @@ public:
     }
 
 private:
+    /// One pipeline for the batch: MULTI SETEX PUBLISH EXEC per result, as Store sends them one by one.
+    std::vector<Result<void>> WriteBatch(const std::vector<tasks::detail::StoreBatcher::Item>& batch) {
+        std::vector<r::Args> commands;
+        commands.reserve(batch.size() * 4);
+        const std::string ttl = std::to_string(options_.result_expires.count());
+        for (const auto& item : batch) {
+            std::string key = fmt::format("{}{}", kPrefix, item.task_id);
+            commands.push_back({"MULTI"});
+            commands.push_back({"SETEX", key, ttl, item.meta});
+            commands.push_back({"PUBLISH", std::move(key), item.meta});
+            commands.push_back({"EXEC"});
+        }
+        auto replies = pool_.Pipeline(commands);
+        if (!replies) return std::vector<Result<void>>(batch.size(), tl::unexpected(replies.error()));
+        std::vector<Result<void>> out;
+        out.reserve(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (replies->size() < 4 * (i + 1)) {
+                out.push_back(MakeError(ErrorCode::kInternal, "redis result backend: a reply is missing"));
+                continue;
+            }
+            const r::Reply* failed = nullptr;
+            for (std::size_t k = 4 * i; k < 4 * i + 4; ++k) {
+                if ((*replies)[k].is_error()) failed = &(*replies)[k];
+            }
+            const r::Reply& exec = (*replies)[4 * i + 3];
+            if (failed == nullptr && exec.is_array()) {
+                for (const auto& e : exec.elements) {
+                    if (e.is_error()) failed = &e;
+                }
+            }
+            if (failed != nullptr) {
+                out.push_back(tl::unexpected(r::ErrorFromReply("SETEX", failed->str)));
+            } else if (!exec.is_array()) {
+                out.push_back(MakeError(ErrorCode::kInternal, "redis result backend: MULTI/EXEC aborted"));
+            } else {
+                out.push_back({});
+            }
+        }
+        return out;
+    }
+
     r::ConnectionOptions connection_;
     RedisResultBackendOptions options_;
     r::Pool pool_;
+    std::unique_ptr<tasks::detail::StoreBatcher> batcher_;  // StoreAsync: pipelines; declared last, destroyed first
 };
 
 }  // namespace

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The Redis result backend against a real redis-server (label `redis`).
+#include <atomic>
 #include <thread>
+#include <vector>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -56,6 +59,63 @@ TEST(RedisResultBackend, StoreIsSetexAndPublishOfCeleryMeta) {
     ASSERT_TRUE(read);
     EXPECT_EQ(read->state, TaskState::kSuccess);
     EXPECT_EQ(read->result, 5);
+}
+
+// StoreAsync: results handed in from several threads are pipelined by the backend's writer; each is stored as
+// Store stores it (SETEX with the TTL, PUBLISHed on its channel) and each `done` is called once, successfully.
+TEST(RedisResultBackend, StoreAsyncPipelinesResultsFromManyThreads) {
+    GALE_FRESH_REDIS(server);
+    auto backend = MakeResultBackend(server->url(), {.result_expires = std::chrono::seconds(600)});
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    std::atomic<int> ok{0}, failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 50; ++i) {
+                TaskRequest request;
+                request.id = fmt::format("a-{}-{}", t, i);
+                (*backend)->StoreAsync(request, Success("", i), [&](Result<void> r) { (r ? ok : failed)++; });
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ok.load() + failed.load() < 200 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(ok.load(), 200);
+    EXPECT_EQ(failed.load(), 0);
+    auto c = r::Connection::Connect(server->connection_options());
+    ASSERT_TRUE(c) << c.error().ToString();
+    auto stored = (*c)->Command({"GET", "celery-task-meta-a-3-49"});
+    ASSERT_TRUE(stored && !stored->is_nil());
+    TaskResult expected = Success("a-3-49", 49);
+    auto read = (*backend)->Get("a-3-49");
+    ASSERT_TRUE(read);
+    EXPECT_EQ(read->state, TaskState::kSuccess);
+    EXPECT_EQ(read->result, 49);
+    auto ttl = (*c)->Command({"TTL", "celery-task-meta-a-0-0"});
+    EXPECT_GE(ttl->integer, 590);
+    auto keys = (*c)->Command({"KEYS", "celery-task-meta-a-*"});
+    ASSERT_TRUE(keys);
+    EXPECT_EQ(keys->elements.size(), 200U);
+}
+
+// A store whose server is gone answers its `done` with the error (the worker logs it and settles the message).
+TEST(RedisResultBackend, StoreAsyncAnswersAnUnreachableServerWithItsError) {
+    auto backend = MakeResultBackend("redis://127.0.0.1:1/0", {});
+    ASSERT_TRUE(backend) << backend.error().ToString();
+    std::atomic<int> failed{0};
+    TaskRequest request;
+    request.id = "gone";
+    (*backend)->StoreAsync(request, Success("", 1), [&](Result<void> r) {
+        if (!r) ++failed;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (failed.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_EQ(failed.load(), 1);
 }
 
 TEST(RedisResultBackend, WaitSeesResultsStoredBeforeAndAfterItStarted) {

@@ -122,9 +122,17 @@ Result<void> GroupCommit::Run(const Work& work) {
     return std::move(self.result);
 }
 
+Result<void> GroupCommit::Transaction(const std::function<Result<void>()>& body) {
+    if (!turns_) return InTransaction(db_, body);
+    GALE_RETURN_IF_ERROR(turns_->Enter(busy_timeout_));
+    auto done = InTransaction(db_, body);
+    turns_->Leave();
+    return done;
+}
+
 Result<void> GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
     bool failed = false;
-    auto all = InTransaction(db_, [&]() -> Result<void> {
+    auto all = Transaction([&]() -> Result<void> {
         for (Pending* p : batch) {
             p->result = (*p->work)(db_);
             if (!p->result) {
@@ -143,7 +151,7 @@ Result<void> GroupCommit::RunBatch(const std::vector<Pending*>& batch) {
     if (batch.size() == 1) return all;  // its result is already the unit's own error
     // One unit failed: run each alone, so that only it fails.
     for (Pending* p : batch) {
-        p->result = InTransaction(db_, [&] { return (*p->work)(db_); });
+        p->result = Transaction([&] { return (*p->work)(db_); });
     }
     return {};
 }

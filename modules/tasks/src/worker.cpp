@@ -152,7 +152,8 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     std::condition_variable idle_cv;   // WaitIdle
     std::deque<Job> ready;
     std::vector<Completion> completions;
-    bool settling = false;  // the fetch thread is settling completions it took out of `completions` (WaitIdle)
+    bool settling = false;    // the fetch thread is settling completions it took out of `completions` (WaitIdle)
+    std::size_t storing = 0;  // results handed to the backend's StoreAsync, their messages not settled yet
     struct Returned {
         Job job;
         Clock::time_point due;
@@ -262,6 +263,32 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                        {{"task", job.request.task}, {"id", job.request.id}, {"error", r.error().ToString()}});
             SetError("result backend: " + r.error().ToString());
         }
+    }
+
+    /// A success's result through the backend's StoreAsync: counted as succeeded and, with acks_late, settled when
+    /// it is written (as StoreResult then settle would, without the task thread waiting). `storing` keeps WaitIdle
+    /// waiting meanwhile.
+    void StoreThenSettle(const std::shared_ptr<Job>& job, const TaskResult& result, const WorkerMetrics::TaskHandles& h,
+                         bool acks_late) {
+        {
+            std::lock_guard lock(mu);
+            ++storing;
+        }
+        backend->StoreAsync(job->request, result, [self = shared_from_this(), job, &h, acks_late](Result<void> stored) {
+            if (!stored) {
+                log::Error(
+                    kLogger, "cannot store the task's result",
+                    {{"task", job->request.task}, {"id", job->request.id}, {"error", stored.error().ToString()}});
+                self->SetError("result backend: " + stored.error().ToString());
+            }
+            self->Count(h, TaskOutcome::kSucceeded);
+            if (acks_late) self->Complete(*job, Action::kAck, true);
+            {
+                std::lock_guard lock(self->mu);
+                --self->storing;
+            }
+            self->idle_cv.notify_all();
+        });
     }
 
     void StoreFailure(const Job& job, const FailureInfo& f) {
@@ -389,7 +416,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             slot->job = job;
             auto cancel = slot->cancel;
             lock.unlock();
-            core->Run(*job, *slot, cancel);
+            core->Run(job, *slot, cancel);
             lock.lock();
             if (slot->state == SlotState::kAbandoned) {
                 // Past its hard limit (the fetch thread failed and settled it) or past the shutdown: done.
@@ -406,7 +433,8 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
     }
 
     /// Runs one job to its settlement (nothing, once the run was abandoned).
-    void Run(Job& job, Slot& slot, const std::shared_ptr<std::atomic<bool>>& cancel) {
+    void Run(const std::shared_ptr<Job>& job_ptr, Slot& slot, const std::shared_ptr<std::atomic<bool>>& cancel) {
+        Job& job = *job_ptr;
         const auto& h = HandlesFor(job.request.task);
         const bool acks_late = job.def->options.acks_late;
         if (!acks_late) Complete(job, Action::kAck, false);  // acked as the thread takes it (Celery's default)
@@ -450,6 +478,17 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             }
 
             if (!thrown && result) {
+                const bool follow_ups =
+                    (job.request.embed.callbacks.is_array() && !job.request.embed.callbacks.empty()) ||
+                    (job.request.embed.chain.is_array() && !job.request.embed.chain.empty());
+                if (WantsResult(job) && !follow_ups) {
+                    // The common case: nothing is sent after the result, so the thread need not wait for it to be
+                    // written; the message is settled once it is (StoreThenSettle).
+                    TaskResult r = BaseResult(job, TaskState::kSuccess);
+                    r.result = std::move(*result);
+                    StoreThenSettle(job_ptr, r, h, acks_late);
+                    return;
+                }
                 if (WantsResult(job)) {
                     TaskResult r = BaseResult(job, TaskState::kSuccess);
                     r.result = *result;
@@ -1110,8 +1149,8 @@ bool Worker::WaitIdle(std::chrono::steady_clock::time_point deadline) {
     if (!c.started.load()) return true;
     std::unique_lock lock(c.mu);
     return c.idle_cv.wait_until(lock, deadline, [&] {
-        return (!c.stop_fetching || c.fetch_stopped) && c.running == 0 && c.ready.empty() && c.completions.empty() &&
-               !c.settling;
+        return (!c.stop_fetching || c.fetch_stopped) && c.running == 0 && c.storing == 0 && c.ready.empty() &&
+               c.completions.empty() && !c.settling;
     });
 }
 

@@ -100,6 +100,66 @@ TEST(Worker, RunsATypedTaskAndStoresCelerysResult) {
     EXPECT_TRUE(WaitFor([&] { return f.broker->Peek("celery")->empty(); }));  // acked
 }
 
+/// A backend whose StoreAsync answers only when the test releases it.
+class DeferredBackend final : public ResultBackend {
+public:
+    explicit DeferredBackend(ResultBackend& inner) : inner_(inner) {}
+    std::string_view name() const noexcept override { return "deferred"; }
+    Result<void> Store(const TaskRequest& request, const TaskResult& result) override {
+        return inner_.Store(request, result);
+    }
+    void StoreAsync(const TaskRequest& request, const TaskResult& result, StoreDone done) override {
+        std::lock_guard lock(mu_);
+        pending_.push_back({request, result, std::move(done)});
+    }
+    Result<TaskResult> Get(const std::string& id) override { return inner_.Get(id); }
+    Result<TaskResult> Wait(const std::string& id, std::chrono::milliseconds t) override { return inner_.Wait(id, t); }
+    std::size_t Pending() {
+        std::lock_guard lock(mu_);
+        return pending_.size();
+    }
+    void ReleaseAll() {
+        std::vector<Stored> out;
+        {
+            std::lock_guard lock(mu_);
+            out.swap(pending_);
+        }
+        for (auto& p : out) p.done(inner_.Store(p.request, p.result));
+    }
+
+private:
+    struct Stored {
+        TaskRequest request;
+        TaskResult result;
+        StoreDone done;
+    };
+    ResultBackend& inner_;
+    std::mutex mu_;
+    std::vector<Stored> pending_;
+};
+
+// A success with nothing to send after it goes through StoreAsync: the task thread moves on, and the message is
+// settled — and the task counted as succeeded — only once the result is written; WaitIdle waits for that too.
+TEST(Worker, ASuccessIsSettledOnlyOnceItsResultIsWritten) {
+    Fixture f;
+    DeferredBackend deferred(*f.backend);
+    ASSERT_TRUE(f.registry.Add("hello.add", Typed([](int a, int b) { return a + b; })));
+    f.worker = std::make_unique<Worker>(*f.broker, f.registry, &deferred, *f.client, f.options);
+    ASSERT_TRUE(f.worker->Start());
+    auto id = f.client->Send("hello.add", {2, 3});
+    ASSERT_TRUE(id);
+    ASSERT_TRUE(WaitFor([&] { return deferred.Pending() == 1; }));
+    std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(f.Outcome(TaskOutcome::kSucceeded), 0U);
+    EXPECT_EQ(f.broker->Peek("celery")->size(), 1U) << "settled before its result was written";
+    EXPECT_FALSE(f.worker->WaitIdle(std::chrono::steady_clock::now() + 100ms));
+    deferred.ReleaseAll();
+    EXPECT_TRUE(f.worker->WaitIdle(std::chrono::steady_clock::now() + 5s));
+    EXPECT_EQ(f.Outcome(TaskOutcome::kSucceeded), 1U);
+    EXPECT_TRUE(WaitFor([&] { return f.broker->Peek("celery")->empty(); }));  // acked
+    EXPECT_EQ(f.WaitResult(*id).result, 5);
+}
+
 TEST(Worker, TypedArgumentsAreRangeCheckedTypeErrorsThatAreNotRetried) {
     Fixture f;
     ASSERT_TRUE(f.registry.Add("t.add", Typed([](int a, int b) { return a + b; }, {"a", "b"})));

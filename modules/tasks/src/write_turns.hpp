@@ -6,8 +6,8 @@
 /// committed takes the write lock again within microseconds, while the one that found the file busy sleeps, wakes
 /// to find it taken again, and sleeps longer: one process could take almost every batch of a shared queue (the
 /// starvation test in embedded_broker_test.cpp). Consumers therefore take turns before BEGIN IMMEDIATE, so that
-/// they never wait for one another in SQLite's busy handler (publishers and result stores, which do not take turns,
-/// still do).
+/// they never wait for one another in SQLite's busy handler; publishers and result stores take the same turns
+/// (GroupCommit in sqlite_support.hpp).
 ///
 /// How: "<queue file>-turns" carries two open-file-description locks (fcntl F_OFD_SETLK: owned by this open file,
 /// so two consumers in one process exclude each other too, and released by the kernel when the process dies, so a

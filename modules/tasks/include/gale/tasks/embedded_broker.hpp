@@ -34,8 +34,8 @@
 /// "<path>-turns", holds the turns' locks): a consumer that has just committed waits for one that was already
 /// waiting, so busy consumers alternate and processes sharing a queue each get a share of it. (SQLite's own busy
 /// handler sleeps and retries instead of queueing, which let one process take nearly every batch.) A turn that
-/// does not come within the busy timeout is kUnavailable, as a busy file is. Publishers and result stores do not
-/// take turns; they wait in SQLite's busy handler as before.
+/// does not come within the busy timeout is kUnavailable, as a busy file is. Publishers and the embedded result
+/// backend's stores take the same turns (each group-committed transaction in one).
 ///
 /// Thread-safety: EmbeddedBroker and EmbeddedResultBackend are safe to use from any thread. A consumer is used by
 /// one thread at a time (BrokerConsumer's contract). Ownership: consumers hold the broker's state; they may
@@ -120,6 +120,8 @@ public:
     // gale::tasks::ResultBackend
     [[nodiscard]] std::string_view name() const noexcept override { return "embedded"; }
     [[nodiscard]] Result<void> Store(const TaskRequest& request, const TaskResult& result) override;
+    /// One transaction for every result handed in while the previous batch was written (ResultBackend).
+    void StoreAsync(const TaskRequest& request, const TaskResult& result, StoreDone done) override;
     [[nodiscard]] Result<TaskResult> Get(const std::string& task_id) override;
     [[nodiscard]] Result<TaskResult> Wait(const std::string& task_id, std::chrono::milliseconds timeout) override;
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,16 @@ public:
     }
     /// Stores `result` for the task `request` describes (RPC: sends it to request.reply_to, correlation id = id).
     [[nodiscard]] virtual Result<void> Store(const TaskRequest& request, const TaskResult& result) = 0;
+    using StoreDone = std::function<void(Result<void>)>;
+    /// Store, finished later: `done` is called exactly once with Store's outcome, either before StoreAsync returns
+    /// (the default: Store, then `done`) or on a thread of the backend. The embedded and Redis backends override
+    /// it: one writer thread writes what the task threads hand it in batches (one transaction, one pipeline), so
+    /// that a task thread does not wait for its result and a thousand results cost far fewer round trips. The
+    /// worker uses it for results with nothing to send after them, and settles the message in `done`. A backend
+    /// destroyed with stores queued writes them first.
+    virtual void StoreAsync(const TaskRequest& request, const TaskResult& result, StoreDone done) {
+        done(Store(request, result));
+    }
     /// The result if it is known now (PENDING if not).
     [[nodiscard]] virtual Result<TaskResult> Get(const std::string& task_id) = 0;
     /// Waits up to `timeout` for a ready state (SUCCESS, FAILURE, REVOKED). Errors: kTimeout, transport errors.
