@@ -393,7 +393,7 @@ private:
             for (int i = kMaxPriority; i >= 0; --i) p.push_back(i);
             return JsonIds(p);
         }();
-        const std::string probe = fmt::format(
+        static const std::string probe = fmt::format(
             "SELECT p.value FROM json_each(?3) p WHERE EXISTS (SELECT 1 FROM gale_task_queue q WHERE q.queue = ?2 AND "
             "q.priority = p.value AND q.visible_at <= ?1 AND {} LIMIT 1)",
             kNotHeld);

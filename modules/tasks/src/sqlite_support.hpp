@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /// @file sqlite_support.hpp (private)
-/// @brief What the embedded queue and result backend share: a process-wide wake-up per file, group commit, and
-///        a checkpointer thread, and
-///        small value helpers.
+/// @brief What the embedded queue and result backend share: a process-wide wake-up per file, group commit, a
+///        checkpointer thread, and small value helpers.
 #pragma once
 
 #include <chrono>
