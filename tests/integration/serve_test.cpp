@@ -260,6 +260,10 @@ protected:
         if (wait_for_app) {
             app_port_ = proc_->WaitForPort("app server listening", 10s);
             ASSERT_NE(app_port_, 0) << "no 'app server listening' line with a port";
+            // The app server logs that line from its role's Start(); the runner marks the process started only
+            // after every role has started, so /startup and /ready can still answer 503 for a moment.
+            ASSERT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/startup") == 200; }, 5000ms, 10ms))
+                << "/startup did not pass after the app server was listening";
         }
     }
 
@@ -294,7 +298,7 @@ TEST_F(ServeTest, StartupCommandHoldsProbesAndAppPortUntilItFinishes) {
     app_port_ = proc_->WaitForPort("app server listening", 10s);
     ASSERT_NE(app_port_, 0);
     EXPECT_GE(MsSince(t0), 800) << "the app port opened before the command finished";
-    EXPECT_EQ(StatusOf(probe_port_, "/startup"), 200);
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/startup") == 200; }, 5000ms, 10ms));
     EXPECT_EQ(StatusOf(probe_port_, "/ready"), 200);
     EXPECT_EQ(StatusOf(probe_port_, "/alive"), 200);
     auto hello = Get(app_port_, "/");
@@ -899,7 +903,8 @@ TEST_F(ServeTest, ConsumeRunsRegisteredConsumersWithProbesMetricsAndDeadLetters)
     std::uint16_t probe = p.WaitForPort("probe server listening", 10s);
     ASSERT_NE(probe, 0);
     ASSERT_TRUE(Eventually([&] { return ReadFile(out) == "NY\nPA\n"; }, 10s)) << ReadFile(out) << p.Log();
-    EXPECT_EQ(StatusOf(probe, "/ready"), 200);
+    // The consumer may save before the runner marks the process started (it does so once every role started).
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe, "/ready") == 200; }, 5000ms, 10ms));
     EXPECT_EQ(StatusOf(probe, "/alive"), 200);
     auto metrics = Get(probe, "/metrics");
     ASSERT_TRUE(metrics);
@@ -943,7 +948,7 @@ TEST_F(ServeTest, ConsumeWithCheckMigrationsWaitsForThemBeforeConsuming) {
 
     fs::remove(pending_file_);
     ASSERT_TRUE(Eventually([&] { return ReadFile(out) == "NY\n"; }, 10s)) << ReadFile(out) << p.Log();
-    EXPECT_EQ(StatusOf(probe, "/startup"), 200);
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe, "/startup") == 200; }, 5000ms, 10ms));
     ::kill(p.pid(), SIGTERM);
     auto code = p.WaitExit(10s);
     ASSERT_TRUE(code);
