@@ -186,7 +186,8 @@ int RunGaleWsgi(int argc, char** argv) {
         service = Env("DJANGO_SETTINGS_MODULE").substr(0, Env("DJANGO_SETTINGS_MODULE").find('.'));
     if (service.empty()) service = kName;
 
-    // Its version (the app.kubernetes.io/version label, the TASK Job's name, /metrics): the project's, not gale's.
+    // Its version (--version, the start-up log, the app.kubernetes.io/version label, the TASK Job's name): the
+    // project's, not gale's.
     std::string version = Env("GALE_WSGI_VERSION");
     std::shared_ptr<WsgiApp> wsgi;
     app::App app(service, version.empty() ? "0.0.0" : version);
