@@ -36,10 +36,9 @@ def run_checks(tag):
     return serious, warnings
 
 
-def database_engine():
+def has_database():
     from django.conf import settings
-    engine = settings.DATABASES.get("default", {}).get("ENGINE")
-    return str(engine) if engine else None
+    return "default" in settings.DATABASES and bool(settings.DATABASES["default"].get("ENGINE"))
 
 
 def check_database():
@@ -178,16 +177,10 @@ health::CheckResult RunChecks(const std::string& tag) {
     return health::CheckResult::Ok();
 }
 
-std::optional<std::string> DatabaseEngine() {
+bool HasDatabase() {
     Gil gil;
-    auto engine = Call("database_engine");
-    if (!engine || engine->get() == Py_None) return std::nullopt;
-    const char* name = PyUnicode_AsUTF8(engine->get());
-    if (name == nullptr) {
-        PyErr_Clear();
-        return std::nullopt;
-    }
-    return std::string(name);
+    auto has = Call("has_database");
+    return has && PyObject_IsTrue(has->get()) == 1;
 }
 
 health::CheckResult CheckDatabase() {
