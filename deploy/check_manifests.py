@@ -27,7 +27,9 @@ same schema the API server publishes, at the client's Kubernetes version) strict
      probe fails within the drain delay (periodSeconds x failureThreshold + timeoutSeconds <= GALE_DRAIN_DELAY),
      terminationGracePeriodSeconds covers drain delay + graceful timeout + the shutdown webhooks, and a pod that
      waits for migrations (GALE_CHECK_MIGRATIONS) does so on a database server, not on a SQLite file in its own
-     volume that no Job can reach;
+     volume that no Job can reach (DATABASE_ENGINE / DATABASE_URL, or, for a service whose migrations are in a
+     database it configures itself such as a Django project's DATABASES, the engine its pod template names in the
+     annotation gale.dev/migrations-database);
   8. KEDA's custom resources (keda.sh/v1alpha1 ScaledObject and TriggerAuthentication), which the client has no
      models for, against the schema below (KEDA 2.x's CRDs, the fields gale renders and their neighbours) as
      strictly as 2-4, with the metadata of the rabbitmq and redis triggers (a misspelt key is silently ignored by
@@ -445,7 +447,10 @@ class Checker:
             if doc.get("kind") not in ("Deployment", "Job"):
                 continue
             self.where = describe(index, doc)
-            pod = ((doc.get("spec") or {}).get("template") or {}).get("spec") or {}
+            template = (doc.get("spec") or {}).get("template") or {}
+            pod = template.get("spec") or {}
+            own_database = ((template.get("metadata") or {}).get("annotations") or {}).get(
+                "gale.dev/migrations-database")
             for i, c in enumerate(pod.get("containers") or []):
                 env = {e.get("name"): e.get("value") for e in c.get("env") or [] if isinstance(e, dict)}
                 if not any(isinstance(n, str) and n.startswith("GALE_") for n in env):
@@ -457,7 +462,14 @@ class Checker:
                 seen.update(env)
                 cp = f"spec.template.spec.containers[{i}]"
                 self.check_drain(pod, c, seen, cp)
-                if str(seen.get("GALE_CHECK_MIGRATIONS", "")).lower() in ("true", "1", "yes", "on"):
+                waits = str(seen.get("GALE_CHECK_MIGRATIONS", "")).lower() in ("true", "1", "yes", "on")
+                if waits and own_database is not None:
+                    if not isinstance(own_database, str) or re.search(r"sqlite3?$|spatialite$", own_database):
+                        self.error("spec.template.metadata.annotations",
+                                   f"GALE_CHECK_MIGRATIONS waits for migrations in gale.dev/migrations-database="
+                                   f"{own_database!r}, a file in this pod's own volume: a Job's migrations never "
+                                   f"reach it")
+                elif waits:
                     engine = seen.get("DATABASE_ENGINE") or ""
                     url = seen.get("DATABASE_URL") or ""
                     if not url.lower().startswith(("postgresql://", "postgres://")) and engine.lower() != "postgresql":

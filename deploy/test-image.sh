@@ -452,14 +452,25 @@ echo "gale-wsgi imports ssl, sqlite3, ctypes… and Django $imported"
 
 step "gale-wsgi deploy k8s in $django_image"
 checker_python=${GALE_DEPLOY_PYTHON:-/usr/bin/python3}
+# The project's default DATABASES is SQLite, a file per pod: refused (gale-wsgi exits 2), naming Django's setting.
+code=0
 bh run --isolation chroot "$probe" -- /usr/local/bin/gale-wsgi deploy k8s --image "$django_image" --modes WEB,TASK \
+    >"$scratch/manifests-sqlite.yaml" 2>"$scratch/deploy-k8s-sqlite.log" || code=$?
+[ "$code" != 0 ] || fail "gale-wsgi deploy k8s rendered manifests for a project on SQLite (manifests-sqlite.yaml)"
+grep -qF "DATABASES['default']['ENGINE']: django.db.backends.sqlite3" "$scratch/deploy-k8s-sqlite.log" ||
+    fail "deploy k8s on SQLite did not name Django's setting (deploy-k8s-sqlite.log)"
+# Settings that point DATABASES at a server (TESTPROJECT_DB_ENGINE, read by the test project's settings; nothing
+# connects to render, so no server is needed; the image has the driver, which django.setup() imports).
+bh run --isolation chroot --env TESTPROJECT_DB_ENGINE=postgresql --env GALE_WSGI_VERSION=0.3.0 "$probe" -- \
+    /usr/local/bin/gale-wsgi deploy k8s --image "$django_image" --modes WEB,TASK \
     >"$scratch/manifests.yaml" 2>"$scratch/deploy-k8s.log" || fail "gale-wsgi deploy k8s exited non-zero (deploy-k8s.log)"
 "$checker_python" "$repo/deploy/check_manifests.py" <"$scratch/manifests.yaml" >"$scratch/check-manifests.log" 2>&1 ||
     fail "check_manifests.py refused gale-wsgi's manifests: $(cat "$scratch/check-manifests.log")"
 cat "$scratch/check-manifests.log"
 # The service is named after the settings' package; a Deployment and a Job run the image.
 for want in 'kind: "Deployment"' 'name: "testproject-web"' 'kind: "Service"' 'kind: "Job"' \
-    'value: "migrate"' "image: \"$django_image\""; do
+    'name: "testproject-task-0-3-0"' 'value: "migrate"' "image: \"$django_image\"" \
+    'gale.dev/migrations-database: "django.db.backends.postgresql"' 'name: "GALE_CHECK_MIGRATIONS"'; do
     grep -qF "$want" "$scratch/manifests.yaml" || fail "no '$want' in the manifests of deploy k8s (manifests.yaml)"
 done
 expect "workloads running $django_image" "$(grep -cF "image: \"$django_image\"" "$scratch/manifests.yaml")" 2

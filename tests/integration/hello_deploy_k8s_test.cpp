@@ -117,6 +117,35 @@ TEST_F(HelloDeployK8s, PostgresqlRendersManifestsThatPassTheSchemaCheck) {
     }
 }
 
+/// A service whose migrations are in a database it configures itself (gale-wsgi and Django's DATABASES) names it in
+/// the pod template's annotation gale.dev/migrations-database; the checker then judges that one, not DATABASE_ENGINE.
+TEST_F(HelloDeployK8s, TheCheckerJudgesTheDatabaseThePodsAnnotationNames) {
+    Outcome r = DeployK8s({"DATABASE_ENGINE=postgresql"}, "--modes WEB,TASK");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto replace_all = [](std::string s, const std::string& from, const std::string& to) {
+        for (auto p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size()))
+            s.replace(p, from.size(), to);
+        return s;
+    };
+    // gale's own engine back to SQLite: a pod waiting for migrations in its own file is refused…
+    std::string on_sqlite = replace_all(r.out, "value: \"postgresql\"", "value: \"sqlite\"");
+    Outcome refused = Check(on_sqlite);
+    EXPECT_EQ(refused.exit_code, 1) << refused.out;
+    EXPECT_TRUE(Has(refused.out, "GALE_CHECK_MIGRATIONS waits for migrations in DATABASE_ENGINE=sqlite"))
+        << refused.out;
+    // …unless its migrations are in a database server the annotation names…
+    const std::string path_line = "        prometheus.io/path: \"/metrics\"\n";
+    ASSERT_TRUE(Has(on_sqlite, path_line)) << on_sqlite;
+    Outcome own = Check(replace_all(
+        on_sqlite, path_line, path_line + "        gale.dev/migrations-database: \"django.db.backends.postgresql\"\n"));
+    EXPECT_EQ(own.exit_code, 0) << own.out;
+    // …and a file it names is refused as well.
+    Outcome own_file = Check(replace_all(
+        r.out, path_line, path_line + "        gale.dev/migrations-database: \"django.db.backends.sqlite3\"\n"));
+    EXPECT_EQ(own_file.exit_code, 1) << own_file.out;
+    EXPECT_TRUE(Has(own_file.out, "gale.dev/migrations-database='django.db.backends.sqlite3', a file")) << own_file.out;
+}
+
 /// The readiness probe and the grace period follow serve's effective drain delay and graceful timeout.
 TEST_F(HelloDeployK8s, ProbeTimingFollowsServesDrainSettings) {
     Outcome defaults = DeployK8s({"DATABASE_ENGINE=postgresql"}, "--modes WEB");

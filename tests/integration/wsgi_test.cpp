@@ -376,6 +376,36 @@ TEST_F(WsgiTest, TaskModeRunsDjangoCommandsAndStops) {
     EXPECT_NE(RunToEnd({}, env), 0) << "a failing command must fail the task";
 }
 
+// `deploy k8s` reads Django's DATABASES, not gale's DATABASE_*: a project on SQLite is refused (its tables would be
+// a file in each pod), one on a database server renders, its WEB pods waiting for the Job's migrations there.
+TEST_F(WsgiTest, DeployK8sChecksTheDatabaseOfDjangosSettings) {
+    const std::vector<std::string> deploy = {
+        "deploy",  "k8s",      "--image",      "registry.example.com/testproject:1.2.0",
+        "--modes", "WEB,TASK", "--pythonpath", kApps};
+    auto env = DjangoEnv();
+    EXPECT_EQ(RunToEnd(deploy, env), 2);
+    std::string refused = LogOf(0);
+    EXPECT_NE(refused.find("DATABASES['default']['ENGINE']: django.db.backends.sqlite3, but the service keeps tables"),
+              std::string::npos)
+        << refused;
+    EXPECT_NE(refused.find("testproject: cannot render manifests"), std::string::npos) << refused;
+    EXPECT_EQ(refused.find("kind: \"Deployment\""), std::string::npos) << refused;
+
+    // On a server, named and versioned for the project: --name (anywhere on the line) and GALE_WSGI_VERSION.
+    std::vector<std::string> named = deploy;
+    named.insert(named.begin(), {"--name", "mysite"});
+
+    env["TESTPROJECT_DB_ENGINE"] = "postgresql";
+    env["GALE_WSGI_VERSION"] = "1.2.0";
+    ASSERT_EQ(RunToEnd(named, env), 0) << LogOf(1);
+    std::string yaml = LogOf(1);
+    for (const char* want :
+         {"name: \"mysite-web\"", "gale.dev/migrations-database: \"django.db.backends.postgresql\"",
+          "name: \"GALE_CHECK_MIGRATIONS\"", "name: \"mysite-task-1-2-0\"", "app.kubernetes.io/version: \"1.2.0\""}) {
+        EXPECT_NE(yaml.find(want), std::string::npos) << want << "\n" << yaml;
+    }
+}
+
 TEST_F(WsgiTest, ASleepingViewDoesNotStallOtherRequests) {
     ASSERT_NO_FATAL_FAILURE(StartDjango({"--workers", "4", "--no-access-log"}));
     std::vector<int> slow(2, 0);

@@ -229,6 +229,11 @@ int DeployK8s(App::State& s, const ServeOptionParser& serve_parser, K8sInputs k8
     }
     k8s.database_engine = db::ToString(*engine);
     k8s.declares_migrations = static_cast<bool>(s.migrations);
+    if (s.migrations_database) {
+        k8s.migrations_database = s.migrations_database->engine;
+        k8s.migrations_database_setting = s.migrations_database->setting;
+        k8s.migrations_database_is_file = s.migrations_database->is_file;
+    }
     // The broker and queues of WORKER, BEAT and KEDA: the effective tasks settings (never printed: the URL may
     // hold a password; only the scheme, and a Redis broker's address for KEDA's trigger, go into the manifests).
     auto tasks_settings = tasks::TasksSettingsFromSettings(s.settings, s.name + "-tasks.db");
@@ -461,8 +466,9 @@ App& App::Periodic(tasks::BeatEntry entry) {
     return *this;
 }
 
-App& App::Migrations(MigrationStatusFn fn) {
+App& App::Migrations(MigrationStatusFn fn, std::optional<MigrationsDatabase> database) {
     state_->migrations = std::move(fn);
+    state_->migrations_database = std::move(database);
     return *this;
 }
 

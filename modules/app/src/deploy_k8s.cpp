@@ -438,6 +438,11 @@ void TemplateMetadata(Writer& w, const K8sInputs& in, std::string_view component
     w.Line(8, "prometheus.io/scrape: \"true\"");
     w.Line(8, "prometheus.io/port: " + Quote(std::to_string(in.probe_port)));
     w.Line(8, "prometheus.io/path: " + Quote(in.metrics_path));
+    // The database that --check-migrations waits on, when it is not gale's DATABASE_* one (deploy/check_manifests.py
+    // reads it: DATABASE_ENGINE=sqlite is then only where gale's own tables would be).
+    if (WaitsForMigrations(in) && !in.migrations_database.empty()) {
+        w.Line(8, "gale.dev/migrations-database: " + Quote(in.migrations_database));
+    }
 }
 
 void RenderWeb(Writer& w, const K8sInputs& in) {
@@ -838,9 +843,17 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
                 Human(in.drain_delay), kReadinessTimeoutSeconds, quickest, quickest));
         }
     }
+    const bool own_database = !in.migrations_database.empty();
     if (in.database_engine != "sqlite" && in.database_engine != "postgresql") {
         problems.push_back(fmt::format("database engine: '{}' is not sqlite or postgresql", in.database_engine));
-    } else if (in.database_engine == "sqlite" && in.declares_migrations) {
+    } else if (own_database && in.declares_migrations && in.migrations_database_is_file) {
+        problems.push_back(fmt::format(
+            "{}: {}, but the service keeps tables (it declares migrations) and that database is a file in each "
+            "pod's own emptyDir volume ({}): a TASK Job would migrate only its own copy while WEB and CONSUME pods "
+            "wait for it forever, and no two pods would share data, all of it lost with the pod; render with "
+            "settings that point it at a database server (e.g. django.db.backends.postgresql)",
+            in.migrations_database_setting, in.migrations_database, in.data_dir));
+    } else if (!own_database && in.database_engine == "sqlite" && in.declares_migrations) {
         problems.push_back(fmt::format(
             "DATABASE_ENGINE: sqlite, but the service keeps tables (it declares migrations) and a SQLite database is "
             "a file in each pod's own emptyDir volume ({}): a TASK Job would migrate only its own copy while WEB and "

@@ -64,6 +64,13 @@ struct K8sInputs {
     /// The database engine of the effective settings (db::EngineFromEnvironment): "sqlite" or "postgresql". Every
     /// workload is pinned to it (DATABASE_ENGINE); with declared migrations, "sqlite" is refused (ValidateK8sInputs).
     std::string database_engine = "sqlite";
+    /// The database the migrations apply to when the service configures it itself (App::Migrations'
+    /// MigrationsDatabase, e.g. Django's DATABASES): its engine as the service names it (empty: gale's
+    /// database_engine above), where that was read, and whether it is a file in each pod. One in a file is refused;
+    /// WEB, CONSUME and WORKER pods name it in the annotation gale.dev/migrations-database.
+    std::string migrations_database;
+    std::string migrations_database_setting;
+    bool migrations_database_is_file = false;
     std::string data_dir = "/data";  ///< writable emptyDir (the root filesystem is read-only); the image's WORKDIR
     std::string cpu_request = "100m";
     std::string memory_request = "128Mi";

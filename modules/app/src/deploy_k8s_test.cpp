@@ -306,6 +306,38 @@ TEST(DeployK8s, OnlyAServiceWithMigrationsWaitsForTheJob) {
     EXPECT_FALSE(Has(RenderK8sManifests(in), "GALE_CHECK_MIGRATIONS"));
 }
 
+/// gale-wsgi: the migrations are Django's, in the database of DATABASES, not in gale's DATABASE_* one. A file there
+/// is refused naming the setting; a server is fine whatever DATABASE_ENGINE says, and the waiting pods name it.
+TEST(DeployK8s, AServiceWithItsOwnDatabaseIsCheckedOnThatOne) {
+    K8sInputs in = Hello();
+    in.run_modes = {"WEB", "TASK"};
+    in.database_engine = "sqlite";  // gale's own: no DATABASE_* given
+    in.migrations_database = "django.db.backends.sqlite3";
+    in.migrations_database_setting = "DATABASES['default']['ENGINE']";
+    in.migrations_database_is_file = true;
+    std::vector<std::string> problems = ValidateK8sInputs(in);
+    ASSERT_EQ(problems.size(), 1U);
+    EXPECT_TRUE(
+        problems[0].starts_with("DATABASES['default']['ENGINE']: django.db.backends.sqlite3, but the service "
+                                "keeps tables"))
+        << problems[0];
+    EXPECT_NE(problems[0].find("(/data)"), std::string::npos) << problems[0];
+
+    in.migrations_database = "django.db.backends.postgresql";
+    in.migrations_database_is_file = false;
+    EXPECT_TRUE(ValidateK8sInputs(in).empty());
+    std::string yaml = RenderK8sManifests(in);
+    const std::string web = DeploymentNamed(yaml, "hello-web");
+    EXPECT_TRUE(Has(web, EnvLine("GALE_CHECK_MIGRATIONS", "true"))) << web;
+    EXPECT_TRUE(Has(web, "gale.dev/migrations-database: \"django.db.backends.postgresql\"")) << web;
+    EXPECT_TRUE(Has(web, EnvLine("DATABASE_ENGINE", "sqlite"))) << web;  // gale's, as rendered
+    EXPECT_FALSE(Has(OfKind(yaml, "Job").at(0), "gale.dev/migrations-database")) << "the Job waits for nothing";
+
+    // Told not to wait, the pods do not name a database they do not wait for.
+    in.wait_for_migrations = false;
+    EXPECT_FALSE(Has(RenderK8sManifests(in), "gale.dev/migrations-database"));
+}
+
 TEST(DeployK8s, WebDeploymentProbesThePortsAndPathsItServes) {
     K8sInputs in = Hello();
     in.port = 9000;

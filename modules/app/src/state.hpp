@@ -5,6 +5,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,7 @@ struct App::State {
     health::CheckRegistry checks;
     std::vector<CommandEntry> commands;
     MigrationStatusFn migrations;
+    std::optional<MigrationsDatabase> migrations_database;  // their database, when not gale's DATABASE_*
     metrics::Registry registry;
     std::vector<config::GroupSpec> contract_groups;  // the service's own environment variables
     config::Settings settings;                       // loaded by Run

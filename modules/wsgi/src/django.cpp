@@ -36,9 +36,10 @@ def run_checks(tag):
     return serious, warnings
 
 
-def has_database():
+def database_engine():
     from django.conf import settings
-    return "default" in settings.DATABASES and bool(settings.DATABASES["default"].get("ENGINE"))
+    engine = settings.DATABASES.get("default", {}).get("ENGINE")
+    return str(engine) if engine else None
 
 
 def check_database():
@@ -177,10 +178,16 @@ health::CheckResult RunChecks(const std::string& tag) {
     return health::CheckResult::Ok();
 }
 
-bool HasDatabase() {
+std::optional<std::string> DatabaseEngine() {
     Gil gil;
-    auto has = Call("has_database");
-    return has && PyObject_IsTrue(has->get()) == 1;
+    auto engine = Call("database_engine");
+    if (!engine || engine->get() == Py_None) return std::nullopt;
+    const char* name = PyUnicode_AsUTF8(engine->get());
+    if (name == nullptr) {
+        PyErr_Clear();
+        return std::nullopt;
+    }
+    return std::string(name);
 }
 
 health::CheckResult CheckDatabase() {

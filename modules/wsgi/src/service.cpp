@@ -66,8 +66,8 @@ WsgiArgs ParseArgs(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string_view name = arg.substr(0, arg.find('='));
-        bool own =
-            i > 0 && (name == "--app" || name == "--pythonpath" || name == "--script-name" || name == "--processes");
+        bool own = i > 0 && (name == "--app" || name == "--pythonpath" || name == "--script-name" || name == "--name" ||
+                             name == "--processes");
         if (!own || arg == "--") {
             out.rest.emplace_back(arg);
             if (arg == "--") {
@@ -128,11 +128,16 @@ void RegisterDjango(app::App& app) {
                       {.tags = probe.bit, .timeout = std::chrono::seconds(5)});
         }
     }
-    if (django::HasDatabase()) {
+    if (auto engine = django::DatabaseEngine()) {
         // Readiness and startup, not liveness: restarting the pod does not bring a database back.
         app.Check("django-database", [] { return django::CheckDatabase(); },
                   {.tags = health::kReadiness | health::kStartup, .timeout = std::chrono::seconds(5)});
-        app.Migrations([] { return django::PendingMigrations(); });
+        // Django's migrations are in its own database: `deploy k8s` checks that one, not gale's DATABASE_*.
+        // SQLite (and SpatiaLite, its GIS backend) keep it in a file.
+        bool is_file = engine->ends_with("sqlite3") || engine->ends_with("spatialite");
+        app.Migrations([] { return django::PendingMigrations(); },
+                       app::MigrationsDatabase{
+                           .engine = *engine, .setting = "DATABASES['default']['ENGINE']", .is_file = is_file});
     }
     app.Command("manage", "run a Django management command: manage NAME [ARGS…]",
                 [](const app::Args& args) { return django::RunCommand(args); });
@@ -167,12 +172,11 @@ int RunGaleWsgi(int argc, char** argv) {
     }
     std::string sub = SubCommand(args.rest);
     bool help = sub.empty() && args.rest.size() > 1;  // only options: --help, --version
-    // `deploy k8s` does not start Python: its database checks read gale's DATABASE_ENGINE, not Django's DATABASES,
-    // so with Django's migrations declared it would refuse a project whose pods use PostgreSQL (deploy/README.md).
-    bool no_python = sub == "config" || sub == "env" || sub == "deploy" || help;
+    // `deploy k8s` starts Python for a Django project: its checks read Django's DATABASES (RegisterDjango).
+    bool django = !Env("DJANGO_SETTINGS_MODULE").empty();
+    bool no_python = sub == "config" || sub == "env" || (sub == "deploy" && !django) || help;
     bool command = !sub.empty() && !kGaleCommands.contains(sub);
     command = command || sub == "manage";
-    bool django = !Env("DJANGO_SETTINGS_MODULE").empty();
     std::string run_mode = Env("APP_RUN_MODE");
     bool serving = sub == "serve" || (sub.empty() && (run_mode.empty() || EqualsIgnoreCase(run_mode, "WEB")));
 
@@ -182,8 +186,11 @@ int RunGaleWsgi(int argc, char** argv) {
         service = Env("DJANGO_SETTINGS_MODULE").substr(0, Env("DJANGO_SETTINGS_MODULE").find('.'));
     if (service.empty()) service = kName;
 
+    // Its version (--version, the start-up log, the app.kubernetes.io/version label, the TASK Job's name): the
+    // project's, not gale's.
+    std::string version = Env("GALE_WSGI_VERSION");
     std::shared_ptr<WsgiApp> wsgi;
-    app::App app(service);
+    app::App app(service, version.empty() ? "0.0.0" : version);
     if (!no_python) {
         // Before Python starts: threads the app's import starts inherit the mask, so SIGTERM reaches only gale's
         // signal watcher.
@@ -204,7 +211,7 @@ int RunGaleWsgi(int argc, char** argv) {
             RegisterDjango(app);
         }
         std::string spec = !args.app.empty() ? args.app : django ? kDjangoApp : "";
-        if (!spec.empty() && !command) {
+        if (!spec.empty() && !command && sub != "deploy") {
             auto loaded = WsgiApp::Import(spec, {.script_name = args.script_name});
             if (!loaded) {
                 std::fprintf(stderr, "%s: %s\n", kName, loaded.error().message().c_str());

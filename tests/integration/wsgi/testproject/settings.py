@@ -16,6 +16,11 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.environ.get("TESTPROJECT_DB",
                                                  os.path.join(WORK_DIR, "testproject.sqlite3"))}}
+# A database server instead, as a project's settings read it from the environment: only `deploy k8s` is tested on
+# it (Django connects on first use, so rendering needs no server; it needs the driver, python3-psycopg2).
+if os.environ.get("TESTPROJECT_DB_ENGINE") == "postgresql":
+    DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "testproject",
+                             "HOST": os.environ.get("TESTPROJECT_DB_HOST", "db")}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 USE_TZ = True
 STATIC_URL = "/static/"

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,15 @@ using Args = std::vector<std::string>;
 using CommandFn = std::function<int(const Args& args)>;
 /// Reports the migrations not yet applied (their names), or an error if the database can't be reached.
 using MigrationStatusFn = std::function<Result<std::vector<std::string>>()>;
+
+/// The database a service's migrations apply to, for a service that configures it itself instead of through
+/// gale's DATABASE_ENGINE / DATABASE_URL (gale-wsgi: Django's DATABASES["default"]). `deploy k8s` reads it to
+/// refuse tables in a file of each pod (SQLite) and to name the database the pods wait for.
+struct MigrationsDatabase {
+    std::string engine;    ///< as the service names it: "django.db.backends.postgresql"
+    std::string setting;   ///< where it was read, for messages: "DATABASES['default']['ENGINE']"
+    bool is_file = false;  ///< a file in the pod's own filesystem (SQLite), not a server every pod reaches
+};
 
 /// A log-pipe consumer run by the `consume` role, with what it needs kept alive. Members are destroyed in reverse
 /// order: the consumer before its backend, the backend before `keep_alive` (e.g. the EmbeddedLog it reads).
@@ -122,8 +132,9 @@ public:
                   nlohmann::json args = nlohmann::json::array(), std::string_view time_zone = "UTC");
     /// The same with every field of the entry (kwargs, queue, expires, priority, enabled).
     App& Periodic(tasks::BeatEntry entry);
-    /// Tells `serve --check-migrations` how to find pending migrations.
-    App& Migrations(MigrationStatusFn fn);
+    /// Tells `serve --check-migrations` how to find pending migrations. `database`: where they are applied, when
+    /// that is not gale's DATABASE_* database (see MigrationsDatabase); `deploy k8s` checks that one instead.
+    App& Migrations(MigrationStatusFn fn, std::optional<MigrationsDatabase> database = std::nullopt);
 
     /// The service's metrics registry (exposed on the probe port's metrics path); add your own metrics here.
     metrics::Registry& metrics();

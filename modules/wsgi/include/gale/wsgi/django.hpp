@@ -27,8 +27,9 @@ std::vector<std::string> ProbeTags();
 health::CheckResult RunChecks(const std::string& tag);
 /// The default database answers SELECT 1 (a broken connection is closed, so the next run reconnects).
 health::CheckResult CheckDatabase();
-/// Whether DATABASES names a default database.
-bool HasDatabase();
+/// The ENGINE of DATABASES["default"] ("django.db.backends.postgresql"), or nullopt when there is no default
+/// database. Reads the settings only: nothing connects.
+std::optional<std::string> DatabaseEngine();
 /// The migrations not yet applied on the default database ("app_label.0002_name"), or why that is unknown.
 Result<std::vector<std::string>> PendingMigrations();
 
