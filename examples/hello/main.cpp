@@ -35,7 +35,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -212,85 +211,78 @@ int main(int argc, char** argv) {
     // The Redis and RabbitMQ transports for tasks (CELERY_BROKER_URL=redis://… / amqp://…, rpc:// results).
     gale::tasks::redis::Install();
     gale::tasks::amqp::Install();
-    // Opened lazily so `hello --help` works without a writable directory.
-    std::shared_ptr<gale::db::Database> db;
-    std::mutex db_mu;
-    auto database = [&]() -> gale::Result<gale::db::Database> {
-        std::lock_guard lock(db_mu);
-        if (!db) {
-            auto options = DatabaseOptions();
-            if (!options) return tl::unexpected(options.error());
-            auto opened = gale::db::Database::Connect(*options);
-            if (!opened) return tl::unexpected(opened.error());
-            db = std::make_shared<gale::db::Database>(std::move(*opened));
-        }
-        return *db;
-    };
+    // The database and the pipe's producer are resources (gale/app/resource.hpp): created on first use (so
+    // `hello --help` needs no writable directory), shared by every handler, consumer and command, checked for
+    // readiness, and closed at exit.
+    auto database = app.AddResource("database",
+                                    [](gale::app::ResourceContext&) -> gale::Result<gale::db::Database> {
+                                        GALE_ASSIGN_OR_RETURN(auto options, DatabaseOptions());
+                                        return gale::db::Database::Connect(options);
+                                    },
+                                    {.check =
+                                         [](gale::db::Database& db) {
+                                             auto r = db.Query("SELECT COUNT(*) FROM visits");
+                                             if (!r) return health::CheckResult::Error(r.error().message());
+                                             return health::CheckResult::Ok("visits table readable");
+                                         },
+                                     .check_options = {.tags = health::kReadiness | health::kStartup}});
 
     app.Get("/", [](Request&) { return Response::Text(200, "Hello, world!\n"); }, {.inline_handler = true});
 
-    app.Post("/visits/{name}", [&](Request& req) {
-        auto d = database();
-        if (!d) return Response::Text(503, d.error().message() + "\n");
+    // Handlers return Result<Response>: a database error is answered with its status (503, 500) and the request id;
+    // its text goes to the log, not to the client.
+    app.Post("/visits/{name}", [database](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto db, database.get());
         // RETURNING works on both engines (SQLite >= 3.35), unlike last_insert_id.
-        auto r = d->Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {std::string(req.param("name"))});
-        if (!r) return Response::Text(500, r.error().message() + "\n");
-        return Response::Json(201, "{\"id\":" + std::to_string(std::get<std::int64_t>((*r)[0][0])) + "}\n");
+        GALE_ASSIGN_OR_RETURN(auto rows, db->Query("INSERT INTO visits (name) VALUES (?) RETURNING id",
+                                                   {std::string(req.param("name"))}));
+        return Response::Json(201, nlohmann::ordered_json{{"id", std::get<std::int64_t>(rows[0][0])}});
     });
 
-    app.Get("/visits/{name}", [&](Request& req) {
-        auto d = database();
-        if (!d) return Response::Text(503, d.error().message() + "\n");
-        auto rows = d->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {std::string(req.param("name"))});
-        if (!rows) return Response::Text(500, rows.error().message() + "\n");
-        auto n = std::get<std::int64_t>((*rows)[0][0]);
-        std::string body = "{\"name\":\"";
-        gale::AppendJsonEscaped(body, req.param("name"));  // the name is the client's: escape it
-        body += "\",\"visits\":" + std::to_string(n) + "}\n";
-        return Response::Json(200, std::move(body));
+    app.Get("/visits/{name}", [database](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto db, database.get());
+        const std::string name(req.param("name"));
+        GALE_ASSIGN_OR_RETURN(auto rows, db->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {name}));
+        // The name is the client's: not valid UTF-8, it is sent with U+FFFD in place of the bad bytes.
+        return Response::Json(200,
+                              nlohmann::ordered_json{{"name", name}, {"visits", std::get<std::int64_t>(rows[0][0])}});
     });
 
-    // The `serve` side of the pipe, opened on first use like the database.
-    std::shared_ptr<StatesClient> states_client;
-    std::mutex states_mu;
-    auto states = [&]() -> gale::Result<std::shared_ptr<StatesClient>> {
-        std::lock_guard lock(states_mu);
-        if (!states_client) {
-            GALE_ASSIGN_OR_RETURN(auto log, OpenPipe());
-            GALE_ASSIGN_OR_RETURN(auto backend, log.Producer());
-            states_client = std::make_shared<StatesClient>(std::move(log), std::move(backend));
-        }
-        return states_client;
-    };
+    // The `serve` side of the pipe, a resource like the database (a health check of its own is not needed: the
+    // database's covers the file system, and a failure to open the log fails the requests that need it).
+    auto states = app.AddResource("states",
+                                  [](gale::app::ResourceContext&) -> gale::Result<std::unique_ptr<StatesClient>> {
+                                      GALE_ASSIGN_OR_RETURN(auto log, OpenPipe());
+                                      GALE_ASSIGN_OR_RETURN(auto backend, log.Producer());
+                                      return std::make_unique<StatesClient>(std::move(log), std::move(backend));
+                                  },
+                                  {.check_options = {.tags = 0}});
 
-    app.Post("/states/{code}", [&](Request& req) {
+    app.Post("/states/{code}", [states](Request& req) -> gale::Result<Response> {
         auto code = StateCode(req.param("code"));
         if (!code) return Response::Text(400, "the state code must be two ASCII letters, e.g. NY\n");
         if (auto problem = NameProblem(req.body()); !problem.empty()) return Response::Text(400, problem + "\n");
-        auto s = states();
-        if (!s) return Response::Text(503, s.error().message() + "\n");
-        auto sent = (*s)->producer.Send(UsState{*code, req.body()});
-        if (!sent) {
-            // kInvalidArgument: the message cannot be rendered (the name is not valid UTF-8); else the log failed.
-            bool bad_input = sent.error().code() == gale::ErrorCode::kInvalidArgument;
-            return Response::Text(bad_input ? 400 : 503, (bad_input ? "name: " : "") + sent.error().message() + "\n");
+        GALE_ASSIGN_OR_RETURN(auto s, states.get());
+        auto sent = s->producer.Send(UsState{*code, req.body()});
+        if (!sent && sent.error().code() == gale::ErrorCode::kInvalidArgument) {
+            // The message cannot be rendered: the name is not valid UTF-8. The client's fault, and its text is safe.
+            return Response::Text(400, "name: " + sent.error().message() + "\n");
         }
+        if (!sent) return tl::unexpected(sent.error());
         // Accepted, not yet applied: `hello consume` applies it (partition and offset are strings in every backend).
-        nlohmann::ordered_json body = {
-            {"topic", sent->topic}, {"partition", sent->partition}, {"offset", sent->offset}};
-        return Response::Json(202, body.dump() + "\n");
+        return Response::Json(
+            202,
+            nlohmann::ordered_json{{"topic", sent->topic}, {"partition", sent->partition}, {"offset", sent->offset}});
     });
 
-    app.Get("/states/{code}", [&](Request& req) {
+    app.Get("/states/{code}", [states](Request& req) -> gale::Result<Response> {
         auto code = StateCode(req.param("code"));
         if (!code) return Response::Text(400, "the state code must be two ASCII letters, e.g. NY\n");
-        auto s = states();
-        if (!s) return Response::Text(503, s.error().message() + "\n");
-        auto rows = (*s)->log.database().Query("SELECT name FROM states WHERE code = ?", {*code});
-        if (!rows) return Response::Text(500, rows.error().message() + "\n");
-        if (rows->empty()) return Response::Text(404, "no state " + *code + " (yet: is `hello consume` running?)\n");
-        nlohmann::ordered_json body = {{"code", *code}, {"name", std::get<std::string>((*rows)[0][0])}};
-        return Response::Json(200, body.dump() + "\n");
+        GALE_ASSIGN_OR_RETURN(auto s, states.get());
+        GALE_ASSIGN_OR_RETURN(auto rows, s->log.database().Query("SELECT name FROM states WHERE code = ?", {*code}));
+        if (rows.empty()) return Response::Text(404, "no state " + *code + " (yet: is `hello consume` running?)\n");
+        return Response::Json(200,
+                              nlohmann::ordered_json{{"code", *code}, {"name", std::get<std::string>(rows[0][0])}});
     });
 
     app.Consumer("us-states", MakeStatesConsumer);
@@ -302,13 +294,13 @@ int main(int argc, char** argv) {
         {.name = "hello.visits",
          .exchange = {.name = "hello", .type = gale::amqp::ExchangeType::kTopic},
          .routing_keys = {"visits.#"}},
-        [&](const gale::amqp::Message& message) -> gale::Result<void> {
+        [database](const gale::amqp::Message& message) -> gale::Result<void> {
             if (message.body.empty() || message.body.size() > kMaxNameBytes) {
                 // Permanent: dead-lettered at once with this reason, not retried.
                 return gale::MakeError(gale::ErrorCode::kInvalidArgument, "the body must be a name of 1 to 100 bytes");
             }
-            GALE_ASSIGN_OR_RETURN(auto d, database());
-            GALE_RETURN_IF_ERROR(d.Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
+            GALE_ASSIGN_OR_RETURN(auto db, database.get());
+            GALE_RETURN_IF_ERROR(db->Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
             return {};
         });
 
@@ -352,25 +344,22 @@ int main(int argc, char** argv) {
 
     app.Periodic("visit-every-minute", "hello.record_visit", "every 60s", {"beat"});
 
-    app.Post("/tasks/visits/{name}", [&](Request& req) {
-        auto client = app.tasks();
-        if (!client) return Response::Text(503, client.error().message() + "\n");
-        auto id = (*client)->Send("hello.record_visit", {std::string(req.param("name"))});
-        if (!id) return Response::Text(503, id.error().message() + "\n");
-        return Response::Json(202, nlohmann::json{{"task_id", *id}}.dump() + "\n");
+    app.Post("/tasks/visits/{name}", [&app](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto* client, app.tasks());
+        GALE_ASSIGN_OR_RETURN(auto id, client->Send("hello.record_visit", {std::string(req.param("name"))}));
+        return Response::Json(202, nlohmann::json{{"task_id", id}});
     });
 
-    app.Get("/tasks/{id}", [&](Request& req) {
-        auto client = app.tasks();
-        if (!client) return Response::Text(503, client.error().message() + "\n");
-        auto result = (*client)->Get(std::string(req.param("id")));
-        if (!result) {
-            const bool no_backend = result.error().code() == gale::ErrorCode::kInvalidArgument;
-            return Response::Text(no_backend ? 404 : 503, result.error().message() + "\n");
+    app.Get("/tasks/{id}", [&app](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto* client, app.tasks());
+        auto result = client->Get(std::string(req.param("id")));
+        if (!result && result.error().code() == gale::ErrorCode::kInvalidArgument) {
+            return Response::Text(404, "results are disabled (CELERY_RESULT_BACKEND=disabled, or none set)\n");
         }
-        nlohmann::ordered_json body = {
-            {"task_id", result->task_id}, {"state", gale::tasks::ToString(result->state)}, {"result", result->result}};
-        return Response::Json(200, body.dump() + "\n");
+        if (!result) return tl::unexpected(result.error());
+        return Response::Json(200, nlohmann::ordered_json{{"task_id", result->task_id},
+                                                          {"state", gale::tasks::ToString(result->state)},
+                                                          {"result", result->result}});
     });
 
     app.Command("add", "send hello.add(A, B) to the workers and print its result (waits up to 10 s)",
@@ -412,25 +401,15 @@ int main(int argc, char** argv) {
                     return 0;
                 });
 
-    app.Check("database",
-              [&] {
-                  auto d = database();
-                  if (!d) return health::CheckResult::Error(d.error().message());
-                  auto r = d->Query("SELECT COUNT(*) FROM visits");
-                  if (!r) return health::CheckResult::Error(r.error().message());
-                  return health::CheckResult::Ok("visits table readable");
-              },
-              {.tags = health::kReadiness | health::kStartup});
-
     app.Check("disk", [] { return health::CheckResult::Ok(); }, {.tags = health::kLiveness});
 
-    app.Command("migrate", "create or update the database tables", [&](const gale::app::Args&) {
-        auto d = database();
+    app.Command("migrate", "create or update the database tables", [database](const gale::app::Args&) {
+        auto d = database.get();
         if (!d) {
             std::fprintf(stderr, "migrate: %s\n", d.error().message().c_str());
             return 1;
         }
-        gale::db::Migrator m(*d, Migrations(*d));
+        gale::db::Migrator m(**d, Migrations(**d));
         auto applied = m.Apply();
         if (!applied) {
             std::fprintf(stderr, "migrate: %s\n", applied.error().ToString().c_str());
@@ -440,10 +419,9 @@ int main(int argc, char** argv) {
         return 0;
     });
 
-    app.Migrations([&]() -> gale::Result<std::vector<std::string>> {
-        auto d = database();
-        if (!d) return tl::unexpected(d.error());
-        return gale::db::Migrator(*d, Migrations(*d)).Pending();
+    app.Migrations([database]() -> gale::Result<std::vector<std::string>> {
+        GALE_ASSIGN_OR_RETURN(auto db, database.get());
+        return gale::db::Migrator(*db, Migrations(*db)).Pending();
     });
 
     return app.Run(argc, argv);

@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -208,6 +209,7 @@ protected:
         TempDirTest::SetUp();
         fail_file_ = dir_ + "/fail.flag";
         pending_file_ = dir_ + "/pending.flag";
+        resource_fail_file_ = dir_ + "/resource-fail.flag";
     }
     void TearDown() override {
         procs_.clear();  // kill first, then remove their files
@@ -215,7 +217,9 @@ protected:
     }
 
     std::map<std::string, std::string> BaseEnv() const {
-        return {{"TESTSVC_FAIL_FILE", fail_file_}, {"TESTSVC_PENDING_FILE", pending_file_}};
+        return {{"TESTSVC_FAIL_FILE", fail_file_},
+                {"TESTSVC_PENDING_FILE", pending_file_},
+                {"TESTSVC_RESOURCE_FAIL_FILE", resource_fail_file_}};
     }
 
     /// Runs testsvc with `args` (not including the binary).
@@ -271,6 +275,7 @@ protected:
     std::vector<std::string> wrapper_;  // … through this command, if any (prlimit)
     std::string fail_file_;
     std::string pending_file_;
+    std::string resource_fail_file_;
     std::vector<std::unique_ptr<Process>> procs_;
     Process* proc_ = nullptr;
     std::uint16_t probe_port_ = 0;
@@ -1173,6 +1178,151 @@ TEST_F(ServeTest, TranscryptSecretFileIsDecryptedInMemory) {
     EXPECT_EQ(*code, 2);
     EXPECT_NE(wrong.Log().find("TRANSCRYPT_PASSWORD"), std::string::npos) << wrong.Log();
     EXPECT_EQ(wrong.Log().find("tok-123"), std::string::npos);
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// Resources (gale/app/resource.hpp) and handlers that return Result<Response>
+
+/// The "counter" check of a /ready answer, or null.
+nlohmann::json CheckNamed(const nlohmann::json& report, std::string_view name) {
+    for (const auto& c : report.value("checks", nlohmann::json::array())) {
+        if (c.value("name", "") == name) return c;
+    }
+    return nullptr;
+}
+
+/// The position of the first log line whose message is `message` at or after `from`, or npos.
+std::size_t LineOf(const std::string& log, std::string_view message, std::size_t from = 0) {
+    return log.find("\"message\":\"" + std::string(message) + "\"", from);
+}
+
+TEST_F(ServeTest, AResourceIsCreatedOnceOnFirstUseAndClosedAfterTheRolesStopped) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({"--drain-delay", "0s"}, {{"TESTSVC_RESOURCE_SLOW", "1"}}));
+    // Eight first uses at once (the factory takes 100 ms): one creation, eight uses.
+    std::vector<std::thread> clients;
+    std::vector<nlohmann::json> answers(8);
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        clients.emplace_back([&, i] {
+            auto r = Get(app_port_, "/resource");
+            if (r && r->status == 200) answers[i] = nlohmann::json::parse(r->body, nullptr, false);
+        });
+    }
+    for (auto& t : clients) t.join();
+    std::set<int> uses;
+    for (const auto& a : answers) {
+        ASSERT_TRUE(a.is_object()) << proc_->Log();
+        EXPECT_EQ(a.value("creation", 0), 1);
+        uses.insert(a.value("uses", 0));
+    }
+    EXPECT_EQ(uses.size(), 8u) << "each request used the one counter";
+    // Its readiness check reports the created resource.
+    nlohmann::json check;
+    ASSERT_TRUE(Eventually(
+        [&] {
+            auto ready = Get(probe_port_, "/ready");
+            if (!ready || ready->status != 200) return false;
+            check = CheckNamed(nlohmann::json::parse(ready->body, nullptr, false), "counter");
+            return check.is_object() && check.value("message", "") == "creation 1";
+        },
+        5000ms, 50ms))
+        << check.dump();
+    auto metrics = Get(probe_port_, "/metrics");
+    ASSERT_TRUE(metrics);
+    EXPECT_NE(metrics->body.find("gale_resource_up{resource=\"counter\"} 1"), std::string::npos) << metrics->body;
+
+    proc_->Signal(SIGTERM);
+    auto code = proc_->WaitExit(10s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    const std::string log = proc_->Log();
+    auto closed = proc_->Records("counter closed");
+    ASSERT_EQ(closed.size(), 1u) << log;
+    EXPECT_EQ(closed[0].value("uses", 0), 8);
+    const std::size_t stopped = LineOf(log, "shutdown finished");
+    ASSERT_NE(stopped, std::string::npos) << log;
+    EXPECT_NE(LineOf(log, "counter closed", stopped), std::string::npos) << "closed before the roles stopped:\n" << log;
+    EXPECT_EQ(proc_->Records("resource created").size(), 1u);
+}
+
+TEST_F(ServeTest, AResourceThatCannotBeCreatedFailsReadinessAndItsRequestsUntilItCan) {
+    WriteFile(resource_fail_file_, "x");
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    auto r = Get(app_port_, "/resource", "X-Request-ID: res-1\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 503);
+    EXPECT_EQ(r->body, "{\"error\":\"service unavailable\",\"request_id\":\"res-1\"}\n");
+    nlohmann::json check;
+    ASSERT_TRUE(Eventually(
+        [&] {
+            auto ready = Get(probe_port_, "/ready");
+            if (!ready || ready->status != 503) return false;
+            check = CheckNamed(nlohmann::json::parse(ready->body, nullptr, false), "counter");
+            return check.is_object() && check.value("status", "") == "error";
+        },
+        5000ms, 50ms))
+        << check.dump();
+    EXPECT_EQ(check.value("message", ""), "resource 'counter': the fail file is present");
+
+    fs::remove(resource_fail_file_);  // the next attempt (at most a second later) succeeds
+    ASSERT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 200; }, 5000ms, 50ms)) << proc_->Log();
+    auto ok = Get(app_port_, "/resource");
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(ok->body).value("creation", 0), 1);
+}
+
+TEST_F(ServeTest, AResourceCreatedAtStartThatFailsStopsStartUpNamingIt) {
+    WriteFile(resource_fail_file_, "x");
+    Process& p = Spawn({"serve", "--bind", "127.0.0.1", "--port", "0"}, {{"TESTSVC_RESOURCE_AT_START", "1"}});
+    auto code = p.WaitExit(10s);
+    ASSERT_TRUE(code) << p.Log();
+    EXPECT_EQ(*code, 1);
+    auto failed = p.Records("start-up failed");
+    ASSERT_EQ(failed.size(), 1u) << p.Log();
+    EXPECT_EQ(failed[0].value("step", ""), "resources");
+    EXPECT_EQ(failed[0].value("error", ""), "resource 'counter': the fail file is present");
+    EXPECT_TRUE(p.Records("app server listening").empty()) << "the app port opened although start-up failed";
+}
+
+TEST_F(ServeTest, AResourceCreatedAtStartIsThereBeforeTheAppPortOpens) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}, {{"TESTSVC_RESOURCE_AT_START", "1"}}));
+    const std::string log = proc_->Log();
+    const std::size_t created = LineOf(log, "resource created");
+    ASSERT_NE(created, std::string::npos) << log;
+    EXPECT_LT(created, LineOf(log, "app server listening"));
+}
+
+TEST_F(ServeTest, AHandlerErrorIsAnsweredWithItsStatusAndTheRequestIdNeverItsText) {
+    ASSERT_NO_FATAL_FAILURE(StartServe({}));
+    const std::vector<std::tuple<std::string, int, std::string>> cases = {
+        {"invalid_argument", 400, "bad request"}, {"not_found", 404, "not found"},
+        {"already_exists", 409, "conflict"},      {"unavailable", 503, "service unavailable"},
+        {"timeout", 503, "service unavailable"},  {"internal", 500, "internal server error"},
+        {"io", 500, "internal server error"},
+    };
+    for (const auto& [code, status, phrase] : cases) {
+        const std::string id = "err-" + code;
+        auto r = Get(app_port_, "/error/" + code, "X-Request-ID: " + id + "\r\n");
+        ASSERT_TRUE(r) << code;
+        EXPECT_EQ(r->status, status) << code;
+        EXPECT_EQ(r->header("content-type"), "application/json") << code;
+        auto body = nlohmann::json::parse(r->body, nullptr, false);
+        EXPECT_EQ(body.value("error", ""), phrase) << r->body;
+        EXPECT_EQ(body.value("request_id", ""), id) << r->body;
+        EXPECT_EQ(r->body.find("hunter2"), std::string::npos) << "the error's text reached the client: " << r->body;
+    }
+    // The detail is in the log, under the request id the client was given.
+    ASSERT_TRUE(proc_->WaitForRecord("the handler returned an error; answering with its status", 2s, cases.size()));
+    bool found = false;
+    for (const auto& rec : proc_->Records("the handler returned an error; answering with its status")) {
+        if (rec.value("request_id", "") != "err-internal") continue;
+        found = true;
+        EXPECT_EQ(rec.value("level", ""), "error");
+        EXPECT_EQ(rec.value("status", 0), 500);
+        EXPECT_EQ(rec.value("path", ""), "/error/internal");
+        EXPECT_NE(rec.value("error", "").find("password=hunter2"), std::string::npos);
+    }
+    EXPECT_TRUE(found) << proc_->Log();
 }
 
 // ------------------------------------------------------------------------------------------------------------------

@@ -8,9 +8,16 @@
 //   check "alive"     liveness; always passes
 //   sleep-ms N / fail N / ok   commands for `serve --command` and direct runs
 //   Migrations()      one pending migration while $TESTSVC_PENDING_FILE exists
+//   resource "counter" (gale/app/resource.hpp): created on first use, or at start with TESTSVC_RESOURCE_AT_START=1;
+//                     its creation fails while $TESTSVC_RESOURCE_FAIL_FILE exists and takes 100 ms with
+//                     TESTSVC_RESOURCE_SLOW=1; its readiness check says which
+//                     creation it is; closing it logs "counter closed"
+//   GET /resource     a handler returning Result<Response>: the counter's creation number and its uses so far
+//   GET /error/{code} returns an error of that code ("not_found", "unavailable"…) whose text must not reach clients
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -22,9 +29,12 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include <gale/app/app.hpp>
 #include <gale/config/contract.hpp>
 #include <gale/config/settings.hpp>
+#include <gale/log/log.hpp>
 #include <gale/pipe/consumer.hpp>
 #include <gale/pipe/embedded_log.hpp>
 
@@ -84,6 +94,51 @@ int main(int argc, char** argv) {
               {.tags = health::kReadiness});
 
     app.Check("alive", [] { return health::CheckResult::Ok(); }, {.tags = health::kLiveness});
+
+    struct Counter {
+        int creation = 0;
+        std::atomic<int> uses{0};
+    };
+    static std::atomic<int> creations{0};
+    const char* at_start = std::getenv("TESTSVC_RESOURCE_AT_START");
+    auto counter = app.AddResource(
+        "counter",
+        [](gale::app::ResourceContext&) -> gale::Result<std::unique_ptr<Counter>> {
+            if (EnvFileExists("TESTSVC_RESOURCE_FAIL_FILE")) {
+                return gale::MakeError(gale::ErrorCode::kUnavailable, "the fail file is present");
+            }
+            // With TESTSVC_RESOURCE_SLOW=1 the creation takes 100 ms, so that first uses at once wait for this one.
+            // Not by default: the check's first run would be pending for that long, ahead of other readiness reasons.
+            if (const char* slow = std::getenv("TESTSVC_RESOURCE_SLOW");
+                slow != nullptr && std::string_view(slow) == "1") {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+            auto c = std::make_unique<Counter>();
+            c->creation = ++creations;
+            return c;
+        },
+        {.create = at_start != nullptr && std::string_view(at_start) == "1" ? gale::app::CreateWhen::kAtStart
+                                                                            : gale::app::CreateWhen::kOnFirstUse,
+         .check = [](Counter& c) { return health::CheckResult::Ok("creation " + std::to_string(c.creation)); },
+         .close =
+             [](Counter& c) {
+                 gale::log::Info("testsvc", "counter closed", {{"uses", c.uses.load()}});
+             }});
+    app.Get("/resource", [counter](Request&) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto c, counter.get());
+        const int uses = ++c->uses;
+        return Response::Json(200, nlohmann::json{{"creation", c->creation}, {"uses", uses}});
+    });
+    app.Get("/error/{code}", [](Request& req) -> gale::Result<Response> {
+        for (auto code : {gale::ErrorCode::kInvalidArgument, gale::ErrorCode::kNotFound,
+                          gale::ErrorCode::kAlreadyExists, gale::ErrorCode::kUnavailable, gale::ErrorCode::kTimeout,
+                          gale::ErrorCode::kIo, gale::ErrorCode::kInternal, gale::ErrorCode::kCancelled}) {
+            if (gale::ToString(code) == req.param("code")) {
+                return gale::MakeError(code, "the secret detail: password=hunter2");
+            }
+        }
+        return Response::Text(400, "unknown code\n");
+    });
 
     app.Command("sleep-ms", "sleep N milliseconds, then succeed", [](const gale::app::Args& args) {
         long long ms = args.size() == 1 ? ParseCount(args[0]) : -1;

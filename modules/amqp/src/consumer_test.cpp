@@ -12,7 +12,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -21,6 +20,7 @@
 #include <gale/amqp/consumer_metrics.hpp>
 #include <gale/amqp/publisher.hpp>
 #include <gale/log/log.hpp>
+#include <gale/log/testing/captured_log.hpp>
 #include <gale/metrics/registry.hpp>
 
 #include "test_broker.hpp"
@@ -436,30 +436,7 @@ TEST(AmqpConsumer, BrokerRestartDropsConnectedAndConsumptionResumes) {
     c->Stop();
 }
 
-/// Captures gale's log into a file for the duration of a test.
-class LogCapture {
-public:
-    LogCapture() {
-        path_ = ::testing::TempDir() + "/gale-amqp-log-" + std::to_string(::getpid()) + ".txt";
-        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        log::SetOutputFd(fd_);
-    }
-    ~LogCapture() {
-        log::SetOutputFd(2);
-        ::close(fd_);
-        std::remove(path_.c_str());
-    }
-    std::string Text() const {
-        std::ifstream in(path_);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
-
-private:
-    std::string path_;
-    int fd_ = -1;
-};
+using LogCapture = log::testing::CapturedLog;
 
 TEST(AmqpConsumer, UnreachableBrokerAtStartRetriesWithAClearLogLine) {
     LogCapture capture;

@@ -358,26 +358,50 @@ App::App(std::string name, std::string version) : state_(std::make_unique<State>
 
 App::~App() = default;
 
-App& App::Route(http::Method method, std::string pattern, http::Handler handler, http::RouteOptions options) {
-    auto r = state_->router.Add(method, std::move(pattern), std::move(handler), options);
+App& App::Route(http::Method method, std::string pattern, RouteHandler handler, http::RouteOptions options) {
+    auto r = state_->router.Add(method, std::move(pattern), std::move(handler).Take(), options);
     if (!r) state_->registration_errors.push_back(r.error().message());
     return *this;
 }
-App& App::Fallback(http::Handler handler, http::RouteOptions options) {
-    state_->router.SetFallback(std::move(handler), options);
+App& App::Fallback(RouteHandler handler, http::RouteOptions options) {
+    state_->router.SetFallback(std::move(handler).Take(), options);
     return *this;
 }
-App& App::Get(std::string p, http::Handler h, http::RouteOptions o) {
+App& App::Get(std::string p, RouteHandler h, http::RouteOptions o) {
     return Route(http::Method::kGet, std::move(p), std::move(h), o);
 }
-App& App::Post(std::string p, http::Handler h, http::RouteOptions o) {
+App& App::Post(std::string p, RouteHandler h, http::RouteOptions o) {
     return Route(http::Method::kPost, std::move(p), std::move(h), o);
 }
-App& App::Put(std::string p, http::Handler h, http::RouteOptions o) {
+App& App::Put(std::string p, RouteHandler h, http::RouteOptions o) {
     return Route(http::Method::kPut, std::move(p), std::move(h), o);
 }
-App& App::Delete(std::string p, http::Handler h, http::RouteOptions o) {
+App& App::Delete(std::string p, RouteHandler h, http::RouteOptions o) {
     return Route(http::Method::kDelete, std::move(p), std::move(h), o);
+}
+
+std::shared_ptr<detail::ResourceSlot> App::AddErasedResource(std::string name, CreateWhen when, ErasedFactory factory,
+                                                             std::function<health::CheckResult(void*)> check,
+                                                             health::CheckOptions check_options,
+                                                             std::function<void(void*)> close) {
+    auto slot = state_->resources.Declare(name, when, std::move(factory), std::move(close));
+    if (!slot) {
+        state_->registration_errors.push_back(slot.error().message());
+        return nullptr;
+    }
+    if (check_options.tags != 0) {
+        // The resource's health: it can be created (a probe creates a lazy one early) and, with a check, is well.
+        Check(
+            name,
+            [s = *slot, check = std::move(check)] {
+                auto value = detail::AcquireResource(*s);
+                if (!value) return health::CheckResult::Error(value.error().message());
+                if (check) return check(value->get());
+                return health::CheckResult::Ok("created");
+            },
+            check_options);
+    }
+    return *slot;
 }
 
 App& App::Check(std::string name, health::CheckFn fn, health::CheckOptions options) {
@@ -477,8 +501,20 @@ const config::Settings& App::settings() const noexcept { return state_->settings
 const std::string& App::name() const noexcept { return state_->name; }
 const std::string& App::version() const noexcept { return state_->version; }
 
+namespace {
+/// Run's command line: parses it and runs the chosen sub-command (below).
+int RunCommandLine(App::State& s, int argc, char** argv);
+}  // namespace
+
 int App::Run(int argc, char** argv) {
-    State& s = *state_;
+    const int code = RunCommandLine(*state_, argc, argv);
+    state_->resources.CloseAll();  // the roles have stopped, the command has returned: nobody uses them now
+    return code;
+}
+
+namespace {
+
+int RunCommandLine(App::State& s, int argc, char** argv) {
     CLI::App cli(fmt::format("{} {} — built with gale", s.name, s.version), s.name);
     cli.set_version_flag("--version", s.version);
     cli.require_subcommand(0, 1);
@@ -636,6 +672,7 @@ int App::Run(int argc, char** argv) {
     }
     s.settings = loaded->settings;
     s.settings_loaded = true;
+    s.resources.Activate(s.settings, s.registry);
     if (auto r = CreateRuntimeDirectories(loaded->settings); !r) {
         std::fprintf(stderr, "%s: %s\n", s.name.c_str(), r.error().message().c_str());
         return 2;
@@ -796,5 +833,7 @@ int App::Run(int argc, char** argv) {
     roles.push_back(MakeWebRole());
     return RunRoles(s, *options, std::move(roles), argv, "gale.serve");
 }
+
+}  // namespace
 
 }  // namespace gale::app

@@ -21,6 +21,8 @@
 #include <gale/tasks/settings.hpp>
 #include <gale/tasks/task.hpp>
 
+#include "resources.hpp"
+
 namespace gale::app {
 
 struct CommandEntry {
@@ -53,6 +55,8 @@ struct App::State {
     tasks::TasksSettings task_settings;  // what they were built from
     tasks::TransportOptions task_transport;
     std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
+    // Declared last: closed (and destroyed) before the settings and the metrics they were created with.
+    ResourceRegistry resources;
 
     const CommandEntry* FindCommand(const std::string& n) const {
         for (const auto& c : commands) {

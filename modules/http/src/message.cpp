@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <gale/base/strings.hpp>
 #include <gale/http/message.hpp>
 
@@ -175,6 +177,12 @@ Response Response::Text(int status, std::string body, std::string_view content_t
 }
 
 Response Response::Json(int status, std::string body) { return Text(status, std::move(body), "application/json"); }
+Response Response::Json(int status, const nlohmann::json& value) {
+    return Json(status, value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n');
+}
+Response Response::Json(int status, const nlohmann::ordered_json& value) {
+    return Json(status, value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n');
+}
 
 bool Response::set_reason(std::string reason) {
     for (char c : reason) {

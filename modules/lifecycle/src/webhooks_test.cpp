@@ -20,6 +20,7 @@
 #include <gale/http/testing/recording_server.hpp>
 #include <gale/lifecycle/webhooks.hpp>
 #include <gale/log/log.hpp>
+#include <gale/log/testing/captured_log.hpp>
 
 namespace gale::lifecycle {
 namespace {
@@ -35,34 +36,7 @@ using http::testing::RecordingServer;
 // initialisation, before any thread exists.
 [[maybe_unused]] const int kNoProxyForLoopback = setenv("no_proxy", "127.0.0.1", 1);
 
-// Sends the log to a temporary file for the lifetime of the object; Lines() returns what was written so far.
-class CapturedLog {
-public:
-    CapturedLog() : file_(std::tmpfile()) { log::SetOutputFd(fileno(file_)); }
-    ~CapturedLog() {
-        log::SetOutputFd(2);
-        std::fclose(file_);
-    }
-    CapturedLog(const CapturedLog&) = delete;
-    CapturedLog& operator=(const CapturedLog&) = delete;
-
-    std::vector<nlohmann::json> Lines() const {
-        // pread leaves the shared file offset alone, so records written later still append.
-        std::string text;
-        char buf[8192];
-        for (ssize_t n; (n = pread(fileno(file_), buf, sizeof(buf), static_cast<off_t>(text.size()))) > 0;) {
-            text.append(buf, static_cast<std::size_t>(n));
-        }
-        std::vector<nlohmann::json> lines;
-        for (std::size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
-            lines.push_back(nlohmann::json::parse(text.substr(start, end - start)));
-        }
-        return lines;
-    }
-
-private:
-    std::FILE* file_;
-};
+using log::testing::CapturedLog;
 
 WebhookOptions Options(std::vector<std::string> urls) {
     WebhookOptions options;

@@ -269,6 +269,9 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
     }
 
     // --- start-up steps ---
+    if (auto r = state.resources.CreateAtStart(); !r) {
+        return notifier.FailStartup(1, "resources", r.error().ToString());
+    }
     for (const auto& cmd : o.commands) {
         if (shutdown.requested()) return 0;
         const CommandEntry* entry = state.FindCommand(cmd.front());

@@ -21,9 +21,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <gale/amqp/consumer.hpp>
+#include <gale/app/resource.hpp>
 #include <gale/base/error.hpp>
 #include <gale/health/checks.hpp>
 #include <gale/http/message.hpp>
@@ -76,6 +78,23 @@ struct ConsumerSpec {
 /// Builds a consumer once the settings are loaded (at `consume` start-up). An error stops start-up (exit 1).
 using ConsumerFactory = std::function<Result<ConsumerSpec>(const config::Settings& settings)>;
 
+/// A route's handler: a function of the request returning an http::Response, or one returning
+/// Result<http::Response>, whose error is answered by http::ErrorResponse (the status its code maps to and a short
+/// body with the request id; the error's text goes to the log only, never to the client).
+class RouteHandler {
+public:
+    template <typename F>
+    requires std::is_invocable_r_v<http::Response, F&, http::Request&> RouteHandler(F f)
+        : handler_(std::move(f)) {}  // NOLINT(google-explicit-constructor): lambdas convert
+    template <typename F>
+    requires std::is_same_v<std::invoke_result_t<F&, http::Request&>, Result<http::Response>> RouteHandler(F f)
+        : handler_(http::HandleErrors(std::move(f))) {}  // NOLINT(google-explicit-constructor)
+    http::Handler Take() && { return std::move(handler_); }
+
+private:
+    http::Handler handler_;
+};
+
 class App {
 public:
     explicit App(std::string name, std::string version = "0.0.0");
@@ -84,15 +103,45 @@ public:
     App& operator=(const App&) = delete;
 
     /// Registers a route. An invalid or duplicate pattern is reported by Run (exit 2), not thrown here.
-    App& Route(http::Method method, std::string pattern, http::Handler handler, http::RouteOptions options = {});
-    App& Get(std::string pattern, http::Handler h, http::RouteOptions o = {});
-    App& Post(std::string pattern, http::Handler h, http::RouteOptions o = {});
-    App& Put(std::string pattern, http::Handler h, http::RouteOptions o = {});
-    App& Delete(std::string pattern, http::Handler h, http::RouteOptions o = {});
+    App& Route(http::Method method, std::string pattern, RouteHandler handler, http::RouteOptions options = {});
+    App& Get(std::string pattern, RouteHandler h, http::RouteOptions o = {});
+    App& Post(std::string pattern, RouteHandler h, http::RouteOptions o = {});
+    App& Put(std::string pattern, RouteHandler h, http::RouteOptions o = {});
+    App& Delete(std::string pattern, RouteHandler h, http::RouteOptions o = {});
 
     /// Handles every request that no route (nor a static mount or an integrated probe) matches, whatever its
     /// method: an app with its own URL dispatch, as gale-wsgi's Python app. Its `route` metrics label is "*".
-    App& Fallback(http::Handler handler, http::RouteOptions options = {});
+    App& Fallback(RouteHandler handler, http::RouteOptions options = {});
+
+    /// Declares a resource the runtime owns (gale/app/resource.hpp): `factory(ResourceContext&)` returns Result<T>,
+    /// Result<std::unique_ptr<T>> or Result<std::shared_ptr<T>>; the handle's get() gives every handler, command,
+    /// consumer and task the one T. The runtime creates it (on first use, or at a role's start with
+    /// CreateWhen::kAtStart), registers a health check named `name` (options.check_options), exports
+    /// gale_resource_up and gale_resource_failures_total, and closes it after the roles stopped, the last created
+    /// first. An empty or duplicate name is reported by Run (exit 2).
+    template <typename F, typename T = detail::ResourceTypeOf<F>>
+    app::Resource<T> AddResource(std::string name, F factory, ResourceOptions<T> options = {}) {
+        ErasedFactory erased =
+            [f = std::move(factory)](ResourceContext& context) mutable -> Result<std::shared_ptr<void>> {
+            auto made = f(context);
+            if (!made) return tl::unexpected(std::move(made).error());
+            using Made = std::remove_cvref_t<decltype(*made)>;
+            if constexpr (std::is_same_v<Made, std::unique_ptr<T>> || std::is_same_v<Made, std::shared_ptr<T>>) {
+                if (!*made) return MakeError(ErrorCode::kInternal, "the factory returned a null pointer");
+                return std::shared_ptr<void>(std::shared_ptr<T>(std::move(*made)));
+            } else {
+                return std::shared_ptr<void>(std::make_shared<T>(std::move(*made)));
+            }
+        };
+        std::function<health::CheckResult(void*)> check;
+        if (options.check) {
+            check = [c = std::move(options.check)](void* value) { return c(*static_cast<T*>(value)); };
+        }
+        std::function<void(void*)> close;
+        if (options.close) close = [c = std::move(options.close)](void* value) { c(*static_cast<T*>(value)); };
+        return app::Resource<T>(AddErasedResource(std::move(name), options.create, std::move(erased), std::move(check),
+                                                  options.check_options, std::move(close)));
+    }
 
     /// Registers a health check (see gale/health/checks.hpp for tags and levels).
     App& Check(std::string name, health::CheckFn fn, health::CheckOptions options = {});
@@ -151,6 +200,12 @@ public:
     struct State;  // internal; defined in src/
 
 private:
+    using ErasedFactory = std::function<Result<std::shared_ptr<void>>(ResourceContext&)>;
+    std::shared_ptr<detail::ResourceSlot> AddErasedResource(std::string name, CreateWhen when, ErasedFactory factory,
+                                                            std::function<health::CheckResult(void*)> check,
+                                                            health::CheckOptions check_options,
+                                                            std::function<void(void*)> close);
+
     std::unique_ptr<State> state_;
 };
 

@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace gale::http {
 
 enum class Method : std::uint8_t { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kConnect, kTrace, kOther };
@@ -113,6 +115,12 @@ public:
 
     static Response Text(int status, std::string body, std::string_view content_type = "text/plain; charset=utf-8");
     static Response Json(int status, std::string body);
+    /// The value as compact JSON and a newline (as Flask's jsonify: curl prints it on a line of its own), typed
+    /// `application/json`; an ordered_json keeps its keys' order. Strings that are not valid UTF-8 (a client's
+    /// bytes) are written with U+FFFD in their place rather than failing.
+    static Response Json(int status, const nlohmann::json& value);
+    static Response Json(int status, const nlohmann::ordered_json& value);
+    static Response Json(int status, const char* body) { return Json(status, std::string(body)); }
 
     int status() const noexcept { return status_; }
     void set_status(int s) noexcept { status_ = s; }

@@ -22,6 +22,18 @@
 namespace gale::http {
 
 using Handler = std::function<Response(Request&)>;
+/// A handler that may fail: its error is answered by ErrorResponse (see HandleErrors).
+using ResultHandler = std::function<Result<Response>(Request&)>;
+
+/// The answer to a handler's error. The status comes from the code: kInvalidArgument 400, kNotFound 404,
+/// kAlreadyExists 409, kUnavailable, kTimeout and kCancelled 503, kIo and kInternal 500. The client gets only a
+/// short JSON body, `{"error":"<the status's reason phrase, lower-case>","request_id":"…"}`: an error's message may
+/// hold SQL, paths or a peer's answer, so it is never sent; it is logged (logger gale.handler, with the request id,
+/// method, path and code) for whoever the client quotes the request id to. To tell a client what was wrong with its
+/// request, answer with a Response (or throw HttpError) instead.
+Response ErrorResponse(const Error& error, const Request& request);
+/// A Handler that answers `handler`'s errors with ErrorResponse.
+Handler HandleErrors(ResultHandler handler);
 
 struct RouteOptions {
     /// True if the handler never blocks (no I/O, no locks held long): it then runs on the event loop, skipping the
