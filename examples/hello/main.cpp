@@ -48,6 +48,7 @@
 #include <gale/base/strings.hpp>
 #include <gale/db/database.hpp>
 #include <gale/db/migrator.hpp>
+#include <gale/db/pool.hpp>
 #include <gale/pipe/consumer.hpp>
 #include <gale/pipe/embedded_log.hpp>
 #include <gale/pipe/producer.hpp>
@@ -87,8 +88,8 @@ const std::vector<gale::db::Migration> kPostgresqlMigrations = {
      "at TIMESTAMPTZ NOT NULL DEFAULT now())"},
 };
 
-const std::vector<gale::db::Migration>& Migrations(const gale::db::Database& db) {
-    return db.engine() == gale::db::Engine::kPostgresql ? kPostgresqlMigrations : kSqliteMigrations;
+const std::vector<gale::db::Migration>& Migrations(gale::db::Engine engine) {
+    return engine == gale::db::Engine::kPostgresql ? kPostgresqlMigrations : kSqliteMigrations;
 }
 
 // --- the log pipe -------------------------------------------------------------------------------------------------
@@ -211,38 +212,50 @@ int main(int argc, char** argv) {
     // The Redis and RabbitMQ transports for tasks (CELERY_BROKER_URL=redis://… / amqp://…, rpc:// results).
     gale::tasks::redis::Install();
     gale::tasks::amqp::Install();
-    // The database and the pipe's producer are resources (gale/app/resource.hpp): created on first use (so
-    // `hello --help` needs no writable directory), shared by every handler, consumer and command, checked for
-    // readiness, and closed at exit.
-    auto database = app.AddResource("database",
-                                    [](gale::app::ResourceContext&) -> gale::Result<gale::db::Database> {
-                                        GALE_ASSIGN_OR_RETURN(auto options, DatabaseOptions());
-                                        return gale::db::Database::Connect(options);
-                                    },
-                                    {.check =
-                                         [](gale::db::Database& db) {
-                                             auto r = db.Query("SELECT COUNT(*) FROM visits");
-                                             if (!r) return health::CheckResult::Error(r.error().message());
-                                             return health::CheckResult::Ok("visits table readable");
-                                         },
-                                     .check_options = {.tags = health::kReadiness | health::kStartup}});
+    // The database (a pool: on SQLite one writer and DATABASE_POOL_SIZE readers, on PostgreSQL that many connections)
+    // and the pipe's producer are resources (gale/app/resource.hpp): created on first use (so `hello --help` needs no
+    // writable directory), shared by every handler, consumer, task and command, checked for readiness, closed at exit.
+    auto database =
+        app.AddResource("database",
+                        [](gale::app::ResourceContext& ctx) -> gale::Result<std::shared_ptr<gale::db::Pool>> {
+                            GALE_ASSIGN_OR_RETURN(auto options, DatabaseOptions());
+                            GALE_ASSIGN_OR_RETURN(auto pool_options, gale::db::PoolOptionsFromEnvironment());
+                            pool_options.metrics = &ctx.metrics;  // gale_db_pool_* {pool="default"}
+                            GALE_ASSIGN_OR_RETURN(auto pool, gale::db::Pool::Open(options, pool_options));
+                            // hello.record_visit's completion records (gale/tasks/completion.hpp) live beside the
+                            // visits.
+                            GALE_RETURN_IF_ERROR(pool->Transact(gale::tasks::EnsureCompletionTable));
+                            return pool;
+                        },
+                        {.check =
+                             [](gale::db::Pool& pool) {
+                                 auto conn = pool.Acquire(gale::db::Access::kRead);
+                                 if (!conn) return health::CheckResult::Error(conn.error().message());
+                                 auto r = (*conn)->Query("SELECT COUNT(*) FROM visits");
+                                 if (!r) return health::CheckResult::Error(r.error().message());
+                                 return health::CheckResult::Ok("visits table readable");
+                             },
+                         .check_options = {.tags = health::kReadiness | health::kStartup}});
 
     app.Get("/", [](Request&) { return Response::Text(200, "Hello, world!\n"); }, {.inline_handler = true});
 
     // Handlers return Result<Response>: a database error is answered with its status (503, 500) and the request id;
     // its text goes to the log, not to the client.
     app.Post("/visits/{name}", [database](Request& req) -> gale::Result<Response> {
-        GALE_ASSIGN_OR_RETURN(auto db, database.get());
+        GALE_ASSIGN_OR_RETURN(auto pool, database.get());
+        const std::string name(req.param("name"));
         // RETURNING works on both engines (SQLite >= 3.35), unlike last_insert_id.
-        GALE_ASSIGN_OR_RETURN(auto rows, db->Query("INSERT INTO visits (name) VALUES (?) RETURNING id",
-                                                   {std::string(req.param("name"))}));
+        GALE_ASSIGN_OR_RETURN(auto rows, pool->Transact([&](gale::db::Database& tx) {
+            return tx.Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {name});
+        }));
         return Response::Json(201, nlohmann::ordered_json{{"id", std::get<std::int64_t>(rows[0][0])}});
     });
 
     app.Get("/visits/{name}", [database](Request& req) -> gale::Result<Response> {
-        GALE_ASSIGN_OR_RETURN(auto db, database.get());
+        GALE_ASSIGN_OR_RETURN(auto pool, database.get());
         const std::string name(req.param("name"));
-        GALE_ASSIGN_OR_RETURN(auto rows, db->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {name}));
+        GALE_ASSIGN_OR_RETURN(auto conn, pool->Acquire(gale::db::Access::kRead));  // a reader: never waits for writes
+        GALE_ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT COUNT(*) FROM visits WHERE name = ?", {name}));
         // The name is the client's: not valid UTF-8, it is sent with U+FFFD in place of the bad bytes.
         return Response::Json(200,
                               nlohmann::ordered_json{{"name", name}, {"visits", std::get<std::int64_t>(rows[0][0])}});
@@ -299,23 +312,12 @@ int main(int argc, char** argv) {
                 // Permanent: dead-lettered at once with this reason, not retried.
                 return gale::MakeError(gale::ErrorCode::kInvalidArgument, "the body must be a name of 1 to 100 bytes");
             }
-            GALE_ASSIGN_OR_RETURN(auto db, database.get());
-            GALE_RETURN_IF_ERROR(db->Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
+            GALE_ASSIGN_OR_RETURN(auto pool, database.get());
+            GALE_ASSIGN_OR_RETURN(auto conn, pool->Acquire());
+            GALE_RETURN_IF_ERROR(conn->Execute("INSERT INTO visits (name) VALUES (?)", {std::string(message.body)}));
             return {};
         });
 
-    // Tasks. A task thread needs a connection of its own for a transaction (gale/tasks/completion.hpp): one per
-    // thread, opened on the thread's first visit.
-    auto task_database = []() -> gale::Result<gale::db::Database*> {
-        thread_local std::optional<gale::db::Database> conn;
-        if (!conn) {
-            GALE_ASSIGN_OR_RETURN(auto options, DatabaseOptions());
-            GALE_ASSIGN_OR_RETURN(auto opened, gale::db::Database::Connect(options));
-            GALE_RETURN_IF_ERROR(gale::tasks::EnsureCompletionTable(opened));
-            conn.emplace(std::move(opened));
-        }
-        return &*conn;
-    };
     app.Task("hello.add", gale::tasks::Typed(
                               [](std::int64_t a, std::int64_t b) -> gale::Result<std::int64_t> {
                                   std::int64_t sum = 0;
@@ -326,21 +328,23 @@ int main(int argc, char** argv) {
                                   return sum;
                               },
                               {"a", "b"}));
-    app.Task(
-        "hello.record_visit",
-        gale::tasks::Typed(
-            [task_database](gale::tasks::TaskContext& ctx, const std::string& name) -> gale::Result<nlohmann::json> {
-                if (name.empty() || name.size() > kMaxNameBytes) {
-                    return gale::MakeError(gale::ErrorCode::kInvalidArgument, "name: 1 to 100 bytes");
-                }
-                GALE_ASSIGN_OR_RETURN(auto* d, task_database());
-                return gale::tasks::RunOnce(*d, ctx, [&](gale::db::Database& tx) -> gale::Result<nlohmann::json> {
-                    GALE_ASSIGN_OR_RETURN(auto rows,
-                                          tx.Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {name}));
-                    return nlohmann::json{{"id", std::get<std::int64_t>(rows[0][0])}, {"name", name}};
-                });
-            },
-            {"name"}));
+    app.Task("hello.record_visit",
+             gale::tasks::Typed(
+                 [database](gale::tasks::TaskContext& ctx, const std::string& name) -> gale::Result<nlohmann::json> {
+                     if (name.empty() || name.size() > kMaxNameBytes) {
+                         return gale::MakeError(gale::ErrorCode::kInvalidArgument, "name: 1 to 100 bytes");
+                     }
+                     // The transaction needs a connection of its own for its span: a lease from the pool.
+                     GALE_ASSIGN_OR_RETURN(auto pool, database.get());
+                     GALE_ASSIGN_OR_RETURN(auto conn, pool->Acquire());
+                     return gale::tasks::RunOnce(
+                         *conn, ctx, [&](gale::db::Database& tx) -> gale::Result<nlohmann::json> {
+                             GALE_ASSIGN_OR_RETURN(
+                                 auto rows, tx.Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {name}));
+                             return nlohmann::json{{"id", std::get<std::int64_t>(rows[0][0])}, {"name", name}};
+                         });
+                 },
+                 {"name"}));
 
     app.Periodic("visit-every-minute", "hello.record_visit", "every 60s", {"beat"});
 
@@ -404,12 +408,12 @@ int main(int argc, char** argv) {
     app.Check("disk", [] { return health::CheckResult::Ok(); }, {.tags = health::kLiveness});
 
     app.Command("migrate", "create or update the database tables", [database](const gale::app::Args&) {
-        auto d = database.get();
-        if (!d) {
-            std::fprintf(stderr, "migrate: %s\n", d.error().message().c_str());
+        auto conn = database.get().and_then([](auto pool) { return pool->Acquire(); });
+        if (!conn) {
+            std::fprintf(stderr, "migrate: %s\n", conn.error().message().c_str());
             return 1;
         }
-        gale::db::Migrator m(**d, Migrations(**d));
+        gale::db::Migrator m(**conn, Migrations((*conn)->engine()));
         auto applied = m.Apply();
         if (!applied) {
             std::fprintf(stderr, "migrate: %s\n", applied.error().ToString().c_str());
@@ -420,8 +424,9 @@ int main(int argc, char** argv) {
     });
 
     app.Migrations([database]() -> gale::Result<std::vector<std::string>> {
-        GALE_ASSIGN_OR_RETURN(auto db, database.get());
-        return gale::db::Migrator(*db, Migrations(*db)).Pending();
+        GALE_ASSIGN_OR_RETURN(auto pool, database.get());
+        GALE_ASSIGN_OR_RETURN(auto conn, pool->Acquire(gale::db::Access::kRead));
+        return gale::db::Migrator(*conn, Migrations(pool->engine())).Pending();
     });
 
     return app.Run(argc, argv);

@@ -180,4 +180,50 @@ TEST_F(HelloPipeTest, VisitsJsonIsValidForANameThatIsNotUtf8) {
     EXPECT_EQ(*code, 0);
 }
 
+// Issue 12: hello's database is a pooled resource, and its handlers return Result<Response>: a database error is
+// answered with a status and the request id, its text only logged (before, the client got SQLite's message).
+TEST_F(HelloPipeTest, TheDatabaseIsAPooledResourceWhoseErrorsStayInTheLog) {
+    // No migrate: the visits table is missing, so the view's query fails.
+    serve_ = Hello({"serve", "--bind", "127.0.0.1", "--port", "0", "--drain-delay", "0s"}, "serve");
+    const std::uint16_t probe_port = serve_->WaitForPort("probe server listening", 10s);
+    app_port_ = serve_->WaitForPort("app server listening", 10s);
+    ASSERT_NE(app_port_, 0);
+    auto failed = Get(app_port_, "/visits/ada", "X-Request-ID: no-table-1\r\n");
+    ASSERT_TRUE(failed);
+    EXPECT_EQ(failed->status, 500);
+    EXPECT_EQ(failed->body, "{\"error\":\"internal server error\",\"request_id\":\"no-table-1\"}\n");
+    auto logged = serve_->WaitForRecord("the handler returned an error; answering with its status", 2s);
+    ASSERT_TRUE(logged) << serve_->Log();
+    EXPECT_EQ(logged->value("request_id", ""), "no-table-1");
+    EXPECT_NE(logged->value("error", "").find("no such table: visits"), std::string::npos) << logged->dump();
+
+    // Migrated (by the command, on its own pool), the same views work on serve's pool.
+    {
+        auto migrate = Hello({"migrate"}, "migrate");
+        auto code = migrate->WaitExit(10s);
+        ASSERT_TRUE(code);
+        ASSERT_EQ(*code, 0);
+    }
+    auto posted = Post(app_port_, "/visits/ada", "");
+    ASSERT_TRUE(posted);
+    EXPECT_EQ(posted->status, 201) << posted->body;
+    auto got = Get(app_port_, "/visits/ada");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->body, "{\"name\":\"ada\",\"visits\":1}\n");
+    auto metrics = Get(probe_port, "/metrics");
+    ASSERT_TRUE(metrics);
+    for (const char* sample :
+         {R"(gale_resource_up{resource="database"} 1)", R"(gale_db_pool_connections{pool="default",state="in_use"} 0)",
+          R"(gale_db_pool_wait_seconds_count{pool="default"})"}) {
+        EXPECT_NE(metrics->body.find(sample), std::string::npos) << sample << "\n" << metrics->body;
+    }
+    serve_->Signal(SIGTERM);
+    auto code = serve_->WaitExit(5s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0);
+    auto closed = serve_->Records("resource closed");  // only what was created: the states producer never was
+    ASSERT_EQ(closed.size(), 1u) << serve_->Log();
+    EXPECT_EQ(closed[0].value("resource", ""), "database");
+}
+
 }  // namespace

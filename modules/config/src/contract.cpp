@@ -512,7 +512,9 @@ std::vector<GroupSpec> BuiltinGroups() {
     sql.description =
         "base-python's \"SQL Database\" set, with two changes: DATABASE_ENGINE comes first and enables the group "
         "(base-python defaulted it to postgresql; gale's default engine is sqlite, so a PostgreSQL deployment must "
-        "say so, by DATABASE_ENGINE or a postgresql:// DATABASE_URL), and gale adds DATABASE_URL. DATABASE_NAME alone "
+        "say so, by DATABASE_ENGINE or a postgresql:// DATABASE_URL), and gale adds DATABASE_URL and "
+        "DATABASE_POOL_SIZE. "
+        "DATABASE_NAME alone "
         "(a SQLite file) and DATABASE_URL alone (whose scheme then names the engine) enable the group too, as "
         "gale::db reads them; a host, port, username or password alone does not. Rules: postgresql needs "
         "DATABASE_URL, or DATABASE_HOST, DATABASE_NAME and DATABASE_USERNAME; sqlite uses only DATABASE_NAME (a file "
@@ -530,7 +532,13 @@ std::vector<GroupSpec> BuiltinGroups() {
         Secret(Var("DATABASE_URL", VariableType::kUrl,
                    "All of the above in one URL (`postgresql://user:password@host:5432/name`, `sqlite:///app.db`); "
                    "wins over the separate variables.")),
+        WithDefault(Var("DATABASE_POOL_SIZE", VariableType::kInt,
+                        "Connections of the pool (gale/db/pool.hpp): postgresql, in all; sqlite, readers beside its "
+                        "one writer."),
+                    "4"),
     };
+    sql.vars.back().min_value = 1;
+    sql.vars.back().max_value = 1000;
     sql.vars[0].choices = {"sqlite", "postgresql"};
     sql.enabled_also_by = {"DATABASE_NAME", "DATABASE_URL"};
     sql.rules = {DatabaseRule};

@@ -397,13 +397,14 @@ TEST(BuiltinContract, AllProblemsAtOnce) {
 }
 
 TEST(BuiltinContract, FaithfulToBasePython) {
-    // Every variable of base-python's contract, with DJANGO_* renamed APP_*, and each group's first variable.
+    // Every variable of base-python's contract, with DJANGO_* renamed APP_*, and each group's first variable; gale's
+    // additions (DATABASE_URL, DATABASE_POOL_SIZE) come after base-python's.
     const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
         {"run mode", {"APP_RUN_MODE", "APP_WORKER_COUNT", "APP_TASK_COMMANDS"}},
         {"basics", {"APP_DEBUG", "APP_SECRET_KEY"}},
         {"SQL database",
          {"DATABASE_ENGINE", "DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME", "DATABASE_USERNAME",
-          "DATABASE_PASSWORD", "DATABASE_URL"}},
+          "DATABASE_PASSWORD", "DATABASE_URL", "DATABASE_POOL_SIZE"}},
         {"Redis sessions", {"SESSION_REDIS_HOST", "SESSION_REDIS_PORT", "SESSION_REDIS_DB", "SESSION_REDIS_PASSWORD"}},
         {"Redis cache", {"CACHE_REDIS_HOST", "CACHE_REDIS_PORT", "CACHE_REDIS_DB", "CACHE_REDIS_PASSWORD"}},
         {"CouchDB", {"COUCHDB_USERNAME", "COUCHDB_PASSWORD"}},

@@ -9,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/strings.hpp>
 #include <gale/db/database.hpp>
+#include <gale/db/pool.hpp>
 
 namespace gale::db {
 namespace {
@@ -144,6 +146,15 @@ Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
     opts.username = *user;
     if (password) opts.password = *password;
     return opts;
+}
+
+Result<PoolOptions> PoolOptionsFromEnvironment(const EnvLookup& lookup) {
+    PoolOptions options;
+    if (auto size = Get(lookup, "DATABASE_POOL_SIZE")) {
+        GALE_ASSIGN_OR_RETURN(auto n, ParseInt("DATABASE_POOL_SIZE", *size, 1, 1000));
+        options.size = static_cast<std::size_t>(n);
+    }
+    return options;
 }
 
 }  // namespace gale::db

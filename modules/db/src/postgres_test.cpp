@@ -9,34 +9,19 @@
 #include <gtest/gtest.h>
 
 #include <gale/db/migrator.hpp>
-#include <gale/db/testing/postgres_server.hpp>
+
+#include "postgres_fixture.hpp"
 
 namespace gale::db {
 namespace {
 
-using testing::PostgresServer;
-
-class Postgres : public ::testing::Test {
+class Postgres : public PostgresFixture {
 protected:
-    static void SetUpTestSuite() {
-        auto s = PostgresServer::Start();
-        if (s) {
-            server_ = std::move(*s);
-        } else {
-            start_error_ = s.error().message();
-        }
-    }
-    static void TearDownTestSuite() { server_.reset(); }
-    void SetUp() override { ASSERT_TRUE(server_) << "cannot start PostgreSQL: " << start_error_; }
-
     static Database Connect() {
         auto db = Database::Connect(server_->connection_options());
         EXPECT_TRUE(db) << db.error().message();
         return std::move(*db);
     }
-
-    static inline std::unique_ptr<PostgresServer> server_;
-    static inline std::string start_error_;
 };
 
 TEST_F(Postgres, ConnectsByFieldsAndByUrl) {

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <vector>
 
+#include <gale/db/transaction.hpp>
 #include <gale/pipe/embedded_log.hpp>
 
 #include "murmur2.hpp"
@@ -114,19 +115,10 @@ std::int64_t NowMillis() {
         .count();
 }
 
+/// Runs `body` in one write transaction (BEGIN IMMEDIATE), once: a consumer's body calls the service's handlers, which
+/// a second run would call again.
 Result<void> InTransaction(db::Database& db, const std::function<Result<void>()>& body) {
-    GALE_RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE"));
-    auto r = body();
-    if (!r) {
-        (void)db.ExecScript("ROLLBACK");
-        return r;
-    }
-    auto c = db.ExecScript("COMMIT");
-    if (!c) {
-        (void)db.ExecScript("ROLLBACK");
-        return c;
-    }
-    return {};
+    return db::InTransaction(db, [&](db::Database&) { return body(); }, {.max_attempts = 1});
 }
 
 // Number of partitions of `topic`, creating it with `partitions` if absent (idempotent across processes).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <fmt/format.h>
 
+#include <gale/db/transaction.hpp>
 #include <gale/tasks/completion.hpp>
 
 #include "sqlite_support.hpp"
@@ -34,31 +35,25 @@ Result<nlohmann::json> RunOnce(db::Database& db, const TaskContext& ctx,
                                const std::function<Result<nlohmann::json>(db::Database& db)>& body) {
     const std::string& id = ctx.id();
     if (id.empty()) return MakeError(ErrorCode::kInvalidArgument, "RunOnce: the task has no id");
-    const bool sqlite = db.engine() == db::Engine::kSqlite;
-    GALE_RETURN_IF_ERROR(db.ExecScript(sqlite ? "BEGIN IMMEDIATE" : "BEGIN"));
-    auto rollback = [&](Error e) -> Result<nlohmann::json> {
-        (void)db.ExecScript("ROLLBACK");
-        return tl::unexpected(std::move(e));
-    };
-    auto recorded = Recorded(db, id);
-    if (!recorded) return rollback(recorded.error());
-    if (*recorded) {
-        GALE_RETURN_IF_ERROR(db.ExecScript("COMMIT"));
-        return Parse(**recorded, id);
+    // A write transaction from the start (SQLite: BEGIN IMMEDIATE, so two runs of one id never both read "not yet").
+    GALE_ASSIGN_OR_RETURN(auto tx, db::Transaction::Begin(db));
+    GALE_ASSIGN_OR_RETURN(auto recorded, Recorded(db, id));  // an error rolls the transaction back
+    if (recorded) {
+        GALE_RETURN_IF_ERROR(tx.Commit());
+        return Parse(*recorded, id);
     }
-    auto result = body(db);
-    if (!result) return rollback(result.error());
+    GALE_ASSIGN_OR_RETURN(auto result, body(db));
     auto inserted =
         db.Execute("INSERT INTO gale_task_completions (task_id, task, result, completed_at) VALUES (?, ?, ?, ?)",
-                   {id, ctx.request().task, result->dump(), detail::UnixMillis()});
+                   {id, ctx.request().task, result.dump(), detail::UnixMillis()});
     if (!inserted) {
-        (void)db.ExecScript("ROLLBACK");
+        tx.Rollback();
         // Another run of this id may have committed first (its row is the truth); otherwise the insert's error.
         auto again = Recorded(db, id);
         if (again && *again) return Parse(**again, id);
         return tl::unexpected(inserted.error());
     }
-    if (auto c = db.ExecScript("COMMIT"); !c) return rollback(c.error());
+    GALE_RETURN_IF_ERROR(tx.Commit());
     return result;
 }
 

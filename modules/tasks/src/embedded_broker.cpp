@@ -361,7 +361,8 @@ private:
             return {};
         };
         GALE_RETURN_IF_ERROR(turns_.Enter(state_->options.busy_timeout));
-        auto done = detail::InTransaction(db_, body);
+        auto done = db::InTransaction(
+            db_, [&](db::Database&) { return body(); }, detail::kRunOnce);
         turns_.Leave();
         if (!done) return done;
         state_->checkpointer->Committed();

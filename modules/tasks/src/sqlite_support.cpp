@@ -81,22 +81,6 @@ void Checkpointer::Loop() {
     }
 }
 
-Result<void> InTransaction(db::Database& db, const std::function<Result<void>()>& body) {
-    // Execute, not ExecScript: the connection keeps these prepared (sqlite3_exec would parse them every time).
-    GALE_RETURN_IF_ERROR(db.Execute("BEGIN IMMEDIATE"));
-    auto r = body();
-    if (!r) {
-        (void)db.Execute("ROLLBACK");
-        return r;
-    }
-    auto c = db.Execute("COMMIT");
-    if (!c) {
-        (void)db.Execute("ROLLBACK");
-        return tl::unexpected(c.error());
-    }
-    return {};
-}
-
 Result<void> GroupCommit::Run(const Work& work) {
     Pending self{&work};
     std::unique_lock lock(mu_);
@@ -123,9 +107,13 @@ Result<void> GroupCommit::Run(const Work& work) {
 }
 
 Result<void> GroupCommit::Transaction(const std::function<Result<void>()>& body) {
-    if (!turns_) return InTransaction(db_, body);
+    auto run = [&] {
+        return db::InTransaction(
+            db_, [&](db::Database&) { return body(); }, kRunOnce);
+    };
+    if (!turns_) return run();
     GALE_RETURN_IF_ERROR(turns_->Enter(busy_timeout_));
-    auto done = InTransaction(db_, body);
+    auto done = run();
     turns_->Leave();
     return done;
 }

@@ -17,6 +17,7 @@
 
 #include <gale/base/error.hpp>
 #include <gale/db/database.hpp>
+#include <gale/db/transaction.hpp>
 
 #include "write_turns.hpp"
 
@@ -105,8 +106,9 @@ private:
     std::thread thread_;
 };
 
-/// Runs `body` between BEGIN IMMEDIATE and COMMIT (ROLLBACK on any error).
-[[nodiscard]] Result<void> InTransaction(db::Database& db, const std::function<Result<void>()>& body);
+/// How the broker's and the result backend's transactions run: once. Their bodies also fill in-memory batches, so a
+/// second run would repeat them; the write turns keep their transactions from meeting in SQLite's busy handler.
+inline constexpr db::TransactionOptions kRunOnce{.max_attempts = 1};
 
 std::int64_t UnixMillis(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
 std::int64_t AsInt(const db::Value& v);
