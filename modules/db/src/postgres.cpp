@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
@@ -44,6 +45,7 @@ struct PqApi {
     decltype(&::PQerrorMessage) errorMessage = nullptr;
     decltype(&::PQexec) exec = nullptr;
     decltype(&::PQexecParams) execParams = nullptr;
+    decltype(&::PQexecPrepared) execPrepared = nullptr;
     decltype(&::PQfinish) finish = nullptr;
     decltype(&::PQftype) ftype = nullptr;
     decltype(&::PQgetisnull) getisnull = nullptr;
@@ -53,6 +55,7 @@ struct PqApi {
     decltype(&::PQnfields) nfields = nullptr;
     decltype(&::PQntuples) ntuples = nullptr;
     decltype(&::PQport) port = nullptr;
+    decltype(&::PQprepare) prepare = nullptr;
     decltype(&::PQreset) reset = nullptr;
     decltype(&::PQresultErrorField) resultErrorField = nullptr;
     decltype(&::PQresultStatus) resultStatus = nullptr;
@@ -78,6 +81,7 @@ const PqApi& Pq() {
         lib->Resolve("PQerrorMessage", a.errorMessage, a.load_error);
         lib->Resolve("PQexec", a.exec, a.load_error);
         lib->Resolve("PQexecParams", a.execParams, a.load_error);
+        lib->Resolve("PQexecPrepared", a.execPrepared, a.load_error);
         lib->Resolve("PQfinish", a.finish, a.load_error);
         lib->Resolve("PQftype", a.ftype, a.load_error);
         lib->Resolve("PQgetisnull", a.getisnull, a.load_error);
@@ -87,6 +91,7 @@ const PqApi& Pq() {
         lib->Resolve("PQnfields", a.nfields, a.load_error);
         lib->Resolve("PQntuples", a.ntuples, a.load_error);
         lib->Resolve("PQport", a.port, a.load_error);
+        lib->Resolve("PQprepare", a.prepare, a.load_error);
         lib->Resolve("PQreset", a.reset, a.load_error);
         lib->Resolve("PQresultErrorField", a.resultErrorField, a.load_error);
         lib->Resolve("PQresultStatus", a.resultStatus, a.load_error);
@@ -189,7 +194,8 @@ ErrorCode CodeForSqlState(const char* state) {
 
 class PgConnection final : public Connection {
 public:
-    PgConnection(PGconn* conn, std::vector<std::string> secrets) : conn_(conn), secrets_(std::move(secrets)) {
+    PgConnection(PGconn* conn, std::vector<std::string> secrets, bool prepare)
+        : conn_(conn), secrets_(std::move(secrets)), prepare_(prepare) {
         Pq().setNoticeProcessor(conn_, IgnoreNotice, nullptr);
         target_ = Target(conn_);
     }
@@ -307,8 +313,7 @@ private:
                     },
                     params[i]);
             }
-            raw = Pq().execParams(conn_, t.sql.c_str(), static_cast<int>(params.size()), types.data(), values.data(),
-                                  nullptr, nullptr, 0);
+            raw = ExecParams(t.sql, types, values, tx_before);
         }
         ResultPtr res(raw);
         ExecStatusType st = res ? Pq().resultStatus(res.get()) : PGRES_FATAL_ERROR;
@@ -328,6 +333,42 @@ private:
                          fmt::format("postgresql: {} [{}] (in: {:.120})", msg, state != nullptr ? state : "?", sql));
     }
 
+    /// Runs a statement with parameters: prepared once per connection and parameter types (the server parses and
+    /// plans it once), or with PQexecParams when preparing is off or the cache is full.
+    PGresult* ExecParams(const std::string& sql, const std::vector<Oid>& types, const std::vector<const char*>& values,
+                         PGTransactionStatusType tx_before) {
+        const int n = static_cast<int>(values.size());
+        if (!prepare_) return Pq().execParams(conn_, sql.c_str(), n, types.data(), values.data(), nullptr, nullptr, 0);
+        std::string key = sql;
+        key.push_back('\0');
+        for (Oid t : types) key += std::to_string(t) + ',';
+        auto it = prepared_.find(key);
+        if (it == prepared_.end()) {
+            if (prepared_.size() >= kMaxPrepared) {
+                return Pq().execParams(conn_, sql.c_str(), n, types.data(), values.data(), nullptr, nullptr, 0);
+            }
+            // Names are never reused: a statement dropped from the map may still exist on the server.
+            std::string name = "gale_" + std::to_string(++prepared_serial_);
+            ResultPtr made(Pq().prepare(conn_, name.c_str(), sql.c_str(), n, types.data()));
+            if (!made || Pq().resultStatus(made.get()) != PGRES_COMMAND_OK) return made.release();  // the error
+            it = prepared_.emplace(std::move(key), std::move(name)).first;
+        }
+        PGresult* res = Pq().execPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0);
+        const char* state = res != nullptr && Pq().resultStatus(res) == PGRES_FATAL_ERROR
+                                ? Pq().resultErrorField(res, PG_DIAG_SQLSTATE)
+                                : nullptr;
+        if (state != nullptr && std::string_view(state) == "0A000") {
+            // "cached plan must not change result type": a table changed under the statement (DDL). Forget it;
+            // outside a transaction, run the statement afresh (inside one, the error has aborted it: report it).
+            prepared_.erase(it);
+            if (tx_before == PQTRANS_IDLE) {
+                Pq().clear(res);
+                return Pq().execParams(conn_, sql.c_str(), n, types.data(), values.data(), nullptr, nullptr, 0);
+            }
+        }
+        return res;
+    }
+
     /// Reconnects (once) if the server closed the connection since the last call.
     Result<void> EnsureConnected() {
         if (Pq().status(conn_) == CONNECTION_OK) {
@@ -342,6 +383,7 @@ private:
             if (Pq().status(conn_) == CONNECTION_BAD && tx != PQTRANS_IDLE) lost_in_transaction_ = true;
         }
         if (Pq().status(conn_) == CONNECTION_OK) return {};
+        prepared_.clear();  // a new session: the server has none of them
         Pq().reset(conn_);
         if (Pq().status(conn_) != CONNECTION_OK) {
             return MakeError(ErrorCode::kUnavailable,
@@ -359,11 +401,16 @@ private:
         return {};
     }
 
+    static constexpr std::size_t kMaxPrepared = 256;
+
     std::mutex mu_;
     PGconn* conn_;
     std::vector<std::string> secrets_;
     std::string target_;
     bool lost_in_transaction_ = false;
+    const bool prepare_;
+    std::unordered_map<std::string, std::string> prepared_;  // sql + NUL + parameter types → statement name
+    std::uint64_t prepared_serial_ = 0;
 };
 
 }  // namespace
@@ -394,7 +441,7 @@ Result<std::unique_ptr<Connection>> ConnectPostgres(const ConnectionOptions& opt
 
     PGconn* raw = Pq().connectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
     if (raw == nullptr) return MakeError(ErrorCode::kInternal, "postgresql: out of memory creating a connection");
-    auto conn = std::make_unique<PgConnection>(raw, Secrets(options));
+    auto conn = std::make_unique<PgConnection>(raw, Secrets(options), options.prepared_statements);
     if (Pq().status(raw) != CONNECTION_OK) {
         // PQhost/PQport/PQdb/PQuser are the values libpq actually used (after URL parsing and defaults).
         std::string target = options.url.empty() && !options.host.empty()

@@ -223,6 +223,46 @@ TEST_F(Postgres, ReconnectsAfterServerRestart) {
     ASSERT_TRUE(up) << up.error().message();
 }
 
+TEST_F(Postgres, StatementsArePreparedOnceAndSurviveReconnectsAndTableChanges) {
+    Database db = Connect();
+    ASSERT_TRUE(db.ExecScript("DROP TABLE IF EXISTS prep; CREATE TABLE prep (a BIGINT)"));
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(db.Execute("INSERT INTO prep (a) VALUES (?)", {std::int64_t{i}}));
+        ASSERT_TRUE(db.Query("SELECT a, ? FROM prep", {std::string("x")}));
+    }
+    // The session holds one prepared statement for the query, however often it ran (with its $1: as sent).
+    auto prepared = db.Query("SELECT COUNT(*) FROM pg_prepared_statements WHERE statement = 'SELECT a, $1 FROM prep'");
+    ASSERT_TRUE(prepared) << prepared.error().message();
+    EXPECT_EQ(std::get<std::int64_t>((*prepared)[0][0]), 1);
+
+    // A column added under the prepared SELECT *: the server refuses the old plan; gale runs it afresh.
+    ASSERT_TRUE(db.Query("SELECT * FROM prep"));
+    ASSERT_TRUE(db.ExecScript("ALTER TABLE prep ADD COLUMN b TEXT DEFAULT 'y'"));
+    auto wider = db.Query("SELECT * FROM prep");
+    ASSERT_TRUE(wider) << wider.error().message();
+    ASSERT_EQ(wider->size(), 3u);
+    EXPECT_EQ((*wider)[0].size(), 2u);
+    EXPECT_TRUE(db.Query("SELECT * FROM prep")) << "and prepares it again";
+
+    // A restart ends the session and its statements: the same statement is prepared again on the new one.
+    auto restarted = server_->Restart();
+    ASSERT_TRUE(restarted) << restarted.error().message();
+    auto after = db.Query("SELECT a, ? FROM prep", {std::string("x")});
+    ASSERT_TRUE(after) << after.error().message();
+    EXPECT_EQ(after->size(), 3u);
+}
+
+TEST_F(Postgres, PreparedStatementsCanBeTurnedOffForATransactionPooler) {
+    ConnectionOptions o = server_->connection_options();
+    o.prepared_statements = false;
+    auto db = Database::Connect(o);
+    ASSERT_TRUE(db) << db.error().message();
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(db->Query("SELECT ? + 1", {std::int64_t{i}}));
+    auto prepared = db->Query("SELECT COUNT(*) FROM pg_prepared_statements");
+    ASSERT_TRUE(prepared) << prepared.error().message();
+    EXPECT_EQ(std::get<std::int64_t>((*prepared)[0][0]), 0);
+}
+
 TEST_F(Postgres, LostTransactionIsReportedNotSilentlyContinued) {
     Database db = Connect();
     ASSERT_TRUE(db.ExecScript("DROP TABLE IF EXISTS lost; CREATE TABLE lost (x INTEGER)"));

@@ -62,6 +62,10 @@ struct ConnectionOptions {
     std::string url;       ///< postgresql only; may embed the password, so never shown as is
     std::chrono::seconds connect_timeout{10};
     std::chrono::milliseconds busy_timeout{5000};
+    /// postgresql: keep each statement prepared on its connection (parsed and planned once). Turn it off behind a
+    /// pooler in transaction mode (PgBouncer's pool_mode=transaction), where the next statement may reach another
+    /// server session. SQLite always keeps its statements prepared.
+    bool prepared_statements = true;
 
     /// A printable target without the password: "sqlite:app.db", "postgresql://user@host:5432/name".
     [[nodiscard]] std::string Describe() const;
