@@ -13,7 +13,8 @@ test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps opens
            python3-django python3-psycopg2 rabbitmq-server python3-pika redis-server python3-redis python3-celery
            python3-flask)
 bench_pkgs=(wrk nginx-light python3 python3-django python3-tornado procps curl rabbitmq-server python3-pika
-            redis-server python3-redis python3-celery python3-flask gunicorn uwsgi-core uwsgi-plugin-python3)
+            redis-server python3-redis python3-celery python3-flask gunicorn uwsgi-core uwsgi-plugin-python3 postgresql
+            python3-psycopg2)
 # No compiler: the image builds gale itself. debian-archive-keyring: debootstrap checks the mirror with it.
 image_pkgs=(buildah debootstrap debian-archive-keyring postgresql curl python3 util-linux python3-kubernetes python3-yaml)
 
