@@ -10,11 +10,7 @@
 namespace gale::aws {
 namespace {
 
-std::optional<std::string> NonEmpty(const EnvLookup& env, std::string_view name) {
-    std::optional<std::string> value = env(name);
-    if (value && value->empty()) return std::nullopt;
-    return value;
-}
+std::optional<std::string> NonEmpty(const EnvLookup& env, std::string_view name) { return LookupEnv(env, name); }
 
 }  // namespace
 

@@ -25,17 +25,7 @@ tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
 
-/// `lookup`, or the process environment without one; an empty value counts as unset.
-std::optional<std::string> Get(const EnvLookup& lookup, std::string_view name) {
-    std::optional<std::string> v;
-    if (lookup) {
-        v = lookup(name);
-    } else if (const char* e = std::getenv(std::string(name).c_str())) {
-        v = std::string(e);
-    }
-    if (v && v->empty()) v.reset();
-    return v;
-}
+std::optional<std::string> Get(const EnvLookup& lookup, std::string_view name) { return LookupEnv(lookup, name); }
 
 }  // namespace
 

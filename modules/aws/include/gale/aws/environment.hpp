@@ -23,12 +23,13 @@
 #include <string_view>
 
 #include <gale/aws/sigv4.hpp>
+#include <gale/base/environment.hpp>
 #include <gale/base/error.hpp>
 
 namespace gale::aws {
 
-/// Looks one variable up; nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+/// Looks one variable up (gale/base/environment.hpp).
+using EnvLookup = gale::EnvLookup;
 
 /// The process environment (getenv).
 EnvLookup ProcessEnvironment();

@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include <gale/base/environment.hpp>
 #include <gale/base/error.hpp>
 
 namespace gale::db {
@@ -71,8 +72,8 @@ struct ConnectionOptions {
     [[nodiscard]] std::string Describe() const;
 };
 
-/// Looks a variable up; nullopt when unset. An empty value counts as unset.
-using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+/// Looks a variable up (gale/base/environment.hpp); an empty value counts as unset.
+using EnvLookup = gale::EnvLookup;
 
 /// Reads the DATABASE_* variables (docs/environment.md) through `lookup` (default: the process environment).
 /// DATABASE_URL wins over the separate variables: `postgresql://` or `postgres://` selects PostgreSQL, `sqlite:///p`
