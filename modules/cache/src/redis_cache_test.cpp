@@ -8,36 +8,21 @@
 #include <gtest/gtest.h>
 
 #include <gale/cache/redis_cache.hpp>
-#include <gale/redis/testing/redis_server.hpp>
+
+#include "redis_fixture.hpp"
 
 namespace gale::cache {
 namespace {
 
 using namespace std::chrono_literals;
 
-class RedisCacheTest : public ::testing::Test {
+class RedisCacheTest : public RedisFixture {
 protected:
-    static void SetUpTestSuite() {
-        auto s = redis::testing::RedisServer::Start();
-        if (s) {
-            server_ = std::move(*s);
-        } else {
-            start_error_ = s.error().message();
-        }
-    }
-    static void TearDownTestSuite() { server_.reset(); }
-    void SetUp() override { ASSERT_TRUE(server_) << "cannot start redis-server: " << start_error_; }
-
     /// A cache on the test server, under a prefix of this test's own.
     static RedisCache Make(std::optional<std::chrono::milliseconds> default_ttl = std::nullopt) {
         return RedisCache(
-            {.connection = server_->connection_options(),
-             .key_prefix = std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + ":",
-             .default_ttl = default_ttl});
+            {.connection = server_->connection_options(), .key_prefix = TestName() + ":", .default_ttl = default_ttl});
     }
-
-    static inline std::unique_ptr<redis::testing::RedisServer> server_;
-    static inline std::string start_error_;
 };
 
 TEST_F(RedisCacheTest, SetGetDeleteAndTimesToLive) {

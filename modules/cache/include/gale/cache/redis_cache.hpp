@@ -48,6 +48,8 @@ public:
 
     /// PING: for a health check.
     [[nodiscard]] Result<void> Ping();
+    /// The cache's connections, for what else needs the server (a RedisLock, gale/cache/redis_lock.hpp).
+    [[nodiscard]] redis::Pool& pool() noexcept { return *pool_; }
 
 private:
     std::string Key(std::string_view key) const { return options_.key_prefix + std::string(key); }
