@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <gale/base/strings.hpp>
 #include <gale/http/router.hpp>
 #include <gale/log/log.hpp>
 
@@ -44,9 +45,7 @@ Response ErrorResponse(const Error& error, const Request& request) {
                     {"code", ToString(error.code())},
                     {"error", error.ToString()}});
     }
-    std::string phrase(ReasonPhrase(status));
-    for (char& c : phrase) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-    nlohmann::ordered_json body = {{"error", phrase}, {"request_id", request.request_id()}};
+    nlohmann::ordered_json body = {{"error", ToLower(ReasonPhrase(status))}, {"request_id", request.request_id()}};
     return Response::Json(status, body);
 }
 
