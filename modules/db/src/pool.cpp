@@ -78,6 +78,11 @@ Result<Pool::Lease> Pool::Acquire(Access access) {
     const bool writer = !split_ || access == Access::kWrite;
     const auto started = std::chrono::steady_clock::now();
     const auto deadline = started + options_.acquire_timeout;
+    auto observe_wait = [&] {
+        if (metrics_) {
+            metrics_->wait->Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        }
+    };
     std::unique_lock lock(mu_);
     Group& group = GroupFor(writer);
     bool counted_waiting = false;
@@ -93,10 +98,7 @@ Result<Pool::Lease> Pool::Acquire(Access access) {
             ++in_use_;
             UpdateGaugesLocked();
             lock.unlock();
-            if (metrics_) {
-                metrics_->wait->Observe(
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-            }
+            observe_wait();
             return Lease(shared_from_this(), std::move(db), writer);
         }
         if (group.open < group.limit) {
@@ -115,10 +117,7 @@ Result<Pool::Lease> Pool::Acquire(Access access) {
                 cv_.notify_all();  // a waiter may open it instead
                 return tl::unexpected(made.error());
             }
-            if (metrics_) {
-                metrics_->wait->Observe(
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-            }
+            observe_wait();
             return Lease(shared_from_this(), std::make_shared<Database>(std::move(*made)), writer);
         }
         if (!counted_waiting) {
