@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -16,6 +17,28 @@ namespace {
 std::atomic<Level> g_level{Level::kInfo};
 std::atomic<Format> g_format{Format::kJson};
 std::atomic<int> g_fd{2};
+
+// The observer protocol (SetObserver may be followed by destroying the old observer, so a writer must never call
+// one that SetObserver has already waited out):
+//  - every Write reads g_observer relaxed as a hint: null means "none", the only cost of the feature;
+//  - a writer announces itself (g_observer_users, seq_cst) before it loads g_observer (seq_cst); SetObserver stores
+//    g_observer (seq_cst) and then waits until g_observer_users is 0. In the single total order either the writer's
+//    increment comes first (SetObserver waits for it) or the store does (the writer sees the new observer).
+//  - t_in_observer stops a record written by the observer from reaching it again.
+std::atomic<Observer*> g_observer{nullptr};
+std::atomic<int> g_observer_users{0};
+thread_local bool t_in_observer = false;
+
+void Notify(Level level, std::string_view logger, std::string_view message, std::initializer_list<Field> fields) {
+    if (t_in_observer) return;
+    g_observer_users.fetch_add(1, std::memory_order_seq_cst);
+    if (Observer* o = g_observer.load(std::memory_order_seq_cst)) {
+        t_in_observer = true;
+        o->OnRecord(Record{level, logger, message, fields, SystemClock::now()});
+        t_in_observer = false;
+    }
+    g_observer_users.fetch_sub(1, std::memory_order_release);
+}
 
 void AppendValue(std::string& out, const Field::Value& value, bool json) {
     std::visit(
@@ -113,6 +136,12 @@ std::string FormatRecord(Format format, Level level, std::string_view logger, st
 void Write(Level level, std::string_view logger, std::string_view message, std::initializer_list<Field> fields) {
     if (!Enabled(level)) return;
     WriteRaw(FormatRecord(g_format.load(std::memory_order_relaxed), level, logger, message, fields));
+    if (g_observer.load(std::memory_order_relaxed) != nullptr) Notify(level, logger, message, fields);
+}
+
+void SetObserver(Observer* observer) noexcept {
+    g_observer.store(observer, std::memory_order_seq_cst);
+    while (g_observer_users.load(std::memory_order_seq_cst) != 0) std::this_thread::yield();
 }
 
 void WriteRaw(std::string_view line) {

@@ -6,6 +6,7 @@
 /// written with a single write(2), so lines from different threads never interleave.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -52,6 +53,33 @@ void Write(Level level, std::string_view logger, std::string_view message, std::
 
 /// Writes already formatted records (whole lines) with one write(2); used for buffered access logs.
 void WriteRaw(std::string_view lines);
+
+/// One record as an Observer sees it. Every view points into the caller's memory and is valid only during the
+/// OnRecord call: an observer that keeps anything copies it.
+struct Record {
+    Level level;
+    std::string_view logger;
+    std::string_view message;
+    std::initializer_list<Field> fields;
+    std::chrono::system_clock::time_point time;
+};
+
+/// Sees every record Write writes (after it is written), e.g. to report errors elsewhere (gale::sentry). Not the
+/// lines of WriteRaw (access logs), and not records below the level (they are not formatted at all).
+///
+/// OnRecord is called on the thread that logged, possibly on many threads at once, so it must be thread-safe; it
+/// must be quick (it runs inside every log call) and must not throw. Records it writes itself are written but not
+/// passed back to it (no recursion on the same thread).
+class Observer {
+public:
+    virtual ~Observer() = default;
+    virtual void OnRecord(const Record& record) noexcept = 0;
+};
+
+/// Installs `observer` (nullptr: none), replacing the previous one; the observer is not owned. Returns once no
+/// thread is still inside the previous observer's OnRecord, so the caller may destroy that one afterwards. Must not
+/// be called from inside OnRecord. With no observer installed, Write pays one relaxed atomic load for it.
+void SetObserver(Observer* observer) noexcept;
 
 /// Formats a record without writing it (used by tests and by Write).
 std::string FormatRecord(Format format, Level level, std::string_view logger, std::string_view message,
