@@ -186,6 +186,69 @@ std::string FormatAmzDate(std::chrono::system_clock::time_point time, bool* ok) 
                        tm.tm_min, tm.tm_sec);
 }
 
+// The canonical headers block ("name:value\n" per name, sorted) of `headers` plus the signer's own `extra` ones, and
+// the signed-headers list. Lower-case name -> values in order; a stable sort by name keeps repeated headers in the
+// order given.
+Result<std::string> CanonicalHeaders(const std::vector<std::pair<std::string, std::string>>& given,
+                                     std::vector<std::pair<std::string, std::string>> extra,
+                                     std::string& signed_headers) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    bool has_host = false;
+    for (const auto& [name, value] : given) {
+        std::string lower = ToLower(TrimAll(name));
+        if (IsSignerOwned(lower)) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             fmt::format("SigV4: the {} header is added by the signer; do not pass it", name));
+        }
+        has_host = has_host || lower == "host";
+        headers.emplace_back(std::move(lower), TrimAll(value));
+    }
+    if (!has_host) return MakeError(ErrorCode::kInvalidArgument, "SigV4: the request has no Host header");
+    for (auto& header : extra) headers.push_back(std::move(header));
+    std::stable_sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+
+    std::string canonical_headers;
+    signed_headers.clear();
+    for (std::size_t i = 0; i < headers.size(); ++i) {
+        if (i > 0 && headers[i].first == headers[i - 1].first) {
+            canonical_headers.back() = ',';  // replaces the previous line's '\n'
+        } else {
+            if (!signed_headers.empty()) signed_headers += ';';
+            signed_headers += headers[i].first;
+            canonical_headers += headers[i].first;
+            canonical_headers += ':';
+        }
+        canonical_headers += headers[i].second;
+        canonical_headers += '\n';
+    }
+    return canonical_headers;
+}
+
+// Hex HMAC of `string_to_sign` under the key derived from the secret, date, region and service.
+std::string SignatureOf(const SigningParams& params, std::string_view date, std::string_view string_to_sign) {
+    const std::string k_date = HmacSha256("AWS4" + params.credentials.secret_access_key, date);
+    const std::string k_region = HmacSha256(k_date, params.region);
+    const std::string k_service = HmacSha256(k_region, params.service);
+    const std::string k_signing = HmacSha256(k_service, "aws4_request");
+    const std::string mac = HmacSha256(k_signing, string_to_sign);
+    return Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+}
+
+// Checks shared by Sign and Presign; sets the date strings.
+Result<void> CheckParams(const SigningParams& params, std::string& amz_date) {
+    if (!Crypto().error.empty()) return MakeError(ErrorCode::kUnavailable, "SigV4: " + Crypto().error);
+    if (params.credentials.access_key_id.empty() || params.credentials.secret_access_key.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument, "SigV4: the access key id and secret access key must be set");
+    }
+    if (params.region.empty() || params.service.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument, "SigV4: the region and service must be set");
+    }
+    bool date_ok = false;
+    amz_date = FormatAmzDate(params.time, &date_ok);
+    if (!date_ok) return MakeError(ErrorCode::kInvalidArgument, "SigV4: the signing time is out of range");
+    return {};
+}
+
 }  // namespace
 
 std::string Sha256Hex(std::string_view data) {
@@ -215,54 +278,19 @@ std::string UriEncode(std::string_view text, bool keep_slash) {
 }
 
 Result<Signature> Sign(const SigningRequest& request, const SigningParams& params) {
-    if (!Crypto().error.empty()) return MakeError(ErrorCode::kUnavailable, "SigV4: " + Crypto().error);
-    if (params.credentials.access_key_id.empty() || params.credentials.secret_access_key.empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, "SigV4: the access key id and secret access key must be set");
-    }
-    if (params.region.empty() || params.service.empty()) {
-        return MakeError(ErrorCode::kInvalidArgument, "SigV4: the region and service must be set");
-    }
-    bool date_ok = false;
     Signature out;
-    out.amz_date = FormatAmzDate(params.time, &date_ok);
-    if (!date_ok) return MakeError(ErrorCode::kInvalidArgument, "SigV4: the signing time is out of range");
+    GALE_RETURN_IF_ERROR(CheckParams(params, out.amz_date));
     const std::string date = out.amz_date.substr(0, 8);
 
     out.payload_hash = request.payload_hash.empty() ? Sha256Hex(request.payload) : request.payload_hash;
 
-    // Lower-case name -> values in order; a stable sort by name keeps repeated headers in the order given.
-    std::vector<std::pair<std::string, std::string>> headers;
-    bool has_host = false;
-    for (const auto& [name, value] : request.headers) {
-        std::string lower = ToLower(TrimAll(name));
-        if (IsSignerOwned(lower)) {
-            return MakeError(ErrorCode::kInvalidArgument,
-                             fmt::format("SigV4: the {} header is added by the signer; do not pass it", name));
-        }
-        has_host = has_host || lower == "host";
-        headers.emplace_back(std::move(lower), TrimAll(value));
-    }
-    if (!has_host) return MakeError(ErrorCode::kInvalidArgument, "SigV4: the request has no Host header");
-    headers.emplace_back("x-amz-date", out.amz_date);
+    std::vector<std::pair<std::string, std::string>> extra{{"x-amz-date", out.amz_date}};
     if (!params.credentials.session_token.empty()) {
-        headers.emplace_back("x-amz-security-token", params.credentials.session_token);
+        extra.emplace_back("x-amz-security-token", params.credentials.session_token);
     }
-    if (params.add_content_sha256) headers.emplace_back("x-amz-content-sha256", out.payload_hash);
-    std::stable_sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-
-    std::string canonical_headers;
-    for (std::size_t i = 0; i < headers.size(); ++i) {
-        if (i > 0 && headers[i].first == headers[i - 1].first) {
-            canonical_headers.back() = ',';  // replaces the previous line's '\n'
-        } else {
-            if (!out.signed_headers.empty()) out.signed_headers += ';';
-            out.signed_headers += headers[i].first;
-            canonical_headers += headers[i].first;
-            canonical_headers += ':';
-        }
-        canonical_headers += headers[i].second;
-        canonical_headers += '\n';
-    }
+    if (params.add_content_sha256) extra.emplace_back("x-amz-content-sha256", out.payload_hash);
+    GALE_ASSIGN_OR_RETURN(std::string canonical_headers,
+                          CanonicalHeaders(request.headers, std::move(extra), out.signed_headers));
 
     out.canonical_request =
         fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method, CanonicalUri(request.path, params),
@@ -271,12 +299,7 @@ Result<Signature> Sign(const SigningRequest& request, const SigningParams& param
     out.string_to_sign =
         fmt::format("{}\n{}\n{}\n{}", kAlgorithm, out.amz_date, scope, Sha256Hex(out.canonical_request));
 
-    const std::string k_date = HmacSha256("AWS4" + params.credentials.secret_access_key, date);
-    const std::string k_region = HmacSha256(k_date, params.region);
-    const std::string k_service = HmacSha256(k_region, params.service);
-    const std::string k_signing = HmacSha256(k_service, "aws4_request");
-    const std::string mac = HmacSha256(k_signing, out.string_to_sign);
-    out.signature = Hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size());
+    out.signature = SignatureOf(params, date, out.string_to_sign);
 
     out.authorization = fmt::format("{} Credential={}/{}, SignedHeaders={}, Signature={}", kAlgorithm,
                                     params.credentials.access_key_id, scope, out.signed_headers, out.signature);
@@ -286,6 +309,56 @@ Result<Signature> Sign(const SigningRequest& request, const SigningParams& param
     }
     if (params.add_content_sha256) out.headers.emplace_back("X-Amz-Content-Sha256", out.payload_hash);
     out.headers.emplace_back("Authorization", out.authorization);
+    return out;
+}
+
+Result<PresignedQuery> Presign(const SigningRequest& request, const SigningParams& params,
+                               std::chrono::seconds expires) {
+    std::string amz_date;
+    GALE_RETURN_IF_ERROR(CheckParams(params, amz_date));
+    if (expires < std::chrono::seconds(1) || expires > std::chrono::seconds(604800)) {
+        return MakeError(
+            ErrorCode::kInvalidArgument,
+            fmt::format("SigV4: a presigned URL expires after 1 to 604800 seconds, not {}", expires.count()));
+    }
+    for (std::string_view rest = request.query; !rest.empty();) {
+        const std::size_t amp = rest.find('&');
+        const std::string_view part = rest.substr(0, amp);
+        if (ToLower(PercentDecode(part.substr(0, part.find('=')))).starts_with("x-amz-")) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             fmt::format("SigV4: the query parameter '{}' is added by the signer; do not pass it",
+                                         part.substr(0, part.find('='))));
+        }
+        if (amp == std::string_view::npos) break;
+        rest.remove_prefix(amp + 1);
+    }
+    const std::string date = amz_date.substr(0, 8);
+    const std::string scope = fmt::format("{}/{}/{}/aws4_request", date, params.region, params.service);
+    PresignedQuery out;
+    std::string signed_headers;
+    GALE_ASSIGN_OR_RETURN(std::string canonical_headers, CanonicalHeaders(request.headers, {}, signed_headers));
+
+    std::string query = request.query;
+    auto add = [&query](std::string_view name, std::string_view value) {
+        if (!query.empty()) query += '&';
+        query += name;
+        query += '=';
+        query += UriEncode(value, false);
+    };
+    add("X-Amz-Algorithm", kAlgorithm);
+    add("X-Amz-Credential", params.credentials.access_key_id + "/" + scope);
+    add("X-Amz-Date", amz_date);
+    add("X-Amz-Expires", std::to_string(expires.count()));
+    if (!params.credentials.session_token.empty()) add("X-Amz-Security-Token", params.credentials.session_token);
+    add("X-Amz-SignedHeaders", signed_headers);
+    const std::string canonical_query = CanonicalQuery(query);
+
+    const std::string payload_hash = request.payload_hash.empty() ? Sha256Hex(request.payload) : request.payload_hash;
+    out.canonical_request = fmt::format("{}\n{}\n{}\n{}\n{}\n{}", request.method, CanonicalUri(request.path, params),
+                                        canonical_query, canonical_headers, signed_headers, payload_hash);
+    out.string_to_sign = fmt::format("{}\n{}\n{}\n{}", kAlgorithm, amz_date, scope, Sha256Hex(out.canonical_request));
+    out.signature = SignatureOf(params, date, out.string_to_sign);
+    out.query = canonical_query + "&X-Amz-Signature=" + out.signature;
     return out;
 }
 

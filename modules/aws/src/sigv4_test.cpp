@@ -16,6 +16,12 @@
 //
 // botocore: two requests signed with botocore 1.43.11's SigV4Auth (python3, the clock patched to the time below);
 // they cover a session token, X-Amz-Target on a KMS call, a port in Host, double path encoding and query decoding.
+//
+// Presign: AWS's worked example of a presigned GET in "Authenticating Requests: Using Query Parameters (AWS Signature
+// Version 4)" (Amazon S3 API reference): examplebucket.s3.amazonaws.com/test.txt, AKIAIOSFODNN7EXAMPLE,
+// 20130524T000000Z, us-east-1, X-Amz-Expires=86400, published signature aeeed9bb…d404 (botocore's S3SigV4QueryAuth
+// gives the same). And one URL presigned by Debian bookworm's botocore (python3-botocore 1.29, S3SigV4QueryAuth, clock
+// patched): a session token, a port, an encoded key and a response-content-disposition parameter.
 #include <chrono>
 #include <string>
 #include <utility>
@@ -356,6 +362,74 @@ TEST(SigV4, RejectsBadInput) {
     EXPECT_EQ(missing.error().code(), ErrorCode::kInvalidArgument);
     http::ClientRequest ftp{.method = "GET", .url = "ftp://example.com/"};
     EXPECT_FALSE(SignClientRequest(ftp, SuiteParams()));
+}
+
+TEST(SigV4Presign, AwsS3DocumentationExample) {
+    const SigningParams params{.credentials = {.access_key_id = "AKIAIOSFODNN7EXAMPLE",
+                                               .secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+                               .region = "us-east-1",
+                               .service = "s3",
+                               .time = std::chrono::system_clock::time_point(std::chrono::seconds(1369353600)),
+                               .normalize_path = false};
+    auto presigned = Presign({.method = "GET",
+                              .path = "/test.txt",
+                              .headers = {{"Host", "examplebucket.s3.amazonaws.com"}},
+                              .payload_hash = "UNSIGNED-PAYLOAD"},
+                             params, std::chrono::seconds(86400));
+    ASSERT_TRUE(presigned) << presigned.error().ToString();
+    EXPECT_EQ(presigned->canonical_request,
+              "GET\n/test.txt\n"
+              "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+              "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\n"
+              "host:examplebucket.s3.amazonaws.com\n\nhost\nUNSIGNED-PAYLOAD");
+    EXPECT_EQ(presigned->signature, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    EXPECT_EQ(presigned->query,
+              "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2F"
+              "aws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&"
+              "X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+}
+
+TEST(SigV4Presign, MatchesBotocoreWithSessionTokenPortAndQuery) {
+    const SigningParams params{.credentials = {.access_key_id = "AKIDEXAMPLE",
+                                               .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                               .session_token = "IQoJb3JpZ2luX2VjEXAMPLE/token+="},
+                               .region = "eu-west-1",
+                               .service = "s3",
+                               .time = std::chrono::system_clock::time_point(std::chrono::seconds(1796304600)),
+                               .normalize_path = false};
+    auto presigned = Presign({.method = "GET",
+                              .path = "/my-bucket/dir/a b+c.txt",
+                              .query = "response-content-disposition=attachment%3B%20filename%3D%22a.txt%22",
+                              .headers = {{"Host", "127.0.0.1:5000"}},
+                              .payload_hash = "UNSIGNED-PAYLOAD"},
+                             params, std::chrono::seconds(600));
+    ASSERT_TRUE(presigned) << presigned.error().ToString();
+    EXPECT_EQ(presigned->signature, "cefc527fad171c037437279d340c824a0fd4a6f219cec6eb0f2ce6b1d8d62e37");
+    EXPECT_NE(presigned->query.find("&X-Amz-Security-Token=IQoJb3JpZ2luX2VjEXAMPLE%2Ftoken%2B%3D&"), std::string::npos)
+        << presigned->query;
+    EXPECT_TRUE(presigned->query.starts_with("X-Amz-Algorithm=")) << presigned->query;
+    EXPECT_TRUE(
+        presigned->query.ends_with("&response-content-disposition=attachment%3B%20filename%3D%22a.txt%22&"
+                                   "X-Amz-Signature=cefc527fad171c037437279d340c824a0fd4a6f219cec6eb0f2ce6b1d8d62e37"))
+        << presigned->query;
+}
+
+TEST(SigV4Presign, RejectsBadExpiryAndSignerOwnedParameters) {
+    SigningParams params = SuiteParams("s3");
+    const SigningRequest request{.method = "GET", .path = "/k", .headers = {{"Host", kHost}}};
+    for (const auto seconds : {0, -1, 604801}) {
+        auto presigned = Presign(request, params, std::chrono::seconds(seconds));
+        ASSERT_FALSE(presigned) << seconds;
+        EXPECT_EQ(presigned.error().code(), ErrorCode::kInvalidArgument);
+        EXPECT_NE(presigned.error().message().find("604800"), std::string::npos);
+    }
+    EXPECT_TRUE(Presign(request, params, std::chrono::seconds(604800)));
+    SigningRequest owned = request;
+    owned.query = "a=1&x-amz-signature=forged";
+    auto refused = Presign(owned, params, std::chrono::seconds(60));
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message().find("x-amz-signature"), std::string::npos) << refused.error().message();
+    EXPECT_FALSE(Presign({.method = "GET", .path = "/k"}, params, std::chrono::seconds(60)));  // no Host
 }
 
 TEST(SigV4, UriEncode) {

@@ -8,8 +8,8 @@
 ///
 /// What is signed: every header passed in SigningRequest::headers (so pass exactly the ones that will be sent and
 /// should be covered, Host included), plus the X-Amz-Date, X-Amz-Security-Token (when the credentials carry a session
-/// token) and X-Amz-Content-Sha256 (when asked for) headers that the signer adds itself. Presigned URLs (query
-/// signing), chunked payload signing and SigV4a are not implemented.
+/// token) and X-Amz-Content-Sha256 (when asked for) headers that the signer adds itself. Presign() signs in the query
+/// string instead (presigned URLs). Chunked payload signing and SigV4a are not implemented.
 #pragma once
 
 #include <chrono>
@@ -92,6 +92,29 @@ struct Signature {
 /// Errors (kInvalidArgument): no Host header; a signer-owned header given; empty access key id, secret, region or
 /// service; a signing time outside years 1970-9999. Never fails for any other input.
 [[nodiscard]] Result<Signature> Sign(const SigningRequest& request, const SigningParams& params);
+
+/// Presign()'s output: a query string that carries the signature, and the intermediate values.
+struct PresignedQuery {
+    /// The query string to send, without '?': the request's own parameters and X-Amz-Algorithm, X-Amz-Credential,
+    /// X-Amz-Date, X-Amz-Expires, X-Amz-Security-Token (if any) and X-Amz-SignedHeaders, canonically encoded and
+    /// sorted, then X-Amz-Signature. "https://" + host + encoded path + "?" + query is the presigned URL.
+    std::string query{};
+    std::string canonical_request{};
+    std::string string_to_sign{};
+    /// Hex HMAC-SHA256 of string_to_sign under the derived signing key.
+    std::string signature{};
+};
+
+/// SigV4 query signing ("Authenticating Requests: Using Query Parameters"): the URL itself carries the signature, valid
+/// for `expires` from params.time, so that a client without credentials (a browser) can use it.
+///
+/// `request.headers` are signed (Host is required; a client using the URL must send exactly these). The payload hash
+/// is request.payload_hash when set, else the SHA-256 of request.payload: S3 callers pass "UNSIGNED-PAYLOAD", as AWS
+/// documents for presigned S3 URLs. SigningParams::add_content_sha256 is ignored.
+/// Errors (kInvalidArgument): those of Sign(); `expires` outside 1 s to 7 days (604800 s, SigV4's limit); a query
+/// parameter of the request whose name starts with X-Amz- (the signer owns those).
+[[nodiscard]] Result<PresignedQuery> Presign(const SigningRequest& request, const SigningParams& params,
+                                             std::chrono::seconds expires);
 
 /// Signs a ClientRequest in place: takes method, URL and body from it, adds a Host header (host[:port] from the URL,
 /// unless one is already there) so that what is sent is what was signed, signs every header already on the request,
