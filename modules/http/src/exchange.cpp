@@ -8,6 +8,7 @@
 
 #include <gale/base/check.hpp>
 #include <gale/base/strings.hpp>
+#include <gale/base/type_name.hpp>
 #include <gale/log/log.hpp>
 
 namespace gale::http::detail {
@@ -74,8 +75,12 @@ Response RunHandler(const Route& route, Request& request) noexcept {
         } catch (const HttpError& e) {
             return Response::Text(e.status(), std::string(e.what()) + "\n");
         } catch (const std::exception& e) {
+            // exception_type: the dynamic type, for error reporting (gale::sentry makes it the event's exception).
             log::Error("gale.handler", "handler threw; answering 500",
-                       {{"request_id", request.request_id()}, {"route", route.pattern}, {"error", e.what()}});
+                       {{"request_id", request.request_id()},
+                        {"route", route.pattern},
+                        {"exception_type", TypeName(typeid(e))},
+                        {"error", e.what()}});
         } catch (...) {
             log::Error("gale.handler", "handler threw a non-standard exception; answering 500",
                        {{"request_id", request.request_id()}, {"route", route.pattern}});
