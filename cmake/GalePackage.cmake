@@ -22,13 +22,15 @@ set(_gale_external_packages
     "SQLite::SQLite3=SQLite3"
     "OpenSSL::SSL=OpenSSL"
     "OpenSSL::Crypto=OpenSSL"
+    "ZLIB::ZLIB=ZLIB"
     "CURL::libcurl=CURL"
     "PostgreSQL::PostgreSQL=PostgreSQL"
     "PkgConfig::RDKAFKA=rdkafka"
     "PkgConfig::PYTHON_EMBED=python-embed"
     "RabbitMQ::rabbitmq-c=rabbitmq-c"
     "Hiredis::hiredis=hiredis"
-    "absl::time=absl")
+    "absl::time=absl"
+    "PkgConfig::BROTLIENC=brotlienc")
 
 # The gale components and external package ids that component `name` links directly.
 function(_gale_component_links name out_components out_packages)

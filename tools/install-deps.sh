@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libexpected-dev libfmt-dev libcli11-dev nlohmann-json3-dev
             libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
-            librabbitmq-dev libhiredis-dev libabsl-dev tzdata libpython3.11-dev)
+            librabbitmq-dev libhiredis-dev libabsl-dev tzdata libpython3.11-dev zlib1g-dev libbrotli-dev)
 test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps openssl python3 python3-kubernetes python3-yaml postgresql
            python3-django python3-psycopg2 rabbitmq-server python3-pika redis-server python3-redis python3-celery
            python3-flask)

@@ -167,31 +167,6 @@ PathCheck DecodeRelativePath(std::string_view raw, std::string& out) {
     return not_found || out.empty() ? PathCheck::kNotFound : PathCheck::kOk;
 }
 
-/// True for names like `app.3f9a2c1b.css` or `app-3f9a2c1b8d.js`: a '.' or '-', then at least 8 hex digits, then the
-/// extension. The hex run must mix digits and letters so that date stamps (`photo-20240101.jpg`) do not count: a
-/// false positive would pin a mutable file in caches for a year.
-bool HasContentHash(std::string_view name) noexcept {
-    std::size_t dot = name.rfind('.');
-    if (dot == std::string_view::npos || dot == 0) return false;
-    std::string_view stem = name.substr(0, dot);
-    std::size_t sep = stem.find_last_of(".-");
-    if (sep == std::string_view::npos) return false;
-    std::string_view hash = stem.substr(sep + 1);
-    if (hash.size() < 8) return false;
-    bool digit = false;
-    bool letter = false;
-    for (char c : hash) {
-        if (c >= '0' && c <= '9') {
-            digit = true;
-        } else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
-            letter = true;
-        } else {
-            return false;
-        }
-    }
-    return digit && letter;
-}
-
 // --- Header values ---
 
 std::string_view TrimOws(std::string_view s) noexcept {
@@ -454,6 +429,37 @@ bool IfRangeHolds(const Request& req, std::string_view etag, std::int64_t mtime)
 }
 
 }  // namespace
+
+// The hex run must mix digits and letters so that date stamps (`photo-20240101.jpg`) do not count: a false positive
+// would pin a mutable file in caches for a year. The one exception is Django's own form, exactly 12 lower-case hex
+// digits after a '.', which gale's collectstatic writes too: an md5 prefix is all digits for 1 name in 280, and such
+// a name must be immutable as well (a 12-digit `.YYYYMMDDhhmm.` stamp also matches; such names are not reused).
+bool HasContentHash(std::string_view name) noexcept {
+    std::size_t dot = name.rfind('.');
+    if (dot == std::string_view::npos || dot == 0) return false;
+    std::string_view stem = name.substr(0, dot);
+    std::size_t sep = stem.find_last_of(".-");
+    if (sep == std::string_view::npos) return false;
+    std::string_view hash = stem.substr(sep + 1);
+    if (hash.size() < 8) return false;
+    if (hash.size() == 12 && stem[sep] == '.' && std::all_of(hash.begin(), hash.end(), [](char c) {
+            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        })) {
+        return true;
+    }
+    bool digit = false;
+    bool letter = false;
+    for (char c : hash) {
+        if (c >= '0' && c <= '9') {
+            digit = true;
+        } else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) {
+            letter = true;
+        } else {
+            return false;
+        }
+    }
+    return digit && letter;
+}
 
 // --- StaticFiles ---
 

@@ -64,7 +64,7 @@ protected:
         for (const char* name :
              {"data.json", "image.png", "photo.JPG", "font.woff2", "clip.mp4", "module.mjs", "icon.svg", "app.wasm",
               "unknown.xyz", "README", "app.3f9a2c1b.css", "app-3f9a2c1b8d.js", "photo-20240101.jpg", "app.3f9a2c1.css",
-              "with space.txt", ".env"}) {
+              "app.012345678901.css", "app-012345678901.css", "app.0123456789012.css", "with space.txt", ".env"}) {
             WriteFile(root_ / name, name);
         }
         WriteFile(root_ / "dir" / "nested.txt", "nested\n");
@@ -504,12 +504,13 @@ TEST_F(StaticFilesTest, RangeRequestsGetIdentity) {
 
 TEST_F(StaticFilesTest, ContentHashedNamesAreImmutable) {
     StaticFiles files = Make();
-    for (std::string_view name : {"app.3f9a2c1b.css", "app-3f9a2c1b8d.js"}) {
+    for (std::string_view name : {"app.3f9a2c1b.css", "app-3f9a2c1b8d.js", "app.012345678901.css"}) {
         Response r = Get(files, "/static/" + std::string(name));
         EXPECT_EQ(r.status(), 200) << name;
         EXPECT_EQ(HeaderOf(r, "Cache-Control"), "public, max-age=31536000, immutable") << name;
     }
-    for (std::string_view name : {"app.3f9a2c1.css", "photo-20240101.jpg", "style.css"}) {
+    for (std::string_view name :
+         {"app.3f9a2c1.css", "photo-20240101.jpg", "style.css", "app-012345678901.css", "app.0123456789012.css"}) {
         EXPECT_EQ(HeaderOf(Get(files, "/static/" + std::string(name)), "Cache-Control"), "public, max-age=3600")
             << name;
     }

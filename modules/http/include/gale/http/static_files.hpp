@@ -21,6 +21,13 @@
 
 namespace gale::http {
 
+/// True for a name (the last path segment) that carries a content hash, which `immutable_hashed` serves immutable:
+/// a '.' or '-', then at least 8 hex digits mixing digits and letters, then the extension (`app.3f9a2c1b.css`,
+/// `app-3f9a2c1b8d.js`); or Django's form, a '.' and exactly 12 lower-case hex digits, which may be all digits
+/// (`app.012345678901.css`; gale's collectstatic writes the same names). Date stamps such as `photo-20240101.jpg`
+/// do not count.
+[[nodiscard]] bool HasContentHash(std::string_view name) noexcept;
+
 /// Answers GET and HEAD requests for the files under a root directory.
 ///
 /// Ownership: holds an O_PATH descriptor of the root, closed by the destructor; every Response it returns owns the
