@@ -29,6 +29,7 @@ set(_gale_external_packages
     "PkgConfig::PYTHON_EMBED=python-embed"
     "RabbitMQ::rabbitmq-c=rabbitmq-c"
     "Hiredis::hiredis=hiredis"
+    "Expat::expat=expat"
     "absl::time=absl"
     "PkgConfig::BROTLIENC=brotlienc")
 
