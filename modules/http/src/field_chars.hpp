@@ -5,6 +5,15 @@
 
 namespace gale::http {
 
+/// RFC 9110 §5.6.2 tchar: what header names, methods and cookie names are made of.
+inline bool IsTokenChar(char ch) noexcept {
+    if ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')) return true;
+    for (char t : {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'}) {
+        if (ch == t) return true;
+    }
+    return false;
+}
+
 /// field-vchar / SP / HTAB / obs-text (RFC 9110 §5.5), also what a reason-phrase is made of (RFC 9112 §4):
 /// anything but CTLs (except HTAB) and DEL.
 inline bool IsFieldValueChar(char ch) noexcept {

@@ -95,12 +95,11 @@ std::string_view Request::param(std::string_view name) const noexcept {
     return {};
 }
 
-std::optional<std::string> Request::query_param(std::string_view name) const {
-    std::string_view q = query_;
-    while (!q.empty()) {
-        std::size_t amp = q.find('&');
-        std::string_view pair = q.substr(0, amp);
-        q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+std::optional<std::string> FormValue(std::string_view form, std::string_view name) {
+    while (!form.empty()) {
+        std::size_t amp = form.find('&');
+        std::string_view pair = form.substr(0, amp);
+        form = amp == std::string_view::npos ? std::string_view() : form.substr(amp + 1);
         std::size_t eq = pair.find('=');
         std::string_view key = pair.substr(0, eq);
         if (key != name) continue;
@@ -112,6 +111,8 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
     }
     return std::nullopt;
 }
+
+std::optional<std::string> Request::query_param(std::string_view name) const { return FormValue(query_, name); }
 
 void Request::Reset() {
     method_ = Method::kGet;

@@ -34,6 +34,11 @@ struct Header {
 /// Decodes %XX escapes. Returns nullopt on a malformed escape or when the result would contain NUL. `+` is kept.
 std::optional<std::string> PercentDecode(std::string_view text);
 
+/// The value of the first `name=value` pair in `form` (`application/x-www-form-urlencoded`, a query string or a form
+/// body: '&'-separated), percent-decoded with '+' as space; nullopt when absent or when its escape is malformed. The
+/// name is matched as sent (not decoded).
+std::optional<std::string> FormValue(std::string_view form, std::string_view name);
+
 class Request {
 public:
     Method method() const noexcept { return method_; }
