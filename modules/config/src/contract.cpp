@@ -596,6 +596,23 @@ std::vector<GroupSpec> BuiltinGroups() {
     };
     groups.push_back(std::move(appdata));
 
+    GroupSpec static_files;
+    static_files.name = "static files";
+    static_files.description =
+        "Django's STATIC_ROOT and STATIC_URL, and STATICFILES_DIRS as STATIC_SOURCE_DIRS: the built-in `collectstatic` "
+        "command (gale::staticfiles) copies the source directories into STATIC_ROOT with content-hashed names, "
+        "`staticfiles.json` and `.gz`/`.br` files; serve them with `serve --static <STATIC_ROOT>` (GALE_STATIC).";
+    static_files.vars = {
+        Var("STATIC_ROOT", VariableType::kString, "Directory collectstatic writes (created if missing)."),
+        Var("STATIC_SOURCE_DIRS", VariableType::kString,
+            "Directories collectstatic reads, comma- or space-separated; the first one wins for a name in several."),
+        WithDefault(Var("STATIC_URL", VariableType::kString,
+                        "URL prefix of static files: in the manifest's URLs and in CSS `url(/static/...)` references."),
+                    "/static/"),
+    };
+    static_files.enabled_also_by = {"STATIC_URL"};
+    groups.push_back(std::move(static_files));
+
     return groups;
 }
 
