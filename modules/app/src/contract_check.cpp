@@ -3,16 +3,38 @@
 
 #include <gale/amqp/settings.hpp>
 #include <gale/base/check.hpp>
+#include <gale/sentry/settings.hpp>
 #include <gale/tasks/settings.hpp>
 
 #include "state.hpp"
 
 namespace gale::app {
+namespace {
+
+/// What gale::sentry reads from the Sentry group, checked as it reads it (the DSN's parts, SENTRY_SAMPLE_RATE in
+/// [0, 1]); a DSN that is not even a URL is left to the type check.
+void SentryRule(const config::Settings& settings, std::vector<std::string>& problems) {
+    if (settings.Find("SENTRY_DSN").value_or("").find("://") == std::string::npos) return;
+    auto lookup = [&settings](std::string_view name) { return settings.Find(name); };
+    auto options = sentry::ReporterOptionsFromEnvironment(lookup, "service", "0");
+    if (options) return;
+    std::string message = options.error().message();  // "VAR: what" (never the DSN's value)
+    const std::size_t colon = message.find(": ");
+    if (colon != std::string::npos) {
+        message = config::NameWithSource(settings, message.substr(0, colon)) + message.substr(colon);
+    }
+    problems.push_back(std::move(message));
+}
+
+}  // namespace
 
 const config::Contract& GaleContract() {
     static const config::Contract contract = [] {
         config::Contract c;
-        for (const config::GroupSpec& g : config::BuiltinContract().groups()) GALE_CHECK(c.AddGroup(g).has_value());
+        for (config::GroupSpec g : config::BuiltinContract().groups()) {
+            if (g.name == "Sentry") g.rules.push_back(SentryRule);
+            GALE_CHECK(c.AddGroup(g).has_value());
+        }
         GALE_CHECK(c.AddGroup(amqp::ContractGroup()).has_value());
         GALE_CHECK(c.AddGroup(tasks::ContractGroup()).has_value());
         return c;

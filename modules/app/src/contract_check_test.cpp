@@ -96,6 +96,27 @@ TEST(ContractCheck, AgreesWithDbOnDatabaseSettings) {
     }
 }
 
+TEST(GaleContract, SentrySettingsAreCheckedAsGaleSentryReadsThem) {
+    App::State state;
+    auto problems_for = [&state](std::map<std::string, std::string> env) {
+        config::Settings settings;
+        settings.Set("APP_DEBUG", "true", config::Layer::kEnvironment);
+        for (const auto& [k, v] : env) settings.Set(k, v, config::Layer::kEnvironment);
+        return ValidateContract(state, settings);
+    };
+    EXPECT_TRUE(
+        problems_for({{"SENTRY_DSN", "https://key@o0.ingest.sentry.io/5"}, {"SENTRY_SAMPLE_RATE", "0.5"}}).empty());
+    auto p = problems_for({{"SENTRY_DSN", "https://hunter2@o0.ingest.sentry.io/abc"}});
+    ASSERT_EQ(p.size(), 1U);
+    EXPECT_EQ(p[0], "SENTRY_DSN (from environment): the project id is not a number (the value is secret, not shown)");
+    p = problems_for({{"SENTRY_DSN", "https://key@host/1"}, {"SENTRY_SAMPLE_RATE", "2"}});
+    ASSERT_EQ(p.size(), 1U);
+    EXPECT_EQ(p[0], "SENTRY_SAMPLE_RATE (from environment): '2' is not a number from 0 to 1");
+    p = problems_for({{"SENTRY_DSN", "not a url"}});  // the type check's problem only
+    ASSERT_EQ(p.size(), 1U);
+    EXPECT_EQ(p[0].find("hunter2"), std::string::npos);
+}
+
 TEST(GaleContract, EveryModulesGroupWithBasePythonsRabbitmqVariablesInTheAmqpGroup) {
     const config::Contract& c = GaleContract();
     for (const char* name : {"APP_RUN_MODE", "DATABASE_URL", "AMQP_URL", "AMQP_HOST", "RABBITMQ_HOST", "RABBITMQ_PORT",

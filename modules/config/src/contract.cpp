@@ -560,12 +560,24 @@ std::vector<GroupSpec> BuiltinGroups() {
 
     GroupSpec sentry;
     sentry.name = "Sentry";
-    sentry.description = "base-python's \"Sentry\" set (SENTRY_DSN). gale adds SENTRY_ENVIRONMENT.";
+    sentry.description =
+        "base-python's \"Sentry\" set (SENTRY_DSN). gale adds SENTRY_ENVIRONMENT, SENTRY_RELEASE, SENTRY_SAMPLE_RATE "
+        "and SENTRY_MAX_EVENTS_PER_MINUTE (read by gale::sentry, which also checks the DSN's form and the rate).";
     sentry.vars = {
         Secret(Var("SENTRY_DSN", VariableType::kUrl,
-                   "Project DSN (`https://key@o0.ingest.sentry.io/0`); it embeds the key, so it is secret.")),
-        Var("SENTRY_ENVIRONMENT", VariableType::kString, "Environment name reported with events."),
+                   "Project DSN (`https://key@o0.ingest.sentry.io/0`); it embeds the key, so it is secret. Set: "
+                   "errors, 5xx answers, failed tasks and dead letters are reported.")),
+        Var("SENTRY_ENVIRONMENT", VariableType::kString,
+            "Environment name reported with events (unset: `production`, as Sentry's SDKs)."),
+        Var("SENTRY_RELEASE", VariableType::kString, "Release reported with events (unset: `<service>@<version>`)."),
+        Var("SENTRY_SAMPLE_RATE", VariableType::kString,
+            "Share of error events sent, a number from 0 to 1 (unset: 1)."),
+        Var("SENTRY_MAX_EVENTS_PER_MINUTE", VariableType::kInt,
+            "Events sent per minute at most (a token bucket; the rest are dropped and counted)."),
     };
+    sentry.vars.back().default_value = "60";
+    sentry.vars.back().min_value = 1;
+    sentry.vars.back().max_value = 100000;
     groups.push_back(std::move(sentry));
 
     GroupSpec aws;

@@ -536,12 +536,14 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             StoreFailure(job, failure);
             SendSignatures(job.request.embed.errbacks, job.request.id, job, "link_error");
             Count(h, TaskOutcome::kFailed);
-            log::Warning(kLogger, "task failed",
-                         {{"task", job.request.task},
-                          {"id", job.request.id},
-                          {"exc_type", failure.exc_type},
-                          {"error", failure.message},
-                          {"retries", job.request.retries}});
+            // An error, as Celery logs a failed task: this is the final failure (retries log at info), and error
+            // reporting (gale::sentry) turns error records into events.
+            log::Error(kLogger, "task failed",
+                       {{"task", job.request.task},
+                        {"id", job.request.id},
+                        {"exc_type", failure.exc_type},
+                        {"error", failure.message},
+                        {"retries", job.request.retries}});
             settle(done);
             return;
         }
@@ -664,11 +666,11 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
             Complete(job, Action::kRequeue, true);
             return;
         }
-        log::Warning(kLogger, "message dead-lettered",
-                     {{"queue", queue},
-                      {"dead_letter_queue", route.queue},
-                      {"reason", reason},
-                      {"delivery_count", d.delivery_count}});
+        log::Error(kLogger, "message dead-lettered",
+                   {{"queue", queue},
+                    {"dead_letter_queue", route.queue},
+                    {"reason", reason},
+                    {"delivery_count", d.delivery_count}});
         Complete(job, Action::kAck, true);
     }
 

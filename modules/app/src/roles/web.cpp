@@ -43,9 +43,14 @@ public:
             if (m->has_value()) GALE_RETURN_IF_ERROR(Mount(**m));
         }
         http::Server::Observer observer;
-        if (ctx.registry != nullptr) {
-            metrics_ = std::make_unique<HttpMetrics>(*ctx.registry, so.loops);
-            observer = [m = metrics_.get()](const http::RequestRecord& r) { m->Observe(r); };
+        if (ctx.registry != nullptr) metrics_ = std::make_unique<HttpMetrics>(*ctx.registry, so.loops);
+        if (metrics_ != nullptr || ctx.sentry != nullptr) {
+            // The metrics see every request; Sentry only 5xx answers and requests an error event waits for (two
+            // relaxed loads otherwise).
+            observer = [m = metrics_.get(), s = ctx.sentry](const http::RequestRecord& r) {
+                if (m != nullptr) m->Observe(r);
+                if (s != nullptr) s->OnRequest(r);
+            };
         }
         server_ = std::make_unique<http::Server>(so, state_->router, observer);
         if (metrics::Registry* reg = ctx.registry) {

@@ -20,6 +20,7 @@
 #include <gale/http/router.hpp>
 #include <gale/lifecycle/shutdown.hpp>
 #include <gale/metrics/registry.hpp>
+#include <gale/sentry/integration.hpp>
 
 #include "serve_options.hpp"
 #include "state.hpp"
@@ -32,6 +33,7 @@ struct RoleContext {
     const ServeOptions& options;
     metrics::Registry* registry;  ///< null with --no-metrics
     lifecycle::ShutdownController& shutdown;
+    sentry::Integration* sentry = nullptr;  ///< null without SENTRY_DSN; reports 5xx answers (web role)
 };
 
 class Role {

@@ -31,6 +31,9 @@
 #include <gale/lifecycle/webhooks.hpp>
 #include <gale/log/log.hpp>
 #include <gale/metrics/process_collector.hpp>
+#include <gale/sentry/integration.hpp>
+#include <gale/sentry/reporter.hpp>
+#include <gale/sentry/settings.hpp>
 
 namespace gale::app {
 namespace {
@@ -166,6 +169,46 @@ bool WaitForMigrations(const MigrationStatusFn& migrations, lifecycle::ShutdownC
     return false;
 }
 
+/// Error reporting while SENTRY_DSN is set: the reporter and its log/HTTP integration, for the whole run. On the
+/// way out (every return of RunRoles) the integration stops observing, then what is queued gets kSentryBudget.
+class ErrorReporting {
+public:
+    ErrorReporting() = default;
+    ErrorReporting(const ErrorReporting&) = delete;
+    ErrorReporting& operator=(const ErrorReporting&) = delete;
+    ~ErrorReporting() {
+        if (!reporter_) return;
+        integration_->Uninstall();
+        if (!reporter_->Flush(kSentryBudget)) {
+            log::Warning("gale.sentry", "events still unsent after the shutdown budget; dropping them",
+                         {{"budget_ms", kSentryBudget.count()}});
+        }
+        reporter_->Stop();
+    }
+    /// Reads SENTRY_* (nothing to do without SENTRY_DSN) and installs the integration. `role` is the event tag.
+    Result<void> Start(const App::State& state, metrics::Registry* registry, std::string_view role) {
+        GALE_ASSIGN_OR_RETURN(auto options, sentry::ReporterOptionsFromEnvironment({}, state.name, state.version));
+        if (!options) return {};
+        options->registry = registry;
+        options->tags.emplace_back("role", std::string(role));
+        const std::string environment = options->environment;
+        const std::string release = options->release;
+        reporter_ = std::make_unique<sentry::Reporter>(std::move(*options));
+        integration_ = std::make_unique<sentry::Integration>(*reporter_);
+        integration_->Install();
+        log::Info("gale.sentry", "reporting errors to Sentry",
+                  {{"environment", environment},
+                   {"release", release},
+                   {"max_events_per_minute", reporter_->options().max_events_per_minute}});
+        return {};
+    }
+    sentry::Integration* integration() noexcept { return integration_.get(); }
+
+private:
+    std::unique_ptr<sentry::Reporter> reporter_;
+    std::unique_ptr<sentry::Integration> integration_;
+};
+
 int ExitCodeOf(const Error& error) { return error.code() == ErrorCode::kInvalidArgument ? 2 : 1; }
 
 /// Re-executes the binary at `path` (recorded at start-up: after a rebuild /proc/self/exe names the deleted old
@@ -231,7 +274,12 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
          }});
 
     LifecycleNotifier notifier(state, o, logger);
-    RoleContext context{state, o, registry, shutdown};
+    ErrorReporting sentry;  // after the notifier: start-up failures below are reported before it goes
+    std::string_view role_tag = logger.starts_with("gale.") ? logger.substr(5) : logger;
+    if (auto r = sentry.Start(state, registry, role_tag); !r) {
+        return notifier.FailStartup(2, "sentry", r.error().ToString());
+    }
+    RoleContext context{state, o, registry, shutdown, sentry.integration()};
     for (auto& role : roles) {
         if (auto r = role->Declare(context); !r) {
             return notifier.FailStartup(ExitCodeOf(r.error()), std::string(role->name()), r.error().ToString());

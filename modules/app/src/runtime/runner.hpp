@@ -15,8 +15,8 @@
 ///   roles that clients reach through a load balancer keep working for --drain-delay (serve), the others stop
 ///   taking work at once; then every role stops taking work and in-flight work gets --graceful-timeout, shared by
 ///   all roles; shutdown/finished; pending webhooks get kWebhookBudget more; exit 0 (1 after a forced stop).
-/// With the defaults, 5 s drain delay + 20 s graceful timeout + 2 s for webhooks fit Kubernetes' default 30 s
-/// termination grace period.
+/// With the defaults, 5 s drain delay + 20 s graceful timeout + 2 s for webhooks + 2 s for Sentry's queue (with
+/// SENTRY_DSN set) fit Kubernetes' default 30 s termination grace period.
 #pragma once
 
 #include <chrono>
@@ -32,6 +32,8 @@ namespace gale::app {
 
 /// How long shutdown waits for webhooks still being delivered (then they are cancelled and abandoned, logged).
 inline constexpr std::chrono::milliseconds kWebhookBudget{2000};
+/// How long shutdown waits for error events still queued for Sentry (then they are dropped, logged).
+inline constexpr std::chrono::milliseconds kSentryBudget{2000};
 
 /// Runs `roles` in this process until asked to stop, drains them and returns the exit code. `logger` names the
 /// process's role in logs ("gale.serve", "gale.consume"); `argv` is kept for --autoreload's re-exec. Roles must
