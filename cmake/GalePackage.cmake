@@ -31,7 +31,7 @@ set(_gale_external_packages
     "Hiredis::hiredis=hiredis"
     "Expat::expat=expat"
     "absl::time=absl"
-    "PkgConfig::BROTLIENC=brotlienc")
+    "Brotli::brotlienc=brotli")
 
 # The gale components and external package ids that component `name` links directly.
 function(_gale_component_links name out_components out_packages)
