@@ -8,10 +8,10 @@ set -euo pipefail
 
 build_pkgs=(g++ cmake ninja-build pkg-config libexpected-dev libfmt-dev libcli11-dev nlohmann-json3-dev
             libsqlite3-dev libcurl4-openssl-dev libssl-dev openssl librdkafka-dev libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
-            librabbitmq-dev libhiredis-dev libabsl-dev tzdata libpython3.11-dev zlib1g-dev libbrotli-dev)
+            librabbitmq-dev libhiredis-dev libabsl-dev tzdata libpython3.11-dev zlib1g-dev libbrotli-dev libexpat1-dev)
 test_pkgs=(prometheus clang-format clang-14 libclang-rt-14-dev curl procps openssl python3 python3-kubernetes python3-yaml postgresql
            python3-django python3-psycopg2 rabbitmq-server python3-pika redis-server python3-redis python3-celery
-           python3-flask)
+           python3-flask awscli python3-boto3)
 bench_pkgs=(wrk nginx-light python3 python3-django python3-tornado procps curl rabbitmq-server python3-pika
             redis-server python3-redis python3-celery python3-flask gunicorn uwsgi-core uwsgi-plugin-python3 postgresql
             python3-psycopg2)
