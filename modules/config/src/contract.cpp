@@ -427,6 +427,14 @@ void AwsCredentialsRule(const Settings& settings, std::vector<std::string>& prob
     }
 }
 
+/// S3 storage needs its bucket (gale::storage::StorageSettingsFromEnvironment).
+void S3StorageRule(const Settings& settings, std::vector<std::string>& problems) {
+    auto s3 = ParseBool("ENABLE_S3_STORAGE", settings.Find("ENABLE_S3_STORAGE").value_or("false"));
+    if (!s3 || !*s3 || IsSet(settings, "APPDATA_BUCKET")) return;  // not a boolean: the type check says so
+    problems.push_back(
+        fmt::format("APPDATA_BUCKET is required when {} is true", NameWithSource(settings, "ENABLE_S3_STORAGE")));
+}
+
 VariableSpec Var(std::string name, VariableType type, std::string help) {
     VariableSpec v;
     v.name = std::move(name);
@@ -624,6 +632,33 @@ std::vector<GroupSpec> BuiltinGroups() {
     };
     static_files.enabled_also_by = {"STATIC_URL"};
     groups.push_back(std::move(static_files));
+
+    GroupSpec media;
+    media.name = "files";
+    media.description =
+        "Where the service keeps its files (uploads, generated media), read by gale::storage's "
+        "StorageFromEnvironment: ixc-django-docker's ENABLE_S3_STORAGE and ENABLE_UNIQUE_STORAGE, Django's "
+        "MEDIA_ROOT and MEDIA_URL. With S3, the bucket and prefix are the \"app data in S3\" group's and the "
+        "credentials the AWS group's. Rule: ENABLE_S3_STORAGE=true needs APPDATA_BUCKET. Enabled by any of its "
+        "variables.";
+    media.vars = {
+        Var("ENABLE_S3_STORAGE", VariableType::kBool,
+            "true: files live in S3 (APPDATA_BUCKET under APPDATA_PREFIX); false or unset: on local disk under "
+            "MEDIA_ROOT."),
+        Var("ENABLE_UNIQUE_STORAGE", VariableType::kBool,
+            "Store every file under a content-hashed name (<stem>.<sha256:12>.<ext>) with an immutable "
+            "Cache-Control."),
+        Var("MEDIA_ROOT", VariableType::kString,
+            "Local disk: the directory of the files (relative: to the working directory); `media` when unset."),
+        Var("MEDIA_URL", VariableType::kString, "Local disk: the URL prefix of the files; `/media/` when unset."),
+        Var("S3_ADDRESSING_STYLE", VariableType::kEnum,
+            "S3: `auto` (virtual-hosted on AWS's own endpoint for a bucket name without dots, path-style otherwise), "
+            "`path` or `virtual`; `auto` when unset."),
+    };
+    media.vars.back().choices = {"auto", "path", "virtual"};
+    media.enabled_also_by = {"ENABLE_UNIQUE_STORAGE", "MEDIA_ROOT", "MEDIA_URL", "S3_ADDRESSING_STYLE"};
+    media.rules = {S3StorageRule};
+    groups.push_back(std::move(media));
 
     return groups;
 }

@@ -374,6 +374,27 @@ TEST(BuiltinContract, RunModeAndAwsRules) {
                                                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
 }
 
+TEST(BuiltinContract, FilesGroupRules) {
+    const auto& c = BuiltinContract();
+    Settings local = GoodEnv();
+    local.Set("MEDIA_ROOT", "/srv/media", Layer::kEnvironment);  // enables the group alone
+    EXPECT_THAT(c.Validate(local), IsEmpty());
+
+    Settings s3 = GoodEnv();
+    s3.Set("ENABLE_S3_STORAGE", "true", Layer::kEnvironment);
+    EXPECT_THAT(c.Validate(s3), ElementsAre("APPDATA_BUCKET is required when ENABLE_S3_STORAGE (from environment) is "
+                                            "true"));
+    s3.Set("APPDATA_BUCKET", "media-bucket", Layer::kEnvironment);
+    EXPECT_THAT(c.Validate(s3), IsEmpty());
+
+    Settings bad = GoodEnv();
+    bad.Set("ENABLE_S3_STORAGE", "maybe", Layer::kEnvironment);
+    bad.Set("S3_ADDRESSING_STYLE", "sideways", Layer::kEnvironment);
+    EXPECT_THAT(c.Validate(bad), ElementsAre(HasSubstr("ENABLE_S3_STORAGE (from environment): 'maybe'"),
+                                             HasSubstr("S3_ADDRESSING_STYLE (from environment): 'sideways' is not "
+                                                       "one of auto, path, virtual")));
+}
+
 TEST(BuiltinContract, AllProblemsAtOnce) {
     Settings s;
     s.Set("APP_RUN_MODE", "SERVE", Layer::kEnvironment);
@@ -398,7 +419,8 @@ TEST(BuiltinContract, AllProblemsAtOnce) {
 
 TEST(BuiltinContract, FaithfulToBasePython) {
     // Every variable of base-python's contract, with DJANGO_* renamed APP_*, and each group's first variable; gale's
-    // additions (DATABASE_URL, DATABASE_POOL_SIZE) come after base-python's.
+    // additions (DATABASE_URL, DATABASE_POOL_SIZE) come after base-python's, and gale's own groups (static files,
+    // files) after base-python's groups.
     const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
         {"run mode", {"APP_RUN_MODE", "APP_WORKER_COUNT", "APP_TASK_COMMANDS"}},
         {"basics", {"APP_DEBUG", "APP_SECRET_KEY"}},
@@ -412,6 +434,8 @@ TEST(BuiltinContract, FaithfulToBasePython) {
          {"SENTRY_DSN", "SENTRY_ENVIRONMENT", "SENTRY_RELEASE", "SENTRY_SAMPLE_RATE", "SENTRY_MAX_EVENTS_PER_MINUTE"}},
         {"AWS", {"AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}},
         {"app data in S3", {"APPDATA_BUCKET", "APPDATA_PREFIX"}},
+        {"static files", {"STATIC_ROOT", "STATIC_SOURCE_DIRS", "STATIC_URL"}},
+        {"files", {"ENABLE_S3_STORAGE", "ENABLE_UNIQUE_STORAGE", "MEDIA_ROOT", "MEDIA_URL", "S3_ADDRESSING_STYLE"}},
     };
     const auto& groups = BuiltinContract().groups();
     ASSERT_EQ(groups.size(), expected.size());
