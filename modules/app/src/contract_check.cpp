@@ -4,6 +4,7 @@
 #include <gale/amqp/settings.hpp>
 #include <gale/base/check.hpp>
 #include <gale/sentry/settings.hpp>
+#include <gale/sessions/settings.hpp>
 #include <gale/tasks/settings.hpp>
 
 #include "state.hpp"
@@ -37,6 +38,7 @@ const config::Contract& GaleContract() {
         }
         GALE_CHECK(c.AddGroup(amqp::ContractGroup()).has_value());
         GALE_CHECK(c.AddGroup(tasks::ContractGroup()).has_value());
+        GALE_CHECK(c.AddGroup(sessions::ContractGroup()).has_value());
         return c;
     }();
     return contract;

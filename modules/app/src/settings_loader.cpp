@@ -21,13 +21,21 @@ namespace {
 
 /// What each bundled profile sets, in Layer::kProfile (above the code's defaults; every file, dotenv file, the
 /// environment and the command line override it). `production` is safe by default: debug off (so APP_SECRET_KEY is
-/// required by the contract) and security headers on.
+/// required by the contract), security headers on, and the session and CSRF cookies HTTPS-only (as `staging`).
 const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& ProfileDefaults() {
     static const std::map<std::string, std::vector<std::pair<std::string, std::string>>> profiles = {
         {"develop", {{"APP_DEBUG", "true"}, {"GALE_SECURITY_HEADERS", "false"}}},
         {"test", {{"APP_DEBUG", "true"}, {"GALE_SECURITY_HEADERS", "false"}}},
-        {"staging", {{"APP_DEBUG", "false"}, {"GALE_SECURITY_HEADERS", "true"}}},
-        {"production", {{"APP_DEBUG", "false"}, {"GALE_SECURITY_HEADERS", "true"}}},
+        {"staging",
+         {{"APP_DEBUG", "false"},
+          {"GALE_SECURITY_HEADERS", "true"},
+          {"SESSION_COOKIE_SECURE", "true"},
+          {"CSRF_COOKIE_SECURE", "true"}}},
+        {"production",
+         {{"APP_DEBUG", "false"},
+          {"GALE_SECURITY_HEADERS", "true"},
+          {"SESSION_COOKIE_SECURE", "true"},
+          {"CSRF_COOKIE_SECURE", "true"}}},
     };
     return profiles;
 }
