@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "harness.hpp"
 
@@ -80,7 +81,7 @@ protected:
         options.env = std::move(env);
         options.env["TESTSVC_STDERR"] = err_path;
         options.env.emplace("GALE_DOTENV_DIR", dir_);
-        options.unset_prefixes = {"GALE_", "TESTSVC_", "APP_", "DATABASE_"};
+        options.unset_prefixes = {"GALE_", "TESTSVC_", "APP_", "DATABASE_", "STATIC_"};
         options.working_dir = dir_;
         Process p(std::move(argv), out_path, options);
         Outcome r;
@@ -136,6 +137,8 @@ TEST_F(ConfigTest, ConfigShowsRealValuesAndNamesTheProfile) {
     for (const char* line : {
              "APP_DEBUG=false  # profile production\n",
              "GALE_SECURITY_HEADERS=true  # profile production\n",
+             "SESSION_COOKIE_SECURE=true  # profile production\n",
+             "CSRF_COOKIE_SECURE=true  # profile production\n",
              "GALE_PROFILE=production  # environment\n",
              "GALE_MAX_LIFETIME=7  # environment\n",
              "GALE_PORT=8000  # default\n",
@@ -335,6 +338,79 @@ TEST_F(ConfigTest, GoodEdgeValuesStart) {
                "--webhook-url", "http://127.0.0.1:9/hook", "--req-queue-len", "1"},
               out_path, options);
     EXPECT_NE(p.WaitForPort("app server listening", 10s), 0) << p.Log();
+}
+
+// ------------------------------------------------------------------------------------------------------------------
+// The built-in `collectstatic` command, as TASK mode and a deployer run it (the hashing itself: modules/staticfiles)
+
+class CollectStaticTest : public ConfigTest {
+protected:
+    void SetUp() override {
+        ConfigTest::SetUp();
+        fs::create_directories(dir_ + "/assets/css");
+        fs::create_directories(dir_ + "/assets/img");
+        fs::create_directories(dir_ + "/assets/js");
+        WriteFile(dir_ + "/assets/css/app.css", "body { background: url(\"../img/dot.png\"); }\n");
+        WriteFile(dir_ + "/assets/img/dot.png", std::string("\x89PNG\r\n\x1a\n", 8) + std::string(64, '\0'));
+        std::string js;
+        for (int i = 0; i < 200; ++i) js += "console.log('gale collects static files', " + std::to_string(i) + ");\n";
+        WriteFile(dir_ + "/assets/js/app.js", js);
+    }
+    std::map<std::string, std::string> Env() const {
+        return {{"STATIC_ROOT", dir_ + "/collected"}, {"STATIC_SOURCE_DIRS", dir_ + "/assets"}};
+    }
+};
+
+TEST_F(CollectStaticTest, WritesHashedNamesManifestAndCompressedFiles) {
+    Outcome r = Start({"collectstatic", "--noinput", "-v", "2"}, Env());
+    ASSERT_TRUE(r.code);
+    ASSERT_EQ(*r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(Contains(r.out, "3 static files copied to '" + dir_ + "/collected'")) << r.out;
+    EXPECT_TRUE(Contains(r.out, "'css/app.css' -> 'css/app.")) << r.out;
+
+    const auto manifest = nlohmann::json::parse(ReadFile(dir_ + "/collected/staticfiles.json"), nullptr, false);
+    ASSERT_FALSE(manifest.is_discarded());
+    const std::string css = manifest["paths"].value("css/app.css", "");
+    const std::string png = manifest["paths"].value("img/dot.png", "");
+    ASSERT_TRUE(css.starts_with("css/app.") && css.ends_with(".css")) << manifest.dump();
+    ASSERT_TRUE(png.starts_with("img/dot.") && png.ends_with(".png")) << manifest.dump();
+    // The hashed CSS points at the hashed image; the original name is there too; text is compressed, PNG is not.
+    EXPECT_TRUE(Contains(ReadFile(dir_ + "/collected/" + css), png.substr(4))) << ReadFile(dir_ + "/collected/" + css);
+    EXPECT_TRUE(fs::exists(dir_ + "/collected/css/app.css"));
+    EXPECT_TRUE(fs::exists(dir_ + "/collected/js/app.js.gz"));
+    EXPECT_TRUE(fs::exists(dir_ + "/collected/js/app.js.br"));
+    EXPECT_FALSE(fs::exists(dir_ + "/collected/" + png + ".gz"));
+}
+
+TEST_F(CollectStaticTest, RunsInTaskModeAndDryRunWritesNothing) {
+    auto env = Env();
+    env["APP_RUN_MODE"] = "TASK";
+    env["APP_DEBUG"] = "true";
+    env["APP_TASK_COMMANDS"] = "collectstatic --noinput --dry-run";
+    Outcome r = Start({}, env);
+    ASSERT_TRUE(r.code);
+    EXPECT_EQ(*r.code, 0) << r.out << r.err;
+    EXPECT_TRUE(Contains(r.out, "3 static files would be copied to")) << r.out;
+    EXPECT_TRUE(fs::is_empty(dir_ + "/collected")) << "a dry run writes no file";
+}
+
+TEST_F(CollectStaticTest, MissingSettingsAndBrokenReferencesAreClearErrors) {
+    Outcome unset = Start({"collectstatic", "--noinput"}, {{"STATIC_SOURCE_DIRS", dir_ + "/assets"}});
+    ASSERT_TRUE(unset.code);
+    EXPECT_EQ(*unset.code, 2);
+    EXPECT_TRUE(Contains(unset.err, "collectstatic: STATIC_ROOT is not set")) << unset.err;
+
+    Outcome bad_flag = Start({"collectstatic", "--verbosity", "7"}, Env());
+    ASSERT_TRUE(bad_flag.code);
+    EXPECT_EQ(*bad_flag.code, 2) << bad_flag.out << bad_flag.err;
+
+    WriteFile(dir_ + "/assets/css/broken.css", "a { background: url(missing.png); }\n");
+    Outcome broken = Start({"collectstatic", "--noinput"}, Env());
+    ASSERT_TRUE(broken.code);
+    EXPECT_EQ(*broken.code, 1);
+    EXPECT_TRUE(Contains(broken.err, "css/broken.css")) << broken.err;
+    EXPECT_TRUE(Contains(broken.err, "missing.png")) << broken.err;
+    EXPECT_FALSE(fs::exists(dir_ + "/collected/staticfiles.json"));  // the manifest only on success
 }
 
 }  // namespace

@@ -25,6 +25,7 @@
 #include <gale/tasks/settings.hpp>
 #include <gale/tasks/worker_presence.hpp>
 
+#include "commands/collectstatic.hpp"
 #include "contract_check.hpp"
 #include "deploy_k8s.hpp"
 #include "roles/amqp_consumers.hpp"
@@ -507,6 +508,8 @@ int RunCommandLine(App::State& s, int argc, char** argv);
 }  // namespace
 
 int App::Run(int argc, char** argv) {
+    // Built-in commands, unless the service declared its own of the same name.
+    if (state_->FindCommand("collectstatic") == nullptr) state_->commands.push_back(detail::CollectStaticCommand());
     const int code = RunCommandLine(*state_, argc, argv);
     state_->resources.CloseAll();  // the roles have stopped, the command has returned: nobody uses them now
     return code;
