@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // CSRF after Django 3.2's CsrfViewMiddleware (contract in gale/sessions/csrf.hpp). The mask algorithm is Django's
 // exactly (mask + (secret + mask mod 62)), so tokens cross between the two; the comparison unmasks both sides and
-// compares the secrets in constant time. Every check runs before the handler; nothing of the body but the
-// urlencoded form field is read.
+// compares the secrets in constant time. Every check runs before the handler; nothing of the body but the form
+// field is read (urlencoded, or the text parts of multipart/form-data, which are parsed without keeping the files).
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <gale/base/strings.hpp>
+#include <gale/http/multipart.hpp>
 #include <gale/log/log.hpp>
 #include <gale/sessions/csrf.hpp>
 
@@ -72,6 +73,42 @@ bool HostIsGood(std::string_view netloc, const http::Request& request, const Opt
 bool IsFormBody(const http::Request& request) {
     auto type = request.header("content-type");
     return type && ToLower(type->substr(0, type->find(';'))) == "application/x-www-form-urlencoded";
+}
+
+/// The first text part named `name` of a multipart/form-data body (Django reads request.POST, which holds a
+/// multipart form's fields too); nullopt when there is none or the body is not a well-formed form. File parts are
+/// skipped as they stream past; the parser's limits bound what is kept.
+std::optional<std::string> MultipartField(const http::Request& request, std::string_view name) {
+    auto type = request.header("content-type");
+    if (!type) return std::nullopt;
+    auto boundary = http::MultipartBoundary(*type);
+    if (!boundary) return std::nullopt;
+    class FieldSink final : public http::MultipartSink {
+    public:
+        explicit FieldSink(std::string_view name) : name_(name) {}
+        Result<void> OnPartBegin(const http::MultipartPart& part) override {
+            in_field_ = !value_ && !part.is_file() && part.name == name_;
+            if (in_field_) value_.emplace();
+            return {};
+        }
+        Result<void> OnPartData(std::string_view bytes) override {
+            if (in_field_) value_->append(bytes);
+            return {};
+        }
+        Result<void> OnPartEnd() override {
+            in_field_ = false;
+            return {};
+        }
+        std::optional<std::string>& value() { return value_; }
+
+    private:
+        std::string_view name_;
+        bool in_field_ = false;
+        std::optional<std::string> value_;
+    } sink(name);
+    http::MultipartParser parser(std::move(*boundary), sink);
+    if (!parser.Feed(request.body()) || !parser.Finish()) return std::nullopt;
+    return std::move(sink.value());
 }
 
 }  // namespace
@@ -185,8 +222,9 @@ std::optional<std::string_view> Check(const http::Request& request, const Option
     }
     if (!cookie_token) return kReasonNoCookie;
     std::optional<std::string> token;
-    if (request.method() == http::Method::kPost && IsFormBody(request)) {
-        token = http::FormValue(request.body(), options.field_name);
+    if (request.method() == http::Method::kPost) {
+        token = IsFormBody(request) ? http::FormValue(request.body(), options.field_name)
+                                    : MultipartField(request, options.field_name);
     }
     if (!token || token->empty()) {
         auto header = request.header(options.header_name);

@@ -106,6 +106,30 @@ TEST(Check, ReadsTheFormFieldOfAUrlencodedBody) {
     EXPECT_EQ(Check(j, o, cookie), kReasonBadToken);
 }
 
+TEST(Check, ReadsTheFormFieldOfAMultipartBody) {
+    Options o;
+    const std::string cookie = MaskSecret(NewSecret());
+    std::vector<std::pair<std::string, std::string>> h = {{"Content-Type", "multipart/form-data; boundary=XyZ"}};
+    auto body = [](const std::string& token) {
+        return "--XyZ\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"csrfmiddlewaretoken\"\r\n"
+               "Content-Type: application/octet-stream\r\n\r\nnot the token\r\n"
+               "--XyZ\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n" +
+               token + "\r\n--XyZ--\r\n";
+    };
+    http::Request r = Post(h);
+    r.mutable_body() = body(MaskSecret(*UnmaskToken(cookie)));
+    EXPECT_EQ(Check(r, o, cookie), std::nullopt);
+    r.mutable_body() = body(MaskSecret(NewSecret()));
+    EXPECT_EQ(Check(r, o, cookie), kReasonBadToken);
+    // A body that is not a well-formed form (no closing boundary) has no field: the header is looked for instead.
+    r.mutable_body() = body(MaskSecret(*UnmaskToken(cookie))).substr(0, 150);
+    EXPECT_EQ(Check(r, o, cookie), kReasonBadToken);
+    h.emplace_back("X-CSRFToken", MaskSecret(*UnmaskToken(cookie)));
+    http::Request with_header = Post(h);
+    with_header.mutable_body() = "--XyZ--\r\n";
+    EXPECT_EQ(Check(with_header, o, cookie), std::nullopt);
+}
+
 TEST(Check, SecureRequestsNeedAGoodRefererAndOrigin) {
     Options o;
     o.secure_proxy_header.emplace("X-Forwarded-Proto", "https");

@@ -24,8 +24,8 @@
 ///    neither the Host header (with port) nor a trusted origin (".example.com" matches the domain and its
 ///    subdomains);
 /// 2. the request has no CSRF cookie;
-/// 3. the token — the form field of a urlencoded POST body, else the header — does not unmask to the cookie's
-///    secret (compared in constant time).
+/// 3. the token — the form field of a urlencoded or multipart/form-data POST body, else the header — does not
+///    unmask to the cookie's secret (compared in constant time).
 /// The refusal is 403 `{"error":"forbidden","reason":"CSRF token missing or incorrect.","request_id":"…"}` with
 /// Django's reason texts, logged (logger gale.csrf, warning) with the request id, method and path.
 ///
@@ -34,8 +34,7 @@
 /// Rotate() (Django sets it again on every such response, renewing its age); `Vary: Cookie` then too. A request
 /// cookie that is not a token is replaced, as Django does.
 ///
-/// Not done: multipart/form-data bodies are not searched for the field (send the header from such forms), and
-/// CSRF_USE_SESSIONS (the secret in the session) is not offered.
+/// Not done: CSRF_USE_SESSIONS (the secret in the session) is not offered.
 /// Thread-safety: Options are immutable and shared; a Csrf is one request's.
 #pragma once
 
