@@ -257,9 +257,10 @@ void Reporter::Run() {
     std::unique_lock lock(mu_);
     while (true) {
         const SteadyTime now = std::chrono::steady_clock::now();
-        // Holds that expired (or everything, while someone flushes): they go without their request.
+        // Holds that expired (or everything, while someone flushes, once the queue is empty: a request's context
+        // queued before the Flush must reach its events first): they go without their request.
         std::vector<Held> expired;
-        while (!held.empty() && (held.front().due <= now || flushing_ > 0 || stop_)) {
+        while (!held.empty() && (held.front().due <= now || (flushing_ > 0 && queue_.empty()) || stop_)) {
             expired.push_back(std::move(held.front()));
             held.erase(held.begin());
         }
