@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -138,6 +139,14 @@ int main(int argc, char** argv) {
             }
         }
         return Response::Text(400, "unknown code\n");
+    });
+
+    // For error reporting (sentry_test): a handler that throws, and one that answers a status of its choice itself.
+    app.Get("/throw", [](Request&) -> Response { throw std::runtime_error("boom: password=hunter2"); });
+    app.Get("/status/{code}", [](Request& req) {
+        long long code = ParseCount(req.param("code"));
+        if (code < 200 || code > 599) throw gale::http::HttpError(400, "code must be 200-599");
+        return Response::Text(static_cast<int>(code), "status " + std::to_string(code) + "\n");
     });
 
     app.Command("sleep-ms", "sleep N milliseconds, then succeed", [](const gale::app::Args& args) {

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -79,6 +80,16 @@ int main(int argc, char** argv) {
                  },
                  {"ms"}),
              once);
+
+    // Throws on every run, retried twice 10 ms apart: error reporting (sentry in worker_test) sees one failure.
+    const gale::tasks::TaskOptions retried{
+        .retry = {
+            .max_retries = 2, .backoff = std::chrono::milliseconds(10), .jitter = false, .retry_exceptions = true}};
+    app.Task("svc.fail", gale::tasks::Typed([](TaskContext& ctx) -> std::int64_t {
+                 Event("start", ctx.id());
+                 throw std::runtime_error("charge failed: token=tok_secret");
+             }),
+             retried);
 
     app.Task("svc.visit_then_sleep",
              gale::tasks::Typed(

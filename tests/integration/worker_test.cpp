@@ -38,6 +38,7 @@
 
 #include <gale/amqp/testing/rabbitmq_server.hpp>
 #include <gale/db/database.hpp>
+#include <gale/http/testing/recording_server.hpp>
 #include <gale/redis/testing/redis_server.hpp>
 #include <gale/tasks/client.hpp>
 #include <gale/tasks/embedded_broker.hpp>
@@ -481,6 +482,55 @@ TEST_F(WorkerTest, SigkillBetweenCommitAndAckRunsTheTaskAgainButItsEffectOnce) {
     ASSERT_TRUE(completions);
     EXPECT_EQ(std::get<std::int64_t>((*completions)[0][0]), kTasks);
     EXPECT_EQ(Terminate(*again), 0);
+}
+
+/// The event payloads of the envelopes `server` received (the third line of each: header, item header, payload).
+std::vector<Json> SentryPayloads(const gale::http::testing::RecordingServer& server) {
+    std::vector<Json> out;
+    for (const auto& r : server.requests()) {
+        std::istringstream in(r.body);
+        std::string header, item, payload;
+        std::getline(in, header);
+        std::getline(in, item);
+        std::getline(in, payload);
+        out.push_back(Json::parse(payload, nullptr, false));
+    }
+    return out;
+}
+
+TEST_F(WorkerTest, ATaskThatFailsForGoodIsOneSentryEventAndAHardTimeLimitAnother) {
+    gale::http::testing::RecordingServer sentry;
+    ASSERT_TRUE(sentry.ok());
+    const std::string url = sentry.Url("/");  // http://127.0.0.1:<port>/
+    Process* worker = nullptr;
+    const std::uint16_t probe =
+        StartSvcWorker({"-c", "2"}, &worker, {{"SENTRY_DSN", "http://k@" + url.substr(7) + "9"}});
+    ASSERT_NE(probe, 0);
+    // Three runs (two retries), one event: the retries are not failures.
+    const std::string failing = Send("svc.fail", Json::array());
+    ASSERT_TRUE(Eventually([&] { return Result(failing).state == tasks::TaskState::kFailure; }, 10s));
+    EXPECT_EQ(ReadEvents()[failing]["start"], 3);
+    const std::string hang = Send("svc.hang", {1500});
+    ASSERT_TRUE(Eventually([&] { return Result(hang).state == tasks::TaskState::kFailure; }, 10s));
+    ASSERT_TRUE(sentry.WaitForRequests(2, 5s));
+    EXPECT_EQ(Terminate(*worker), 0);
+    auto events = SentryPayloads(sentry);
+    ASSERT_EQ(events.size(), 2U);
+    const Json& failed = events[0];
+    EXPECT_EQ(failed["logger"], "gale.worker");
+    EXPECT_EQ(failed["message"]["formatted"], "task failed");
+    EXPECT_EQ(failed["exception"]["values"][0]["type"], "RuntimeError");
+    EXPECT_EQ(failed["exception"]["values"][0]["value"], "charge failed: token=[Filtered]");
+    EXPECT_EQ(failed["extra"]["task"], "svc.fail");
+    EXPECT_EQ(failed["extra"]["id"], failing);
+    EXPECT_EQ(failed["extra"]["retries"], "2");
+    EXPECT_EQ(failed["tags"]["role"], "worker");
+    EXPECT_EQ(failed["release"], "workersvc@1.0.0");
+    EXPECT_EQ(failed["environment"], "production");
+    const Json& limit = events[1];
+    EXPECT_EQ(limit["exception"]["values"][0]["type"], "TimeLimitExceeded");
+    EXPECT_EQ(limit["extra"]["id"], hang);
+    for (const auto& r : sentry.requests()) EXPECT_EQ(r.body.find("tok_secret"), std::string::npos);
 }
 
 TEST_F(WorkerTest, AHardTimeLimitFailsTheTaskAndLivenessUntilTheAbandonedThreadReturns) {

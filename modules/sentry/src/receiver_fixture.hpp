@@ -1,20 +1,16 @@
 // SPDX-License-Identifier: MIT
 /// @file receiver_fixture.hpp (private, tests)
-/// @brief A Sentry stand-in over loopback: a gale http::Server that records every envelope POSTed to
-///        /api/<project>/envelope/ and answers as told (200, 429 with Retry-After, X-Sentry-Rate-Limits, 500).
-///        Also parses envelopes back (header line, item header with type/length, payload), checking the framing.
+/// @brief A Sentry stand-in over loopback (http_testing's RecordingServer) that records every envelope POSTed to it
+///        and answers as told (200, 429 with Retry-After, X-Sentry-Rate-Limits, slowly); ports that hang or refuse;
+///        and the envelope parsed back (header line, item header with type/length, payload), checking the framing.
 ///
 /// Thread-safety: the recording is guarded; set the answer before the requests it should apply to.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,8 +20,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <gale/http/router.hpp>
-#include <gale/http/server.hpp>
+#include <gale/http/testing/recording_server.hpp>
 
 namespace gale::sentry::testing {
 
@@ -77,6 +72,7 @@ inline std::optional<ParsedEnvelope> ParseEnvelope(const std::string& body) {
     return e;
 }
 
+/// A Sentry stand-in: gale's RecordingServer (http_testing) answering as SetAnswer says.
 class Receiver {
 public:
     struct Answer {
@@ -85,96 +81,73 @@ public:
         std::chrono::milliseconds delay{0};
     };
 
-    Receiver() {
-        (void)router_.Add(http::Method::kPost, "/{prefix...}", [this](http::Request& r) {
-            Answer a;
-            {
-                std::lock_guard lock(mu_);
-                received_.push_back({std::string(r.path()), std::string(r.header("X-Sentry-Auth").value_or("")),
-                                     std::string(r.header("Content-Type").value_or("")), r.body()});
-                a = answer_;
-            }
-            cv_.notify_all();
-            if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
-            http::Response res = http::Response::Text(a.status, "{}");
-            for (const auto& [k, v] : a.headers) res.AddHeader(k, v);
-            return res;
-        });
-        http::ServerOptions o;
-        o.name = "receiver";
-        o.bind = "127.0.0.1";
-        o.port = 0;
-        o.loops = 1;
-        o.workers = 2;
-        o.access_log = false;
-        server_ = std::make_unique<http::Server>(o, router_);
-        auto listening = server_->Listen();
-        EXPECT_TRUE(listening) << listening.error().ToString();
-        server_->Start();
+    Receiver()
+        : server_([this](std::size_t, const http::testing::ReceivedRequest&) {
+              Answer a;
+              {
+                  std::lock_guard lock(mu_);
+                  a = answer_;
+              }
+              if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
+              return http::testing::CannedResponse{a.status, "{}", a.headers};
+          }) {
+        EXPECT_TRUE(server_.ok());
     }
-    ~Receiver() { server_->Stop(); }
 
-    std::uint16_t port() const { return server_->port(); }
     std::string Dsn(std::string_view key = "publickey", std::string_view project = "42") const {
-        return "http://" + std::string(key) + "@127.0.0.1:" + std::to_string(port()) + "/" + std::string(project);
+        std::string url = server_.Url("/");  // http://127.0.0.1:<port>/
+        return "http://" + std::string(key) + "@" + url.substr(7) + std::string(project);
     }
     void SetAnswer(Answer a) {
         std::lock_guard lock(mu_);
         answer_ = std::move(a);
     }
     std::vector<Received> received() const {
-        std::lock_guard lock(mu_);
-        return received_;
+        std::vector<Received> out;
+        for (const auto& r : server_.requests()) {
+            out.push_back(
+                {r.target, r.Header("X-Sentry-Auth").value_or(""), r.Header("Content-Type").value_or(""), r.body});
+        }
+        return out;
     }
     /// Waits (bounded) until at least `n` envelopes arrived.
     bool WaitFor(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        std::unique_lock lock(mu_);
-        return cv_.wait_for(lock, timeout, [&] { return received_.size() >= n; });
+        return server_.WaitForRequests(n, timeout);
     }
 
 private:
-    http::Router router_;
-    std::unique_ptr<http::Server> server_;
     mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<Received> received_;
     Answer answer_;
+    http::testing::RecordingServer server_;  // last: its thread uses the members above
 };
 
 /// A TCP port that accepts connections (the kernel completes them into the backlog) but never answers: a hung
 /// Sentry.
 class SilentPort {
 public:
-    SilentPort() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-        EXPECT_EQ(::listen(fd_, 64), 0);
-        socklen_t len = sizeof(a);
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-        port_ = ntohs(a.sin_port);
-    }
+    SilentPort() : fd_(http::testing::BindLoopback(64, &port_)) { EXPECT_GE(fd_, 0); }
     ~SilentPort() { ::close(fd_); }
-    std::uint16_t port() const { return port_; }
+    SilentPort(const SilentPort&) = delete;
+    SilentPort& operator=(const SilentPort&) = delete;
+    std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
 
 private:
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
+    int port_ = 0;
+    int fd_;
 };
 
-/// A loopback port nobody listens on (bound, then closed).
-inline std::uint16_t ClosedPort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
+/// A loopback port that refuses connections: bound but not listening, for as long as the object lives.
+class RefusingPort {
+public:
+    RefusingPort() : fd_(http::testing::BindLoopback(0, &port_)) { EXPECT_GE(fd_, 0); }
+    ~RefusingPort() { ::close(fd_); }
+    RefusingPort(const RefusingPort&) = delete;
+    RefusingPort& operator=(const RefusingPort&) = delete;
+    std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
+
+private:
+    int port_ = 0;
+    int fd_;
+};
 
 }  // namespace gale::sentry::testing

@@ -169,7 +169,8 @@ TEST(Reporter, AHungSentryNeverSlowsCaptureAndFlushKeepsItsTimeout) {
 }
 
 TEST(Reporter, AClosedPortCountsFailedSends) {
-    ReporterOptions o = OptionsFor("http://k@127.0.0.1:" + std::to_string(testing::ClosedPort()) + "/1");
+    testing::RefusingPort refusing;
+    ReporterOptions o = OptionsFor("http://k@127.0.0.1:" + std::to_string(refusing.port()) + "/1");
     Reporter reporter(o);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(reporter.Capture(Simple("x")), CaptureResult::kQueued);
     ASSERT_TRUE(reporter.Flush(5s));

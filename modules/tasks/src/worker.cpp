@@ -542,6 +542,7 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                        {{"task", job.request.task},
                         {"id", job.request.id},
                         {"exc_type", failure.exc_type},
+                        {"exc_module", failure.exc_module},
                         {"error", failure.message},
                         {"retries", job.request.retries}});
             settle(done);
@@ -909,7 +910,11 @@ struct Worker::Core : std::enable_shared_from_this<Worker::Core> {
                                             : 0.0);
             FailureInfo f{"TimeLimitExceeded", "billiard.exceptions", fmt::format("TimeLimitExceeded({})", limit)};
             log::Error(kLogger, "hard time limit exceeded; the task fails and its thread is abandoned",
-                       {{"task", job.request.task}, {"id", job.request.id}, {"limit_s", limit}});
+                       {{"task", job.request.task},
+                        {"id", job.request.id},
+                        {"limit_s", limit},
+                        {"exc_type", f.exc_type},
+                        {"exc_module", f.exc_module}});
             {
                 detail::CurrentTaskScope scope(&job.request);
                 StoreFailure(job, f);
