@@ -16,6 +16,12 @@
 // the database lets one send, and a run sent twice after a leader's crash keeps its task id, which record_visit's
 // RunOnce makes harmless.
 //
+// The cache (gale/cache): GET /visits is a summary of the whole table, kept 10 s in the cache, which is in process by
+// default and on Redis with CACHE_REDIS_HOST (then a readiness check: Redis down takes the pod out of service);
+// POST /visits/{name} deletes it.
+//
+// Files (gale/storage): PUT and GET /files/{name}, on local disk (MEDIA_ROOT) or in S3 (ENABLE_S3_STORAGE).
+//
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
 // DATABASE_NAME, or, when that is unset, at $GALE_HELLO_DB (the benchmark's knob) or ./hello.db.
@@ -45,7 +51,10 @@
 #include <nlohmann/json.hpp>
 
 #include <gale/app/app.hpp>
+#include <gale/base/environment.hpp>
 #include <gale/base/strings.hpp>
+#include <gale/cache/memory_cache.hpp>
+#include <gale/cache/redis_cache.hpp>
 #include <gale/db/database.hpp>
 #include <gale/db/migrator.hpp>
 #include <gale/db/pool.hpp>
@@ -53,6 +62,7 @@
 #include <gale/pipe/embedded_log.hpp>
 #include <gale/pipe/producer.hpp>
 #include <gale/pipe/serializer.hpp>
+#include <gale/storage/environment.hpp>
 #include <gale/tasks/amqp.hpp>
 #include <gale/tasks/client.hpp>
 #include <gale/tasks/completion.hpp>
@@ -237,17 +247,58 @@ int main(int argc, char** argv) {
                              },
                          .check_options = {.tags = health::kReadiness | health::kStartup}});
 
+    // The cache: in process by default; on Redis with CACHE_REDIS_HOST (shared by every pod, so a write on one pod
+    // invalidates the summary for all). Redis down fails readiness through the PING check, and the routes that need
+    // the cache answer 503 meanwhile; the memory cache needs no check.
+    const bool redis_cache = gale::LookupEnv({}, "CACHE_REDIS_HOST").has_value();
+    auto cache = app.AddResource(
+        "cache",
+        [redis_cache](gale::app::ResourceContext& ctx) -> gale::Result<std::shared_ptr<gale::cache::Cache>> {
+            if (redis_cache) {
+                GALE_ASSIGN_OR_RETURN(auto options, gale::cache::RedisCacheOptionsFromEnvironment());
+                options.key_prefix = "hello:";
+                return std::shared_ptr<gale::cache::Cache>(std::make_shared<gale::cache::RedisCache>(options));
+            }
+            return std::shared_ptr<gale::cache::Cache>(
+                std::make_shared<gale::cache::MemoryCache>(gale::cache::MemoryCacheOptions{.metrics = &ctx.metrics}));
+        },
+        {.check =
+             [](gale::cache::Cache& c) {
+                 auto* redis = dynamic_cast<gale::cache::RedisCache*>(&c);
+                 if (redis == nullptr) return health::CheckResult::Ok("in process");
+                 auto pinged = redis->Ping();
+                 if (!pinged) return health::CheckResult::Error(pinged.error().ToString());
+                 return health::CheckResult::Ok("redis answers PING");
+             },
+         .check_options = {.tags = redis_cache ? std::uint8_t{health::kReadiness} : std::uint8_t{0}}});
+    constexpr std::string_view kSummaryKey = "visits-summary";
+
+    // Files (gale/storage): PUT /files/{name} keeps the body, GET /files/{name} gives it back with its type. On local
+    // disk under MEDIA_ROOT (default ./media); in S3 with ENABLE_S3_STORAGE=true (APPDATA_BUCKET under
+    // APPDATA_PREFIX, the AWS_* credentials). Readiness checks it (a writable root, or HEAD on the bucket).
+    auto files =
+        app.AddResource("files",
+                        [](gale::app::ResourceContext&) -> gale::Result<std::shared_ptr<gale::storage::Storage>> {
+                            GALE_ASSIGN_OR_RETURN(auto storage, gale::storage::StorageFromEnvironment());
+                            return std::shared_ptr<gale::storage::Storage>(std::move(storage));
+                        },
+                        {.check = [](gale::storage::Storage& s) { return gale::storage::CheckStorage(s); },
+                         .check_options = {.tags = health::kReadiness | health::kStartup}});
+
     app.Get("/", [](Request&) { return Response::Text(200, "Hello, world!\n"); }, {.inline_handler = true});
 
     // Handlers return Result<Response>: a database error is answered with its status (503, 500) and the request id;
     // its text goes to the log, not to the client.
-    app.Post("/visits/{name}", [database](Request& req) -> gale::Result<Response> {
+    app.Post("/visits/{name}", [database, cache, kSummaryKey](Request& req) -> gale::Result<Response> {
         GALE_ASSIGN_OR_RETURN(auto pool, database.get());
         const std::string name(req.param("name"));
         // RETURNING works on both engines (SQLite >= 3.35), unlike last_insert_id.
         GALE_ASSIGN_OR_RETURN(auto rows, pool->Transact([&](gale::db::Database& tx) {
             return tx.Query("INSERT INTO visits (name) VALUES (?) RETURNING id", {name});
         }));
+        // The visit is recorded whatever the cache says: with the cache down, GET /visits answers 503 until it is
+        // back, and the summary it then computes is fresh.
+        if (auto c = cache.get(); c) (void)(*c)->Delete(kSummaryKey);
         return Response::Json(201, nlohmann::ordered_json{{"id", std::get<std::int64_t>(rows[0][0])}});
     });
 
@@ -259,6 +310,43 @@ int main(int argc, char** argv) {
         // The name is the client's: not valid UTF-8, it is sent with U+FFFD in place of the bad bytes.
         return Response::Json(200,
                               nlohmann::ordered_json{{"name", name}, {"visits", std::get<std::int64_t>(rows[0][0])}});
+    });
+
+    // The summary of every visit: an aggregate over the whole table, computed once per 10 s (or after a visit) and
+    // shared through the cache; concurrent requests in one process wait for one computation (GetOrCompute).
+    app.Get("/visits", [database, cache, kSummaryKey](Request&) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto c, cache.get());
+        GALE_ASSIGN_OR_RETURN(auto body,
+                              c->GetOrCompute(
+                                  kSummaryKey,
+                                  [&]() -> gale::Result<std::string> {
+                                      GALE_ASSIGN_OR_RETURN(auto pool, database.get());
+                                      GALE_ASSIGN_OR_RETURN(auto conn, pool->Acquire(gale::db::Access::kRead));
+                                      GALE_ASSIGN_OR_RETURN(
+                                          auto rows, conn->Query("SELECT COUNT(*), COUNT(DISTINCT name) FROM visits"));
+                                      return nlohmann::ordered_json{{"visits", std::get<std::int64_t>(rows[0][0])},
+                                                                    {"names", std::get<std::int64_t>(rows[0][1])}}
+                                                 .dump() +
+                                             "\n";
+                                  },
+                                  std::chrono::seconds(10)));
+        return Response::Json(200, body);
+    });
+
+    // A name the storage refuses (`..`, an absolute path, a NUL) is a 400 naming the problem; a missing file a 404.
+    app.Put("/files/{name...}", [files](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto storage, files.get());
+        gale::storage::SaveOptions options;
+        options.content_type = std::string(req.header("Content-Type").value_or(""));
+        GALE_ASSIGN_OR_RETURN(auto stored, storage->Save(req.param("name"), req.body(), options));
+        GALE_ASSIGN_OR_RETURN(auto url, storage->Url(stored));
+        return Response::Json(201, nlohmann::ordered_json{{"name", stored}, {"url", url}});
+    });
+    app.Get("/files/{name...}", [files](Request& req) -> gale::Result<Response> {
+        GALE_ASSIGN_OR_RETURN(auto storage, files.get());
+        GALE_ASSIGN_OR_RETURN(auto info, storage->Stat(req.param("name")));
+        GALE_ASSIGN_OR_RETURN(auto bytes, storage->Read(req.param("name")));
+        return Response::Text(200, std::move(bytes), info.content_type);
     });
 
     // The `serve` side of the pipe, a resource like the database (a health check of its own is not needed: the
