@@ -237,6 +237,13 @@ EOF
 log "servers: ${servers[*]}; apps: $APPS; $(uptime | sed 's/.*load/load/')"
 
 for app in $APPS; do
+    # The app alone, no server: the most requests per CPU-second any server could answer (wsgi_apps/floor.py).
+    log "$app: the app called in a loop with no server, ${DURATION} s"
+    floor=$(taskset -c "$SERVER_CPU" "$PY" "$BENCH_DIR/wsgi_apps/floor.py" --app "$(app_spec "$app")" \
+        --pythonpath "$(app_dir "$app")" --seconds "$DURATION") || die "floor.py failed for $app"
+    "$PY" -c 'import json, sys; r = json.loads(sys.argv[1]); r.update(kind="floor", app=sys.argv[2]); print(json.dumps(r))' \
+        "$floor" "$app" >>"$RECORDS"
+    log "  $floor"
     for server in "${servers[@]}"; do
         start_server "$server" "$app"
         log "$server ($app): warm-up ${WARMUP} s, then ${DURATION} s at $CONNS connections"

@@ -152,6 +152,7 @@ def report(a: argparse.Namespace) -> int:
     meta = next((r for r in recs if r.get("kind") == "meta"), {})
     loads = [r for r in recs if r.get("kind") == "load"]
     probes = [r for r in recs if r.get("kind") == "probe"]
+    floors = {r["app"]: r for r in recs if r.get("kind") == "floor"}
     gale = a.gale_label
     out, missed, targets = [], [], []
     if meta:
@@ -193,6 +194,15 @@ def report(a: argparse.Namespace) -> int:
                        f"(target ≥ {TARGET_RATIO[app]}×), {g['req_s'] / best['req_s']:.2f}× the req/s.")
         elif not g:
             out.append(f"{gale}: not measured in this run.")
+        if app in floors:
+            f = floors[app]
+            line = (f"The app itself, called in a loop in one Python process with no server (`wsgi_apps/floor.py`, "
+                    f"pinned like the servers): {_n(f['calls_per_cpu_s'])} calls per CPU-second, "
+                    f"{f['us_per_call']:.2f} µs each. No server can answer more requests per server CPU-second")
+            if best and per_cpu(best):
+                line += (f": that bound is {f['calls_per_cpu_s'] / per_cpu(best):.2f}× {best['server']}, the most "
+                         f"any server could reach against it (target ≥ {TARGET_RATIO[app]}×)")
+            out.append(line + ".")
         out.append("")
     if probes:
         out.append("### `/ready` with the app port saturated")
