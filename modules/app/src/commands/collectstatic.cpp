@@ -2,13 +2,11 @@
 #include "collectstatic.hpp"
 
 #include <cstdio>
-#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include <gale/base/environment.hpp>
 #include <gale/base/strings.hpp>
@@ -38,7 +36,7 @@ int Collect(const Flags& flags, const EnvLookup& lookup) {
     }
     staticfiles::CollectOptions options;
     for (auto& dir : SplitList(*sources)) options.sources.emplace_back(std::move(dir));
-    options.static_url = LookupEnv(lookup, "STATIC_URL").value_or("/static/");
+    if (auto url = LookupEnv(lookup, "STATIC_URL")) options.static_url = std::move(*url);
     options.gzip = options.brotli = !flags.no_compress;
     options.dry_run = flags.dry_run;
     if (flags.list || flags.verbosity >= 2) {
@@ -83,12 +81,8 @@ CommandEntry CollectStaticCommand(const EnvLookup& lookup) {
         cli.add_flag("-l,--list", flags.list, "print each file's hashed name");
         cli.add_option("-v,--verbosity", flags.verbosity, "0: quiet, 1: a summary (default), 2 and 3: each file too")
             ->check(CLI::Range(0, 3));
-        std::vector<std::string> argv_words{"collectstatic"};
-        argv_words.insert(argv_words.end(), args.begin(), args.end());
-        std::vector<const char*> argv;
-        for (const auto& w : argv_words) argv.push_back(w.c_str());
         try {
-            cli.parse(static_cast<int>(argv.size()), argv.data());
+            cli.parse(std::vector<std::string>(args.rbegin(), args.rend()));  // CLI11 takes them last first
         } catch (const CLI::ParseError& e) {
             const int code = cli.exit(e);
             return code == 0 ? 0 : 2;
