@@ -156,11 +156,10 @@ TEST_F(SentryTest, ServeReportsExceptionsReturnedErrorsAnd5xxOnceEachWithTheirRe
 }
 
 TEST_F(SentryTest, ADeadSentrySlowsNoRequestAndShutdownKeepsItsBudget) {
-    int silent_port = 0;
-    const int silent = gale::http::testing::BindLoopback(64, &silent_port);  // accepts, never answers
-    ASSERT_GE(silent, 0);
+    const gale::http::testing::LoopbackPort silent(64);  // accepts, never answers
+    ASSERT_TRUE(silent.ok());
     Process* p = nullptr;
-    const std::uint16_t port = Serve({{"SENTRY_DSN", DsnFor(static_cast<std::uint16_t>(silent_port))}}, &p);
+    const std::uint16_t port = Serve({{"SENTRY_DSN", DsnFor(silent.port())}}, &p);
     ASSERT_NE(port, 0);
     for (int i = 0; i < 20; ++i) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -175,7 +174,6 @@ TEST_F(SentryTest, ADeadSentrySlowsNoRequestAndShutdownKeepsItsBudget) {
     // 2 s for the queue, about 1 s for libcurl to notice the cancelled send; no drain delay, nothing in flight.
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s);
     EXPECT_NE(p->Log().find("events still unsent after the shutdown budget"), std::string::npos);
-    ::close(silent);
 }
 
 TEST_F(SentryTest, ConsumeReportsADeadLetteredMessage) {

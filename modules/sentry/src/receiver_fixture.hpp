@@ -7,8 +7,6 @@
 /// Thread-safety: the recording is guarded; set the answer before the requests it should apply to.
 #pragma once
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -123,31 +121,15 @@ private:
 
 /// A TCP port that accepts connections (the kernel completes them into the backlog) but never answers: a hung
 /// Sentry.
-class SilentPort {
+class SilentPort : public http::testing::LoopbackPort {
 public:
-    SilentPort() : fd_(http::testing::BindLoopback(64, &port_)) { EXPECT_GE(fd_, 0); }
-    ~SilentPort() { ::close(fd_); }
-    SilentPort(const SilentPort&) = delete;
-    SilentPort& operator=(const SilentPort&) = delete;
-    std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
-
-private:
-    int port_ = 0;
-    int fd_;
+    SilentPort() : LoopbackPort(64) { EXPECT_TRUE(ok()); }
 };
 
 /// A loopback port that refuses connections: bound but not listening, for as long as the object lives.
-class RefusingPort {
+class RefusingPort : public http::testing::LoopbackPort {
 public:
-    RefusingPort() : fd_(http::testing::BindLoopback(0, &port_)) { EXPECT_GE(fd_, 0); }
-    ~RefusingPort() { ::close(fd_); }
-    RefusingPort(const RefusingPort&) = delete;
-    RefusingPort& operator=(const RefusingPort&) = delete;
-    std::uint16_t port() const { return static_cast<std::uint16_t>(port_); }
-
-private:
-    int port_ = 0;
-    int fd_;
+    RefusingPort() : LoopbackPort(0) { EXPECT_TRUE(ok()); }
 };
 
 }  // namespace gale::sentry::testing

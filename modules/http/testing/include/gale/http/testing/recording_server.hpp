@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,25 @@ inline int BindLoopback(int backlog, int* port) {
     *port = ntohs(addr.sin_port);
     return fd;
 }
+
+/// BindLoopback's socket, closed when the object goes: `LoopbackPort(0)` refuses connections, `LoopbackPort(64)`
+/// accepts them into its backlog and never answers. ok() is false when the socket could not be made.
+class LoopbackPort {
+public:
+    explicit LoopbackPort(int backlog) : fd_(BindLoopback(backlog, &port_)) {}
+    ~LoopbackPort() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    LoopbackPort(const LoopbackPort&) = delete;
+    LoopbackPort& operator=(const LoopbackPort&) = delete;
+
+    [[nodiscard]] bool ok() const noexcept { return fd_ >= 0; }
+    [[nodiscard]] std::uint16_t port() const noexcept { return static_cast<std::uint16_t>(port_); }
+
+private:
+    int port_ = 0;
+    int fd_;
+};
 
 struct ReceivedRequest {
     std::string method;
