@@ -22,6 +22,9 @@
 //
 // Files (gale/storage): PUT and GET /files/{name}, on local disk (MEDIA_ROOT) or in S3 (ENABLE_S3_STORAGE).
 //
+// Sessions and CSRF (gale/sessions): GET /login (a form with its CSRF token), POST /login, GET /me, POST /logout;
+// signed-cookie sessions by default, readable by a Django app with the same APP_SECRET_KEY.
+//
 // The database comes from the DATABASE_* environment contract (docs/environment.md): DATABASE_ENGINE=postgresql
 // with DATABASE_HOST/PORT/NAME/USERNAME/PASSWORD or DATABASE_URL runs on PostgreSQL; by default it is SQLite at
 // DATABASE_NAME, or, when that is unset, at $GALE_HELLO_DB (the benchmark's knob) or ./hello.db.
@@ -62,6 +65,9 @@
 #include <gale/pipe/embedded_log.hpp>
 #include <gale/pipe/producer.hpp>
 #include <gale/pipe/serializer.hpp>
+#include <gale/sessions/csrf.hpp>
+#include <gale/sessions/manager.hpp>
+#include <gale/sessions/settings.hpp>
 #include <gale/storage/environment.hpp>
 #include <gale/tasks/amqp.hpp>
 #include <gale/tasks/client.hpp>
@@ -342,12 +348,64 @@ int main(int argc, char** argv) {
         GALE_ASSIGN_OR_RETURN(auto url, storage->Url(stored));
         return Response::Json(201, nlohmann::ordered_json{{"name", stored}, {"url", url}});
     });
+    // The type is the uploader's: nosniff and a sandbox keep an uploaded page or script from running as this site's.
     app.Get("/files/{name...}", [files](Request& req) -> gale::Result<Response> {
         GALE_ASSIGN_OR_RETURN(auto storage, files.get());
         GALE_ASSIGN_OR_RETURN(auto info, storage->Stat(req.param("name")));
         GALE_ASSIGN_OR_RETURN(auto bytes, storage->Read(req.param("name")));
-        return Response::Text(200, std::move(bytes), info.content_type);
+        Response response = Response::Text(200, std::move(bytes), info.content_type);
+        response.SetHeader("X-Content-Type-Options", "nosniff");
+        response.SetHeader("Content-Security-Policy", "default-src 'none'; sandbox");
+        return response;
     });
+
+    // Sessions and CSRF (gale/sessions), in Django's formats: GET /login renders a form with a CSRF token (and sets
+    // the csrftoken cookie), POST /login needs that token, rotates the session key and the CSRF secret (no session
+    // fixation) and keeps the name in the session; GET /me reads it; POST /logout (CSRF too) ends the session. The
+    // session is a signed cookie by default (SESSION_BACKEND=redis or database keeps it server-side) and needs
+    // APP_SECRET_KEY: without one these routes answer 503 and the log (and Sentry) says why. Both are resources, read
+    // once the settings are loaded, so the profile's secure cookies apply and a bad SESSION_*/CSRF_* value is a 503
+    // naming it; neither is a readiness check (the production profile already refuses to start without the key).
+    auto sessions = app.AddResource(
+        "sessions", [](gale::app::ResourceContext&) { return gale::sessions::SessionManagerFromEnvironment(); },
+        {.check_options = {.tags = 0}});
+    auto csrf = app.AddResource(
+        "csrf", [](gale::app::ResourceContext&) { return gale::sessions::csrf::OptionsFromEnvironment(); },
+        {.check_options = {.tags = 0}});
+    using gale::sessions::Session;
+    using gale::sessions::csrf::Csrf;
+
+    app.Get("/login", gale::sessions::csrf::Protect(csrf, [](Request&, Csrf& c) -> gale::Result<Response> {
+                return Response::Text(200,
+                                      "<!doctype html><form method=post action=/login>"
+                                      "<input type=hidden name=csrfmiddlewaretoken value=\"" +
+                                          c.Token() +
+                                          "\"><input name=name placeholder=name><button>log in</button></form>\n",
+                                      "text/html; charset=utf-8");
+            }));
+    app.Post("/login", gale::sessions::csrf::Protect(csrf, [sessions](Request& req, Csrf& c) -> gale::Result<Response> {
+                 const std::string name = gale::http::FormValue(req.body(), "name").value_or("");
+                 if (name.empty() || name.size() > kMaxNameBytes) {
+                     return Response::Text(400, "the form needs a name of 1 to 100 bytes\n");
+                 }
+                 return gale::sessions::WithSession(sessions, [&](Request&, Session& s) -> gale::Result<Response> {
+                     s.Rotate();  // Django's login(): a new session key and a new CSRF secret
+                     c.Rotate();
+                     s.Set("user", name);
+                     return Response::Json(200, nlohmann::ordered_json{{"user", name}});
+                 })(req);
+             }));
+    app.Get("/me", gale::sessions::WithSession(sessions, [](Request&, Session& s) -> gale::Result<Response> {
+                auto user = s.Get<std::string>("user", "");
+                if (user.empty()) return Response::Text(401, "not logged in: GET /login, then POST its form\n");
+                return Response::Json(200, nlohmann::ordered_json{{"user", user}});
+            }));
+    app.Post("/logout", gale::sessions::csrf::Protect(csrf, [sessions](Request& req, Csrf&) -> gale::Result<Response> {
+                 return gale::sessions::WithSession(sessions, [](Request&, Session& s) -> gale::Result<Response> {
+                     s.Flush();  // the stored session deleted, the cookie with it
+                     return Response::Text(200, "logged out\n");
+                 })(req);
+             }));
 
     // The `serve` side of the pipe, a resource like the database (a health check of its own is not needed: the
     // database's covers the file system, and a failure to open the log fails the requests that need it).

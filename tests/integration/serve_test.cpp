@@ -1261,7 +1261,7 @@ TEST_F(ServeTest, AResourceThatCannotBeCreatedFailsReadinessAndItsRequestsUntilI
         },
         5000ms, 50ms))
         << check.dump();
-    EXPECT_EQ(check.value("message", ""), "resource 'counter': the fail file is present");
+    EXPECT_EQ(check.value("message", ""), "resource 'counter' failed: the fail file is present");
 
     fs::remove(resource_fail_file_);  // the next attempt (at most a second later) succeeds
     ASSERT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 200; }, 5000ms, 50ms)) << proc_->Log();
@@ -1280,7 +1280,7 @@ TEST_F(ServeTest, AResourceCreatedAtStartThatFailsStopsStartUpNamingIt) {
     auto failed = p.Records("start-up failed");
     ASSERT_EQ(failed.size(), 1u) << p.Log();
     EXPECT_EQ(failed[0].value("step", ""), "resources");
-    EXPECT_EQ(failed[0].value("error", ""), "resource 'counter': the fail file is present");
+    EXPECT_EQ(failed[0].value("error", ""), "resource 'counter' failed: the fail file is present");
     EXPECT_TRUE(p.Records("app server listening").empty()) << "the app port opened although start-up failed";
 }
 

@@ -19,7 +19,9 @@ namespace gale::amqp {
 namespace {
 
 using config::NameWithSource;
+using config::Secret;
 using config::Settings;
+using config::Var;
 using config::VariableSpec;
 using config::VariableType;
 
@@ -266,17 +268,6 @@ std::optional<ConnectionOptions> Read(const Settings& s, std::vector<std::string
     return o;
 }
 
-VariableSpec Var(std::string name, VariableType type, std::string help, std::string default_value = {},
-                 bool secret = false) {
-    VariableSpec v;
-    v.name = std::move(name);
-    v.type = type;
-    v.help = std::move(help);
-    v.default_value = std::move(default_value);
-    v.secret = secret;
-    return v;
-}
-
 }  // namespace
 
 std::string ConnectionOptions::Describe() const {
@@ -381,20 +372,19 @@ config::GroupSpec ContractGroup() {
         "set, or base-python's RABBITMQ_HOST set; the first of these that is set is used, and a variable of another "
         "set that is also set must name the same broker. Enabled by AMQP_URL, AMQP_HOST or RABBITMQ_HOST.";
     g.vars = {
-        Var("AMQP_URL", VariableType::kString,
-            "amqp://user:password@host:port/vhost (amqps:// for TLS; the vhost / is %2F); secret, as it may hold the "
-            "password.",
-            "", true),
+        Secret(Var("AMQP_URL", VariableType::kString,
+                   "amqp://user:password@host:port/vhost (amqps:// for TLS; the vhost / is %2F); secret, as it may "
+                   "hold the password.")),
         Var("AMQP_HOST", VariableType::kString, "Broker host (django-hurricane)."),
         Var("AMQP_PORT", VariableType::kPort, "Broker port (django-hurricane).", "5672"),
         Var("AMQP_VHOST", VariableType::kString, "Virtual host (django-hurricane).", "/"),
         Var("AMQP_USER", VariableType::kString, "User name (django-hurricane); guest when unset."),
-        Var("AMQP_PASSWORD", VariableType::kString, "Password (django-hurricane).", "", true),
+        Secret(Var("AMQP_PASSWORD", VariableType::kString, "Password (django-hurricane).")),
         Var("RABBITMQ_HOST", VariableType::kString, "Broker host (base-python)."),
         Var("RABBITMQ_PORT", VariableType::kPort, "Broker AMQP port (base-python).", "5672"),
         Var("RABBITMQ_VHOST", VariableType::kString, "Virtual host (base-python).", "/"),
         Var("RABBITMQ_USERNAME", VariableType::kString, "User name (base-python); guest when unset."),
-        Var("RABBITMQ_PASSWORD", VariableType::kString, "Password (base-python).", "", true),
+        Secret(Var("RABBITMQ_PASSWORD", VariableType::kString, "Password (base-python).")),
         Var("AMQP_HEARTBEAT", VariableType::kDuration, "Heartbeat interval, whole seconds (0s: none).", "30s"),
         Var("AMQP_CONNECT_TIMEOUT", VariableType::kDuration, "Bound on TCP connect plus the AMQP handshake.", "10s"),
         Var("AMQP_TLS", VariableType::kBool, "TLS for AMQP_HOST/RABBITMQ_HOST (amqps:// implies it).", "false"),

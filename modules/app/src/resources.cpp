@@ -33,10 +33,10 @@ void ResourceSlot::SetEnvironment(Environment env) {
 Result<std::shared_ptr<void>> ResourceSlot::Acquire() {
     std::lock_guard lock(mu_);
     if (value_) return value_;
-    if (closed_) return MakeError(ErrorCode::kCancelled, fmt::format("resource '{}': closed (shutting down)", name_));
+    if (closed_) return MakeError(ErrorCode::kCancelled, fmt::format("resource '{}' is closed (shutting down)", name_));
     if (env_.settings == nullptr) {
         return MakeError(ErrorCode::kInternal,
-                         fmt::format("resource '{}': used before App::Run loaded the settings", name_));
+                         fmt::format("resource '{}' was used before App::Run loaded the settings", name_));
     }
     const auto now = std::chrono::steady_clock::now();
     if (last_error_ && now < retry_at_) return tl::unexpected(*last_error_);
@@ -52,7 +52,8 @@ Result<std::shared_ptr<void>> ResourceSlot::Acquire() {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
     if (!made) {
-        last_error_ = Error(made.error().code(), fmt::format("resource '{}': {}", name_, made.error().ToString()));
+        last_error_ =
+            Error(ErrorCode::kUnavailable, fmt::format("resource '{}' failed: {}", name_, made.error().ToString()));
         retry_at_ = std::chrono::steady_clock::now() + kRetryAfterFailure;
         if (env_.failures != nullptr) env_.failures->Inc();
         log::Warning(kLogger, "cannot create a resource; the next use after 1 s tries again",
@@ -103,7 +104,7 @@ Result<std::shared_ptr<detail::ResourceSlot>> ResourceRegistry::Declare(std::str
             return MakeError(ErrorCode::kInvalidArgument, fmt::format("resource '{}' is declared twice", name));
         }
     }
-    if (!factory) return MakeError(ErrorCode::kInvalidArgument, fmt::format("resource '{}': no factory", name));
+    if (!factory) return MakeError(ErrorCode::kInvalidArgument, fmt::format("resource '{}' has no factory", name));
     auto slot = std::make_shared<detail::ResourceSlot>(std::move(name), when, std::move(factory), std::move(close),
                                                        [this](detail::ResourceSlot& created) {
                                                            std::lock_guard lock(mu_);

@@ -47,7 +47,7 @@ TEST(Resources, UsedBeforeRunLoadedTheSettingsIsAnErrorNotACrash) {
     auto got = r.get();
     ASSERT_FALSE(got);
     EXPECT_EQ(got.error().code(), ErrorCode::kInternal);
-    EXPECT_NE(got.error().message().find("resource 'db': used before App::Run"), std::string::npos);
+    EXPECT_NE(got.error().message().find("resource 'db' was used before App::Run"), std::string::npos);
     EXPECT_EQ(calls, 0);
     EXPECT_FALSE(Resource<int>().get());  // an empty handle
 }
@@ -89,7 +89,7 @@ TEST(Resources, AFailedCreationIsTriedAgainOnlyAfterASecond) {
     auto first = r.get();
     ASSERT_FALSE(first);
     EXPECT_EQ(first.error().code(), ErrorCode::kUnavailable);
-    EXPECT_EQ(first.error().message(), "resource 'db': connection refused");
+    EXPECT_EQ(first.error().message(), "resource 'db' failed: connection refused");
     fail = false;
     auto soon = r.get();  // within the second: the same error, no new attempt
     ASSERT_FALSE(soon);
@@ -105,6 +105,20 @@ TEST(Resources, AFailedCreationIsTriedAgainOnlyAfterASecond) {
     EXPECT_NE(text.find("gale_resource_up{resource=\"db\"} 1"), std::string::npos) << text;
 }
 
+TEST(Resources, ACreationFailureIsUnavailableToItsUsersWhateverTheFactorysCode) {
+    // A setting the factory refuses (kInvalidArgument) is the deployment's fault, not the caller's: a handler that
+    // returns this error must answer 503, not 400, and keep the factory's reason in its text.
+    Fixture f;
+    Resource<int> r(f.Declare("sessions", [](ResourceContext&) -> Result<std::shared_ptr<void>> {
+        return MakeError(ErrorCode::kInvalidArgument, "APP_SECRET_KEY: required");
+    }));
+    f.registry.Activate(f.settings, f.metrics);
+    auto got = r.get();
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable);
+    EXPECT_EQ(got.error().ToString(), "resource 'sessions' failed: APP_SECRET_KEY: required");
+}
+
 TEST(Resources, AThrowingFactoryIsAnErrorNamingTheResource) {
     Fixture f;
     Resource<int> r(f.Declare("cache", [](ResourceContext&) -> Result<std::shared_ptr<void>> {
@@ -113,7 +127,7 @@ TEST(Resources, AThrowingFactoryIsAnErrorNamingTheResource) {
     f.registry.Activate(f.settings, f.metrics);
     auto got = r.get();
     ASSERT_FALSE(got);
-    EXPECT_EQ(got.error().message(), "resource 'cache': the factory threw: redis: bad URL");
+    EXPECT_EQ(got.error().message(), "resource 'cache' failed: the factory threw: redis: bad URL");
 }
 
 TEST(Resources, CloseAllClosesTheLastCreatedFirstAndThenRefusesUse) {
@@ -155,7 +169,7 @@ TEST(Resources, CreateAtStartCreatesOnlyThoseAskedForAndNamesTheOneThatFailed) {
     f.registry.Activate(f.settings, f.metrics);
     auto r = f.registry.CreateAtStart();
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().message(), "resource 'broken': no such bucket");
+    EXPECT_EQ(r.error().message(), "resource 'broken' failed: no such bucket");
     EXPECT_EQ(eager_calls, 2);
     EXPECT_EQ(lazy_calls, 0);
 }

@@ -311,6 +311,20 @@ std::string Contract::RenderMarkdown() const {
 // ---------------------------------------------------------------------------------------------------------------
 // The builtin contract.
 
+VariableSpec Var(std::string name, VariableType type, std::string help, std::string default_value) {
+    VariableSpec v;
+    v.name = std::move(name);
+    v.type = type;
+    v.help = std::move(help);
+    v.default_value = std::move(default_value);
+    return v;
+}
+
+VariableSpec Secret(VariableSpec v) {
+    v.secret = true;
+    return v;
+}
+
 namespace {
 
 std::string Lower(const Settings& settings, std::string_view key) { return ToLower(settings.Find(key).value_or("")); }
@@ -435,24 +449,6 @@ void S3StorageRule(const Settings& settings, std::vector<std::string>& problems)
         fmt::format("APPDATA_BUCKET is required when {} is true", NameWithSource(settings, "ENABLE_S3_STORAGE")));
 }
 
-VariableSpec Var(std::string name, VariableType type, std::string help) {
-    VariableSpec v;
-    v.name = std::move(name);
-    v.type = type;
-    v.help = std::move(help);
-    return v;
-}
-
-VariableSpec WithDefault(VariableSpec v, std::string value) {
-    v.default_value = std::move(value);
-    return v;
-}
-
-VariableSpec Secret(VariableSpec v) {
-    v.secret = true;
-    return v;
-}
-
 std::vector<GroupSpec> RedisGroups() {
     std::vector<GroupSpec> out;
     // base-python's order: session caching, then general caching.
@@ -465,8 +461,8 @@ std::vector<GroupSpec> RedisGroups() {
             fmt::format("base-python's \"Redis {}\" set ({}_REDIS_HOST, _PORT, _DB). gale adds {}_REDIS_PASSWORD.",
                         prefix == "SESSION" ? "session caching" : "general caching", prefix, prefix);
         g.vars = {Var(prefix + "_REDIS_HOST", VariableType::kString, "Redis host of the " + use + "."),
-                  WithDefault(Var(prefix + "_REDIS_PORT", VariableType::kPort, "Redis port."), "6379"),
-                  WithDefault(Var(prefix + "_REDIS_DB", VariableType::kInt, "Redis database number."), "0"),
+                  Var(prefix + "_REDIS_PORT", VariableType::kPort, "Redis port.", "6379"),
+                  Var(prefix + "_REDIS_DB", VariableType::kInt, "Redis database number.", "0"),
                   Secret(Var(prefix + "_REDIS_PASSWORD", VariableType::kString, "Redis password (AUTH)."))};
         g.vars[2].min_value = 0;
         g.vars[2].max_value = 2147483647;  // redis.conf `databases` is an int
@@ -485,10 +481,10 @@ std::vector<GroupSpec> BuiltinGroups() {
         "gale adds APP_TASK_COMMANDS (what TASK runs) and the CONSUME role (a message consumer).";
     run_mode.always_enabled = true;
     run_mode.vars = {
-        WithDefault(Var("APP_RUN_MODE", VariableType::kEnum,
-                        "Role: WEB serves HTTP; TASK runs APP_TASK_COMMANDS to completion; WORKER, BEAT, CONSUME run "
-                        "task workers, the scheduler, a message consumer. Case-insensitive."),
-                    std::string(ToString(RunMode::kWeb))),
+        Var("APP_RUN_MODE", VariableType::kEnum,
+            "Role: WEB serves HTTP; TASK runs APP_TASK_COMMANDS to completion; WORKER, BEAT, CONSUME run "
+            "task workers, the scheduler, a message consumer. Case-insensitive.",
+            std::string(ToString(RunMode::kWeb))),
         Var("APP_WORKER_COUNT", VariableType::kInt,
             "WEB: `serve --workers` (unless GALE_WORKERS is set); WORKER: the number of task workers."),
         Var("APP_TASK_COMMANDS", VariableType::kString,
@@ -508,7 +504,7 @@ std::vector<GroupSpec> BuiltinGroups() {
         "APP_SECRET_KEY. Rule: APP_SECRET_KEY is required when APP_DEBUG is false.";
     basics.always_enabled = true;
     basics.vars = {
-        WithDefault(Var("APP_DEBUG", VariableType::kBool, "Debug mode: never in production."), "false"),
+        Var("APP_DEBUG", VariableType::kBool, "Debug mode: never in production.", "false"),
         Secret(Var("APP_SECRET_KEY", VariableType::kString,
                    "Key for signing (sessions, tokens). Required when APP_DEBUG is false.")),
     };
@@ -529,21 +525,20 @@ std::vector<GroupSpec> BuiltinGroups() {
         "path) or a sqlite:///path DATABASE_URL, so a host, port, username or password is an error; a "
         "DATABASE_URL's scheme must match the engine.";
     sql.vars = {
-        WithDefault(Var("DATABASE_ENGINE", VariableType::kEnum, "Database engine."), "sqlite"),
+        Var("DATABASE_ENGINE", VariableType::kEnum, "Database engine.", "sqlite"),
         Var("DATABASE_HOST", VariableType::kString, "postgresql: server host."),
-        WithDefault(Var("DATABASE_PORT", VariableType::kPort, "postgresql: server port."), "5432"),
-        WithDefault(Var("DATABASE_NAME", VariableType::kString,
-                        "sqlite: the database file path; postgresql: the database name (no default)."),
-                    "app.db"),
+        Var("DATABASE_PORT", VariableType::kPort, "postgresql: server port.", "5432"),
+        Var("DATABASE_NAME", VariableType::kString,
+            "sqlite: the database file path; postgresql: the database name (no default).", "app.db"),
         Var("DATABASE_USERNAME", VariableType::kString, "postgresql: user name."),
         Secret(Var("DATABASE_PASSWORD", VariableType::kString, "postgresql: password.")),
         Secret(Var("DATABASE_URL", VariableType::kUrl,
                    "All of the above in one URL (`postgresql://user:password@host:5432/name`, `sqlite:///app.db`); "
                    "wins over the separate variables.")),
-        WithDefault(Var("DATABASE_POOL_SIZE", VariableType::kInt,
-                        "Connections of the pool (gale/db/pool.hpp): postgresql, in all; sqlite, readers beside its "
-                        "one writer."),
-                    "4"),
+        Var("DATABASE_POOL_SIZE", VariableType::kInt,
+            "Connections of the pool (gale/db/pool.hpp): postgresql, in all; sqlite, readers beside its "
+            "one writer.",
+            "4"),
     };
     sql.vars.back().min_value = 1;
     sql.vars.back().max_value = 1000;
@@ -626,9 +621,8 @@ std::vector<GroupSpec> BuiltinGroups() {
         Var("STATIC_ROOT", VariableType::kString, "Directory collectstatic writes (created if missing)."),
         Var("STATIC_SOURCE_DIRS", VariableType::kString,
             "Directories collectstatic reads, comma- or space-separated; the first one wins for a name in several."),
-        WithDefault(Var("STATIC_URL", VariableType::kString,
-                        "URL prefix of static files: in the manifest's URLs and in CSS `url(/static/...)` references."),
-                    "/static/"),
+        Var("STATIC_URL", VariableType::kString,
+            "URL prefix of static files: in the manifest's URLs and in CSS `url(/static/...)` references.", "/static/"),
     };
     static_files.enabled_also_by = {"STATIC_URL"};
     groups.push_back(std::move(static_files));

@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,8 +16,8 @@ namespace gale::http {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::BindLoopback;
 using testing::CannedResponse;
+using testing::LoopbackPort;
 using testing::ReceivedRequest;
 using testing::RecordingServer;
 
@@ -125,28 +124,24 @@ TEST(Client, ErrorStatusIsAValueNotAnError) {
 }
 
 TEST(Client, ConnectionRefusedIsUnavailable) {
-    int port = 0;
-    int fd = BindLoopback(0, &port);  // bound, not listening: connections are refused
-    ASSERT_GE(fd, 0);
-    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+    const LoopbackPort refusing(0);  // bound, not listening: connections are refused
+    ASSERT_TRUE(refusing.ok());
+    std::string url = "http://127.0.0.1:" + std::to_string(refusing.port()) + "/hook";
     Client client;
     auto response = client.Send({.url = url});
-    close(fd);
     ASSERT_FALSE(response);
     EXPECT_EQ(response.error().code(), ErrorCode::kUnavailable);
     EXPECT_NE(response.error().message().find("GET " + url + ": "), std::string::npos) << response.error().message();
 }
 
 TEST(Client, SilentServerTimesOutWithinTheTimeout) {
-    int port = 0;
-    int fd = BindLoopback(4, &port);  // listening but never accepting: connects, then silence
-    ASSERT_GE(fd, 0);
-    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/slow";
+    const LoopbackPort silent(4);  // listening but never accepting: connects, then silence
+    ASSERT_TRUE(silent.ok());
+    std::string url = "http://127.0.0.1:" + std::to_string(silent.port()) + "/slow";
     Client client;
     auto started = std::chrono::steady_clock::now();
     auto response = client.Send({.url = url, .timeout = milliseconds(300)});
     auto elapsed = std::chrono::steady_clock::now() - started;
-    close(fd);
     ASSERT_FALSE(response);
     EXPECT_EQ(response.error().code(), ErrorCode::kTimeout) << response.error().message();
     EXPECT_NE(response.error().message().find(url), std::string::npos) << response.error().message();

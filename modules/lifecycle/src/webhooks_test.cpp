@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: MIT
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,8 +26,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-using http::testing::BindLoopback;
 using http::testing::CannedResponse;
+using http::testing::LoopbackPort;
 using http::testing::ReceivedRequest;
 using http::testing::RecordingServer;
 
@@ -248,10 +247,9 @@ TEST(WebhookSender, ClientErrorIsNotRetried) {
 }
 
 TEST(WebhookSender, DeadReceiverNeverBlocksTheCaller) {
-    int port = 0;
-    int fd = BindLoopback(0, &port);  // bound, not listening: every connection is refused
-    ASSERT_GE(fd, 0);
-    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook"});
+    const LoopbackPort refusing(0);  // bound, not listening: every connection is refused
+    ASSERT_TRUE(refusing.ok());
+    auto options = Options({"http://127.0.0.1:" + std::to_string(refusing.port()) + "/hook"});
     options.initial_backoff = milliseconds(200);
     options.max_backoff = milliseconds(5000);
     log::SetLevel(log::Level::kError);  // the expected warnings are noise here
@@ -273,16 +271,14 @@ TEST(WebhookSender, DeadReceiverNeverBlocksTheCaller) {
     sender.reset();  // abandons the pending retries
     EXPECT_LT(Clock::now() - started, milliseconds(1000));
     log::SetLevel(log::Level::kInfo);
-    close(fd);
 }
 
 TEST(WebhookSender, DeadReceiverDoesNotDelayALiveOne) {
-    int port = 0;
-    int fd = BindLoopback(0, &port);
-    ASSERT_GE(fd, 0);
+    const LoopbackPort refusing(0);
+    ASSERT_TRUE(refusing.ok());
     RecordingServer live;
     ASSERT_TRUE(live.ok());
-    auto options = Options({"http://127.0.0.1:" + std::to_string(port) + "/hook", live.Url("/hook")});
+    auto options = Options({"http://127.0.0.1:" + std::to_string(refusing.port()) + "/hook", live.Url("/hook")});
     options.initial_backoff = milliseconds(1000);
     log::SetLevel(log::Level::kError);
     {
@@ -293,7 +289,6 @@ TEST(WebhookSender, DeadReceiverDoesNotDelayALiveOne) {
         EXPECT_TRUE(live.WaitForRequests(3, milliseconds(800)));
     }
     log::SetLevel(log::Level::kInfo);
-    close(fd);
     auto requests = live.requests();
     ASSERT_EQ(requests.size(), 3U);
     std::set<std::string> events;

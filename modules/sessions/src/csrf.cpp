@@ -281,8 +281,11 @@ http::Response Forbidden(const http::Request& request, std::string_view reason) 
     return http::Response::Json(403, body);
 }
 
-http::Handler Protect(std::shared_ptr<const Options> options, CsrfHandler handler) {
-    return [options = std::move(options), handler = std::move(handler)](http::Request& request) -> http::Response {
+http::Handler Protect(OptionsSource source, CsrfHandler handler) {
+    return [source = std::move(source), handler = std::move(handler)](http::Request& request) -> http::Response {
+        auto found = source();
+        if (!found) return http::ErrorResponse(found.error(), request);
+        const std::shared_ptr<const Options>& options = *found;
         std::optional<std::string> cookie_token;
         if (auto cookie = http::FindCookie(request, options->cookie_name)) {
             // As Django's _sanitize_token: a cookie that is not a token is replaced by a new one (which no request
@@ -297,6 +300,12 @@ http::Handler Protect(std::shared_ptr<const Options> options, CsrfHandler handle
         if (auto finished = csrf.Finish(*response); !finished) return http::ErrorResponse(finished.error(), request);
         return std::move(*response);
     };
+}
+
+http::Handler Protect(std::shared_ptr<const Options> options, CsrfHandler handler) {
+    return Protect(
+        OptionsSource([options = std::move(options)]() -> Result<std::shared_ptr<const Options>> { return options; }),
+        std::move(handler));
 }
 
 }  // namespace gale::sessions::csrf

@@ -179,6 +179,47 @@ TEST(Forbidden, Answers403WithTheReasonAndLogsItWithTheRequestId) {
     EXPECT_NE(text.find("CSRF token missing or incorrect."), std::string::npos) << text;
 }
 
+/// What App::AddResource's handle looks like to Protect: a get() that may fail.
+struct OptionsResource {
+    Result<std::shared_ptr<Options>> get() const {
+        if (!options)
+            return MakeError(ErrorCode::kUnavailable, "resource 'csrf' failed: CSRF_COOKIE_AGE: not a number");
+        return options;
+    }
+    std::shared_ptr<Options> options;
+};
+
+TEST(Protect, FindsItsOptionsForEachRequestAndAnswers503WithoutThem) {
+    log::testing::CapturedLog captured;
+    int ran = 0;
+    OptionsResource resource;
+    http::Handler protect = Protect(resource, [&](http::Request&, Csrf& c) -> Result<http::Response> {
+        ++ran;
+        return http::Response::Text(200, c.Token());
+    });
+    http::Request get;
+    get.SetLine(http::Method::kGet, "GET", "/form", 1);
+    get.SetRequestId("rid-2");
+    http::Response refused = protect(get);
+    EXPECT_EQ(refused.status(), 503);
+    EXPECT_EQ(ran, 0);
+    EXPECT_NE(captured.Text().find("CSRF_COOKIE_AGE: not a number"), std::string::npos) << captured.Text();
+
+    // Options found: the handler runs, with the resource's cookie name.
+    auto options = std::make_shared<Options>();
+    options->cookie_name = "xsrf";
+    http::Handler working = Protect(OptionsResource{options}, [&](http::Request&, Csrf& c) -> Result<http::Response> {
+        ++ran;
+        return http::Response::Text(200, c.Token());
+    });
+    http::Response ok = working(get);
+    EXPECT_EQ(ok.status(), 200);
+    EXPECT_EQ(ran, 1);
+    auto set_cookie = ok.header("Set-Cookie");
+    ASSERT_TRUE(set_cookie);
+    EXPECT_EQ(set_cookie->rfind("xsrf=", 0), 0u) << *set_cookie;
+}
+
 TEST(OptionsFromEnvironment, ReadsDjangosNames) {
     std::map<std::string, std::string, std::less<>> env = {{"CSRF_COOKIE_NAME", "xsrf"},
                                                            {"CSRF_COOKIE_AGE", "60"},

@@ -11,14 +11,7 @@
 namespace gale::sessions {
 namespace {
 
-config::VariableSpec Var(std::string name, config::VariableType type, std::string help, std::string value = "") {
-    config::VariableSpec v;
-    v.name = std::move(name);
-    v.type = type;
-    v.help = std::move(help);
-    if (!value.empty()) v.default_value = std::move(value);
-    return v;
-}
+using config::Var;
 
 void RedisHostRule(const config::Settings& settings, std::vector<std::string>& problems) {
     if (ToLower(settings.Find("SESSION_BACKEND").value_or("")) != "redis" ||
@@ -141,9 +134,9 @@ config::GroupSpec ContractGroup() {
             "Save the session on every response, not only when modified.", "false"),
         Var("SESSION_REDIS_KEY_PREFIX", VariableType::kString, "SESSION_BACKEND=redis: put before every session key.",
             "session:"),
-        Var("APP_SECRET_KEY_FALLBACKS", VariableType::kString,
-            "Older secret keys (commas or spaces between them) that still verify what they signed; APP_SECRET_KEY "
-            "signs (Django 4.1's SECRET_KEY_FALLBACKS)."),
+        config::Secret(Var("APP_SECRET_KEY_FALLBACKS", VariableType::kString,
+                           "Older secret keys (commas or spaces between them) that still verify what they signed; "
+                           "APP_SECRET_KEY signs (Django 4.1's SECRET_KEY_FALLBACKS).")),
         Var("CSRF_COOKIE_NAME", VariableType::kString, "Name of the CSRF cookie.", "csrftoken"),
         Var("CSRF_COOKIE_AGE", VariableType::kInt, "Max-Age of the CSRF cookie, in seconds.", "31449600"),
         Var("CSRF_COOKIE_DOMAIN", VariableType::kString, "Domain attribute of the CSRF cookie (unset: host-only)."),
@@ -168,7 +161,6 @@ config::GroupSpec ContractGroup() {
             v.min_value = 1;
             v.max_value = 10LL * 365 * 86400;
         }
-        if (v.name == "APP_SECRET_KEY_FALLBACKS") v.secret = true;
         if (v.name.ends_with("_COOKIE_SAMESITE")) v.choices = {"Lax", "Strict", "None", "false"};
     }
     g.rules = {RedisHostRule, SameSiteNoneRule};

@@ -26,7 +26,7 @@ Result<SigningKeys> SigningKeysFromEnvironment(const EnvLookup& lookup) {
     SigningKeys keys;
     auto secret = LookupEnv(lookup, "APP_SECRET_KEY");
     if (!secret) {
-        return MakeError(ErrorCode::kInvalidArgument, "APP_SECRET_KEY: required to sign sessions and CSRF cookies");
+        return MakeError(ErrorCode::kInvalidArgument, "APP_SECRET_KEY is not set, and sessions are signed with it");
     }
     keys.secret = std::move(*secret);
     if (auto fallbacks = LookupEnv(lookup, "APP_SECRET_KEY_FALLBACKS")) keys.fallbacks = SplitList(*fallbacks);

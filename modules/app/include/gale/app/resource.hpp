@@ -108,7 +108,11 @@ public:
     /// The resource, created if this is its first use: once, by whichever thread asks first (others wait for it).
     /// After a failed creation, calls in the next second return that error without trying again; the first call
     /// after that tries again. The shared_ptr keeps the resource alive past shutdown's close while it is held.
-    /// Errors: the factory's; kInternal before App::Run has loaded the settings; kCancelled once closed.
+    /// Errors: kUnavailable when the factory failed or threw, whatever its own code (a setting it refused is the
+    /// deployment's fault, not the caller's: a handler returning it answers 503), with the message "resource 'NAME'
+    /// failed: " and the factory's text (no "'NAME': ", which Sentry's scrubber would take for a key and its value
+    /// when NAME looks secret, as "sessions" does); kInternal before App::Run has loaded the settings; kCancelled
+    /// once closed.
     Result<std::shared_ptr<T>> get() const {
         if (!slot_) return MakeError(ErrorCode::kInternal, "resource: an empty handle (not from App::AddResource)");
         auto r = detail::AcquireResource(*slot_);

@@ -57,6 +57,12 @@ struct VariableSpec {
     std::int64_t max_value = std::numeric_limits<std::int64_t>::max();  ///< kInt only
 };
 
+/// A variable of `type` with its help text and its default ("" for none); the other fields as VariableSpec declares
+/// them (set choices, required or bounds on the result).
+[[nodiscard]] VariableSpec Var(std::string name, VariableType type, std::string help, std::string default_value = {});
+/// `v`, marked secret.
+[[nodiscard]] VariableSpec Secret(VariableSpec v);
+
 /// A rule across variables of one group: appends one message per problem. Runs only when the group is enabled,
 /// after the type checks; it must tolerate unset and malformed values (a malformed one is already reported).
 /// Messages should name each variable with NameWithSource() and never quote a secret.

@@ -4,9 +4,8 @@
 ///        (`csrfmiddlewaretoken`) or the `X-CSRFToken` header, and for HTTPS requests a Referer (and Origin) check.
 ///
 /// @code
-///   auto csrf = std::make_shared<const
-///   gale::sessions::csrf::Options>(*gale::sessions::csrf::OptionsFromEnvironment()); app.Get("/form",
-///   csrf::Protect(csrf, [](Request&, csrf::Csrf& c) -> Result<Response> {
+///   auto csrf = app.AddResource("csrf", [](gale::app::ResourceContext&) { return csrf::OptionsFromEnvironment(); });
+///   app.Get("/form", csrf::Protect(csrf, [](Request&, csrf::Csrf& c) -> Result<Response> {
 ///       return Response::Text(200, "<input type=hidden name=csrfmiddlewaretoken value=" + c.Token() + ">",
 ///                             "text/html; charset=utf-8");
 ///   }));
@@ -39,6 +38,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -140,8 +140,25 @@ using CsrfHandler = std::function<Result<http::Response>(http::Request&, Csrf&)>
 
 /// The 403 answer for `reason` (logged as described above).
 [[nodiscard]] http::Response Forbidden(const http::Request& request, std::string_view reason);
-/// The route handler that checks `request` (Check), runs `handler`, then sets the cookie (Csrf::Finish). The
-/// handler's error is answered by http::ErrorResponse.
+/// Where Protect finds its options for each request: an app::Resource<Options>'s get(), so that they are read once
+/// the settings are loaded (App::Run exports the profile's and the files' values) and a bad CSRF_* value is a 503
+/// naming it rather than a crash at start-up.
+using OptionsSource = std::function<Result<std::shared_ptr<const Options>>()>;
+
+/// The route handler that finds the options (their error: http::ErrorResponse), checks `request` (Check), runs
+/// `handler`, then sets the cookie (Csrf::Finish). The handler's error is answered by http::ErrorResponse.
+[[nodiscard]] http::Handler Protect(OptionsSource source, CsrfHandler handler);
 [[nodiscard]] http::Handler Protect(std::shared_ptr<const Options> options, CsrfHandler handler);
+/// Anything with a `get()` returning Result<std::shared_ptr<Options>> (gale::app::Resource<Options>).
+template <typename R>
+requires requires(const R& r) {
+    { r.get() } -> std::convertible_to<Result<std::shared_ptr<const Options>>>;
+}
+[[nodiscard]] http::Handler Protect(R resource, CsrfHandler handler) {
+    return Protect(OptionsSource([resource = std::move(resource)]() -> Result<std::shared_ptr<const Options>> {
+                       return resource.get();
+                   }),
+                   std::move(handler));
+}
 
 }  // namespace gale::sessions::csrf
