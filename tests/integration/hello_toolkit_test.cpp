@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <gale/http/cookie.hpp>
 #include <gale/http/testing/recording_server.hpp>
 #include <gale/redis/connection.hpp>
 #include <gale/redis/testing/redis_server.hpp>
@@ -109,11 +110,10 @@ protected:
         }
         return {};
     }
-    /// The value a Set-Cookie header sets ("name=VALUE; Path=/…").
+    /// The value a Set-Cookie header sets ("name=VALUE; Path=/…"): its first pair, as the Cookie parser reads it.
     static std::string CookieValue(const std::string& set_cookie) {
-        const auto eq = set_cookie.find('=');
-        if (eq == std::string::npos) return {};
-        return set_cookie.substr(eq + 1, set_cookie.find(';') - eq - 1);
+        const auto pairs = gale::http::ParseCookieHeader(set_cookie);
+        return pairs.empty() ? std::string() : std::string(pairs.front().value);
     }
     /// GET /login: the form's token and the csrftoken cookie it set.
     std::pair<std::string, std::string> LoginForm() {

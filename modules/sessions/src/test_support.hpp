@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include <gale/db/pool.hpp>
+#include <gale/http/cookie.hpp>
 #include <gale/http/message.hpp>
 #include <gale/sessions/database_store.hpp>
 
@@ -43,12 +44,10 @@ inline std::string SetCookieFor(const http::Response& r, std::string_view name) 
     return "";
 }
 
-/// The cookie's value in a Set-Cookie header value.
+/// The cookie's value in a Set-Cookie header value: its first pair, as the Cookie parser reads it.
 inline std::string CookieValue(std::string_view set_cookie) {
-    const auto eq = set_cookie.find('=');
-    const auto end = set_cookie.find(';');
-    if (eq == std::string_view::npos) return "";
-    return std::string(set_cookie.substr(eq + 1, end == std::string_view::npos ? end : end - eq - 1));
+    const auto pairs = http::ParseCookieHeader(set_cookie);
+    return pairs.empty() ? std::string() : std::string(pairs.front().value);
 }
 
 inline EnvLookup MapLookup(const std::map<std::string, std::string, std::less<>>& env) {
