@@ -7,6 +7,7 @@
 // C++ server's fuzzers keep.
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,6 +90,71 @@ protected:
         ASSERT_NE(probe_port_, 0) << "no probe port";
         app_port_ = server_->WaitForPort("app server listening", 60s);
         ASSERT_NE(app_port_, 0) << "no app port";
+    }
+
+    /// `serve --processes N` with ARGS added: waits until every process serves; sets app_port_ and probe_port_.
+    void StartProcesses(std::size_t n, std::vector<std::string> args, std::map<std::string, std::string> env) {
+        args.insert(args.begin(), {"serve", "--processes", std::to_string(n), "--bind", "127.0.0.1", "--port", "0"});
+        server_ = &Spawn(std::move(args), std::move(env));
+        auto forking = server_->WaitForRecord("serving with several processes", 30s);
+        ASSERT_TRUE(forking) << server_->Log();
+        EXPECT_EQ((*forking)["processes"], n);
+        app_port_ = (*forking)["port"].get<std::uint16_t>();
+        probe_port_ = (*forking)["probe_port"].get<std::uint16_t>();
+        ASSERT_TRUE(server_->WaitForRecord("every process is serving", 60s)) << server_->Log();
+    }
+    /// The pids that answered, by GETs on new connections until `n` distinct ones did (at most 300 requests).
+    std::set<int> PidsServing(std::size_t n, const std::string& path = "/") {
+        std::set<int> pids;
+        for (int i = 0; i < 300 && pids.size() < n; ++i) {
+            auto r = Get(app_port_, path, "Connection: close\r\n");
+            if (!r || r->status != 200) {
+                ADD_FAILURE() << "request " << i << ": " << (r ? r->head : "no response");
+                break;
+            }
+            pids.insert(Json::parse(r->body)["pid"].get<int>());
+        }
+        return pids;
+    }
+    /// A WSGI app answering {"pid", "multiprocess"}; /sleep sleeps 200 ms first.
+    void WritePidsApp() {
+        std::ofstream(dir_ + "/pids.py") << R"(import json, os, time
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(0.2)
+    body = json.dumps({"pid": os.getpid(), "multiprocess": environ["wsgi.multiprocess"]}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+)";
+    }
+
+    /// Load from `clients` keep-alive clients on /notes/, SIGTERM after 500 ms, the load stopped 700 ms later: no
+    /// request failed, the load ran on after SIGTERM, some response said Connection: close, and the exit was 0.
+    void ExpectSigtermUnderLoadLosesNoRequest(int clients, std::chrono::seconds exit_within) {
+        LoadStats stats;
+        std::atomic<bool> stop{false};
+        Threads load;
+        for (int i = 0; i < clients; ++i) load.Start([&] { LoadLoop(app_port_, stop, stats, "/notes/"); });
+        std::this_thread::sleep_for(500ms);
+        int before = stats.sent.load();
+        EXPECT_GT(before, 5) << "the load barely ran";
+        auto t_term = Clock::now();
+        server_->Signal(SIGTERM);
+        EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 503; }, 500ms, 5ms));
+        std::this_thread::sleep_for(700ms - (Clock::now() - t_term));
+        stop = true;
+        load.JoinAll();
+        auto code = server_->WaitExit(exit_within);
+        {
+            std::lock_guard lock(stats.mu);
+            EXPECT_TRUE(stats.failures.empty())
+                << stats.failures.size() << " failed, first: " << stats.failures.front();
+        }
+        EXPECT_EQ(stats.ok.load(), stats.sent.load());
+        EXPECT_GT(stats.sent.load() - before, 5) << "too little load after SIGTERM to prove anything";
+        EXPECT_GT(stats.reconnects.load(), 0) << "no response carried Connection: close while draining";
+        ASSERT_TRUE(code) << "did not exit within " << exit_within.count() << " s of SIGTERM";
+        EXPECT_EQ(*code, 0) << server_->Log();
     }
 
     Process* server_ = nullptr;
@@ -256,6 +323,7 @@ TEST_F(WsgiTest, CheckMigrationsHoldsTheAppPortUntilDjangoIsMigrated) {
 TEST_F(WsgiTest, StartupErrorsExitTwoWithThePythonTraceback) {
     std::ofstream(dir_ + "/broken.py") << "def helper():\n    raise RuntimeError('import-time failure')\n\nhelper()\n";
     std::ofstream(dir_ + "/numbers.py") << "application = 42\n";
+    std::ofstream(dir_ + "/ok.py") << "def application(environ, start_response):\n    return []\n";
     struct Case {
         std::vector<std::string> args;
         std::map<std::string, std::string> env;
@@ -271,7 +339,10 @@ TEST_F(WsgiTest, StartupErrorsExitTwoWithThePythonTraceback) {
         {{"serve", "--pythonpath", dir_ + "/nowhere"}, {}, {"--pythonpath", "is not a directory"}},
         {{"serve"}, {}, {"no application", "--app", "DJANGO_SETTINGS_MODULE"}},
         {{"serve"}, {{"DJANGO_SETTINGS_MODULE", "nosuch.settings"}}, {"Django did not start", "nosuch"}},
-        {{"serve", "--processes", "2", "--app", "numbers"}, {}, {"--processes is not built yet"}},
+        {{"serve", "--processes", "0", "--app", "ok", "--pythonpath", dir_}, {}, {"--processes: 0 is out of range"}},
+        {{"worker", "--processes", "2", "--app", "ok", "--pythonpath", dir_},
+         {},
+         {"--processes (GALE_PROCESSES) is for serve; worker runs in one process"}},
     };
     for (std::size_t i = 0; i < cases.size(); ++i) {
         const Case& c = cases[i];
@@ -447,29 +518,130 @@ TEST_F(WsgiTest, ProbesAnswerWhilePythonIsSaturated) {
 TEST_F(WsgiTest, SigtermUnderLoadLosesNoRequest) {
     ASSERT_NO_FATAL_FAILURE(
         StartDjango({"--drain-delay", "1s", "--graceful-timeout", "5s", "--no-access-log", "--workers", "4"}));
-    LoadStats stats;
-    std::atomic<bool> stop{false};
-    Threads clients;
-    for (int i = 0; i < 3; ++i) clients.Start([&] { LoadLoop(app_port_, stop, stats, "/notes/"); });
-    std::this_thread::sleep_for(500ms);
-    int before = stats.sent.load();
-    EXPECT_GT(before, 5) << "the load barely ran";
-    auto t_term = Clock::now();
-    server_->Signal(SIGTERM);
-    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 503; }, 500ms, 5ms));
-    std::this_thread::sleep_for(700ms - (Clock::now() - t_term));
-    stop = true;
-    clients.JoinAll();
-    auto code = server_->WaitExit(10s);
-    {
-        std::lock_guard lock(stats.mu);
-        EXPECT_TRUE(stats.failures.empty()) << stats.failures.size() << " failed, first: " << stats.failures.front();
+    ExpectSigtermUnderLoadLosesNoRequest(3, 10s);
+}
+
+// --processes (issue 11 §1): the app imported once, then N forked processes behind one port, one probe port
+// (every process's probes), one /metrics (every process's, labelled) and logs that say which process wrote.
+TEST_F(WsgiTest, ProcessesShareOnePortAndTheProbesMetricsAndLogsCoverEveryOne) {
+    WritePidsApp();
+    ASSERT_NO_FATAL_FAILURE(StartProcesses(2, {"--app", "pids", "--pythonpath", dir_, "--workers", "2"}, {}));
+    std::set<int> pids = PidsServing(2);
+    ASSERT_EQ(pids.size(), 2U) << "the kernel never spread connections over both processes";
+    EXPECT_EQ(pids.count(server_->pid()), 0U) << "the supervisor itself served a request";
+    EXPECT_EQ(Json::parse(Get(app_port_, "/")->body)["multiprocess"], true);
+
+    for (const char* probe : {"/startup", "/ready", "/alive"}) {
+        auto r = Get(probe_port_, probe);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200) << probe << ": " << r->body;
     }
-    EXPECT_EQ(stats.ok.load(), stats.sent.load());
-    EXPECT_GT(stats.sent.load() - before, 5) << "too little load after SIGTERM to prove anything";
-    EXPECT_GT(stats.reconnects.load(), 0) << "no response carried Connection: close while draining";
-    ASSERT_TRUE(code) << "did not exit within 10 s of SIGTERM";
+    Json ready = Json::parse(Get(probe_port_, "/ready")->body);
+    std::set<std::string> names;
+    for (const Json& c : ready["checks"]) names.insert(c["name"].get<std::string>());
+    EXPECT_EQ(names, (std::set<std::string>{"process-0-readiness", "process-1-readiness"})) << ready.dump();
+
+    auto metrics = Get(probe_port_, "/metrics");
+    ASSERT_TRUE(metrics);
+    ASSERT_EQ(metrics->status, 200);
+    const std::string& m = metrics->body;
+    for (const char* needle :
+         {"gale_http_requests_total{process=\"0\"", "gale_http_requests_total{process=\"1\"",
+          "gale_processes{process=\"supervisor\"} 2\n", "process_resident_memory_bytes{process=\"supervisor\"}",
+          "process_resident_memory_bytes{process=\"1\"}"}) {
+        EXPECT_NE(m.find(needle), std::string::npos) << needle << " in:\n" << m;
+    }
+    auto types = [&m](const std::string& line) {
+        std::size_t n = 0;
+        for (auto at = m.find(line); at != std::string::npos; at = m.find(line, at + 1)) ++n;
+        return n;
+    };
+    EXPECT_EQ(types("# TYPE gale_http_requests_total counter\n"), 1U);
+
+    // Each process's records say which one wrote them; the supervisor's too.
+    std::set<std::string> serving;
+    for (const Json& r : server_->Records("app server listening")) serving.insert(r.value("process", "?"));
+    EXPECT_EQ(serving, (std::set<std::string>{"0", "1"}));
+    auto supervisor = server_->Records("probe server listening");
+    EXPECT_EQ(std::count_if(supervisor.begin(), supervisor.end(),
+                            [](const Json& r) { return r.value("process", "") == "supervisor"; }),
+              1);
+    server_->Signal(SIGTERM);
+    auto code = server_->WaitExit(20s);
+    ASSERT_TRUE(code);
+    EXPECT_EQ(*code, 0) << server_->Log();
+}
+
+TEST_F(WsgiTest, SigtermUnderLoadWithProcessesLosesNoRequest) {
+    ASSERT_EQ(RunToEnd({"migrate", "--pythonpath", kApps}, DjangoEnv()), 0) << LogOf(0);
+    ASSERT_NO_FATAL_FAILURE(StartProcesses(
+        2,
+        {"--pythonpath", kApps, "--drain-delay", "1s", "--graceful-timeout", "5s", "--no-access-log", "--workers", "2"},
+        DjangoEnv()));
+    ASSERT_NO_FATAL_FAILURE(ExpectSigtermUnderLoadLosesNoRequest(4, 15s));
+    EXPECT_EQ(server_->Records("process exited").size(), 2U) << server_->Log();
+    EXPECT_EQ(server_->Records("shutdown finished").size(), 3U) << "two processes and the supervisor";
+}
+
+TEST_F(WsgiTest, AProcessThatDiesFailsTheProbesAndStopsTheWholeWithExitOne) {
+    WritePidsApp();
+    ASSERT_NO_FATAL_FAILURE(StartProcesses(
+        2, {"--app", "pids", "--pythonpath", dir_, "--drain-delay", "2s", "--graceful-timeout", "2s"}, {}));
+    std::set<int> pids = PidsServing(2);
+    ASSERT_EQ(pids.size(), 2U);
+    int victim = *pids.begin();
+    ASSERT_EQ(::kill(victim, SIGKILL), 0);
+    // Readiness fails at once (the supervisor drains); the survivor keeps serving through the drain delay.
+    EXPECT_TRUE(Eventually([&] { return StatusOf(probe_port_, "/ready") == 503; }, 3s, 10ms)) << server_->Log();
+    auto r = Get(app_port_, "/", "Connection: close\r\n");
+    ASSERT_TRUE(r) << "the surviving process stopped serving before its drain";
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(Json::parse(r->body)["pid"].get<int>(), victim);
+    auto code = server_->WaitExit(20s);
+    ASSERT_TRUE(code) << server_->Log();
+    EXPECT_EQ(*code, 1);
+    auto died = server_->Records("a process ended while serving; stopping the others");
+    ASSERT_EQ(died.size(), 1U) << server_->Log();
+    EXPECT_EQ(died[0]["exit"], "was killed by signal 9 (Killed)");
+    EXPECT_EQ(died[0]["pid"], victim);
+}
+
+TEST_F(WsgiTest, StartupStepsRunOnceBeforeTheProcessesFork) {
+    ASSERT_NO_FATAL_FAILURE(StartProcesses(
+        3,
+        {"--pythonpath", kApps, "--command", "migrate", "--command", "collectstatic --noinput", "--check-migrations"},
+        DjangoEnv()));
+    auto started = server_->Records("command started");
+    ASSERT_EQ(started.size(), 2U) << server_->Log();
+    for (const Json& r : started) EXPECT_EQ(r["process"], "steps");
+    EXPECT_EQ(server_->Records("migrations are applied").size(), 1U);
+    // Django's database, migrated once, is every process's.
+    auto created = Post(app_port_, "/notes/", R"({"text": "from one"})", "Content-Type: application/json\r\n");
+    ASSERT_TRUE(created);
+    EXPECT_EQ(created->status, 201) << created->body;
+    for (int i = 0; i < 6; ++i) {
+        auto listed = Get(app_port_, "/notes/", "Connection: close\r\n");
+        ASSERT_TRUE(listed);
+        EXPECT_EQ(Json::parse(listed->body)["notes"], Json::array({"from one"}));
+    }
+    EXPECT_EQ(StatusOf(probe_port_, "/ready"), 200);
+    server_->Signal(SIGTERM);
+    auto code = server_->WaitExit(30s);
+    ASSERT_TRUE(code);
     EXPECT_EQ(*code, 0);
+}
+
+TEST_F(WsgiTest, AFailingStartupStepStopsBeforeAnyProcessForks) {
+    int code = RunToEnd({"serve", "--processes", "2", "--bind", "127.0.0.1", "--port", "0", "--pythonpath", kApps,
+                         "--command", "migrate nosuchapp"},
+                        DjangoEnv(), 30s);
+    EXPECT_EQ(code, 1) << LogOf(0);
+    Process& p = *procs_.back();
+    EXPECT_TRUE(p.Records("app server listening").empty()) << "a process forked after a failed step";
+    auto failed = p.Records("start-up failed");
+    ASSERT_EQ(failed.size(), 1U) << p.Log();
+    EXPECT_EQ(failed[0]["process"], "steps");
+    EXPECT_EQ(failed[0]["step"], "--command migrate");
 }
 
 TEST_F(WsgiTest, TheServersRequestCorpusNeitherCrashesNorWedgesIt) {

@@ -33,6 +33,7 @@
 #include "roles/pipe_consumers.hpp"
 #include "roles/web.hpp"
 #include "roles/worker.hpp"
+#include "runtime/processes.hpp"
 #include "runtime/runner.hpp"
 #include "serve_options.hpp"
 #include "settings_loader.hpp"
@@ -362,6 +363,10 @@ App::~App() = default;
 App& App::Route(http::Method method, std::string pattern, RouteHandler handler, http::RouteOptions options) {
     auto r = state_->router.Add(method, std::move(pattern), std::move(handler).Take(), options);
     if (!r) state_->registration_errors.push_back(r.error().message());
+    return *this;
+}
+App& App::OnFork(ForkHooks hooks) {
+    state_->fork_hooks.push_back(std::move(hooks));
     return *this;
 }
 App& App::Fallback(RouteHandler handler, http::RouteOptions options) {
@@ -753,9 +758,16 @@ int RunCommandLine(App::State& s, int argc, char** argv) {
         }
         return std::move(*options);
     };
+    // Only serve forks: the other roles scale by replicas (and worker's own -c).
+    auto one_process = [&](const ServeOptions& o, const char* role) {
+        if (o.processes <= 1) return true;
+        std::fprintf(stderr, "%s: --processes (GALE_PROCESSES) is for serve; %s runs in one process\n", s.name.c_str(),
+                     role);
+        return false;
+    };
     if (consume->parsed() || mode->mode == config::RunMode::kConsume) {
         auto options = role_options(consume->parsed() ? consume_parser : serve_parser, GaleEnvironment());
-        if (!options) return 2;
+        if (!options || !one_process(*options, "consume")) return 2;
         if (s.consumers.empty() && s.amqp_consumers.empty()) {
             log::Error("gale.consume", "no consumers registered: declare them with App::Consumer or App::AmqpConsumer");
             return 2;
@@ -776,7 +788,7 @@ int RunCommandLine(App::State& s, int argc, char** argv) {
     }
     if (worker->parsed() || mode->mode == config::RunMode::kWorker) {
         auto options = role_options(worker->parsed() ? worker_parser : serve_parser, GaleEnvironment());
-        if (!options) return 2;
+        if (!options || !one_process(*options, "worker")) return 2;
         // `worker` names the role, so APP_RUN_MODE was not read, but its -c still defaults to APP_WORKER_COUNT.
         if (worker->parsed()) {
             auto count = ReadWorkerCount();
@@ -808,7 +820,7 @@ int RunCommandLine(App::State& s, int argc, char** argv) {
     }
     if (beat->parsed() || mode->mode == config::RunMode::kBeat) {
         auto options = role_options(beat->parsed() ? beat_parser : serve_parser, GaleEnvironment());
-        if (!options) return 2;
+        if (!options || !one_process(*options, "beat")) return 2;
         RoleFlags flags(GaleEnvironment());
         BeatRoleOptions bo;
         bo.entries = s.periodic;  // GALE_BEAT_SCHEDULE may add entries: an empty list is refused by the role
@@ -832,6 +844,16 @@ int RunCommandLine(App::State& s, int argc, char** argv) {
     }
     auto options = role_options(serve_parser, env);
     if (!options) return 2;
+    if (options->processes > 1) {
+        return RunProcesses(
+            s, *options,
+            [] {
+                std::vector<std::unique_ptr<Role>> roles;
+                roles.push_back(MakeWebRole());
+                return roles;
+            },
+            argv, "gale.serve");
+    }
     std::vector<std::unique_ptr<Role>> roles;
     roles.push_back(MakeWebRole());
     return RunRoles(s, *options, std::move(roles), argv, "gale.serve");

@@ -172,7 +172,12 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
         {"--media", "DIR[:URL] serve media files from DIR under URL (default URL /media/)", "", "no media files",
          Kind::kValue},
         {"--workers", "worker threads for blocking handlers", "", "min(32, cores + 4), decided at start", Kind::kValue},
-        {"--loops", "event loop threads", "", "one per core, decided at start", Kind::kValue},
+        {"--loops", "event loop threads (per process)", "", "one per core (cores / --processes each), decided at start",
+         Kind::kValue},
+        {"--processes",
+         "processes serving the app port, forked after the app is loaded; probes, metrics and drain "
+         "cover them all",
+         "1", "", Kind::kValue},
         {"--max-body-size", "largest request body (413 above); K/M/G suffixes", "10M", "", Kind::kValue},
         {"--max-lifetime", "requests served before liveness asks for a restart (0: never)", "0", "", Kind::kValue},
         {"--drain-delay", "after SIGTERM: keep serving this long with readiness failing", "5s", "", Kind::kValue},
@@ -381,6 +386,7 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
     }
     integer("--workers", o.workers, 1, 4096);
     integer("--loops", o.loops, 1, 1024);
+    integer("--processes", o.processes, 1, 256);
     if (auto v = value("--max-body-size")) {
         auto r = ParseSize(v->first, v->second);
         if (r) {
@@ -427,6 +433,12 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
         }
     }
     if (o.no_probe) o.no_metrics = true;
+    if (o.processes > 1 && !o.no_probe && o.probe_port == o.port && o.port != 0) {
+        problems.push_back(fmt::format(
+            "--processes: {} processes share the app port, so the probes need one of their own (--probe-port {} is "
+            "the app port)",
+            o.processes, o.probe_port));
+    }
 
     if (!problems.empty()) {
         std::string msg = "invalid serve options:";

@@ -42,6 +42,7 @@ struct ServeOptions {
     std::optional<Mount> media_mount;
     std::size_t workers = 0;
     std::size_t loops = 0;
+    std::size_t processes = 1;
     std::uint64_t max_body_size = 10ULL << 20;
     std::uint64_t max_lifetime = 0;
     std::chrono::milliseconds drain_delay{5000};
@@ -55,6 +56,11 @@ struct ServeOptions {
     bool debug = false;
     bool access_log = true;
     bool security_headers = false;
+    /// Not an option: listening sockets this process was handed by the one that forked it (serve --processes).
+    struct Inherited {
+        std::vector<int> app;  ///< one per event loop, instead of opening --bind:--port
+        int probe = -1;        ///< the probe server's, instead of opening --bind:--probe-port
+    } inherited;
 };
 
 /// One row of the option table.

@@ -93,6 +93,7 @@ TEST(ServeOptions, TheTableStatesEachDefaultOnce) {
     EXPECT_FALSE(o->media_mount);
     EXPECT_EQ(o->workers, d.workers);
     EXPECT_EQ(o->loops, d.loops);
+    EXPECT_EQ(o->processes, d.processes);
     EXPECT_EQ(o->max_body_size, d.max_body_size);
     EXPECT_EQ(o->max_lifetime, d.max_lifetime);
     EXPECT_EQ(o->drain_delay, d.drain_delay);
@@ -207,6 +208,20 @@ TEST(ServeOptions, CountsAndPortsAreInRange) {
                   "GALE_REQ_QUEUE_LEN: 0 is out of range [1, 1000000]", "--workers: 4097 is out of range [1, 4096]",
                   "--loops: 0 is out of range [1, 1024]"}));
     EXPECT_TRUE(Parse({"--port", "0", "--probe-port", "65535", "--req-queue-len", "1"}));
+}
+
+TEST(ServeOptions, ProcessesAreCountedAndNeedAProbePortOfTheirOwn) {
+    EXPECT_EQ(Problems(Parse({"--processes", "0"}, {})),
+              (std::vector<std::string>{"--processes: 0 is out of range [1, 256]"}));
+    EXPECT_EQ(Problems(Parse({}, {{"GALE_PROCESSES", "257"}})),
+              (std::vector<std::string>{"GALE_PROCESSES: 257 is out of range [1, 256]"}));
+    EXPECT_EQ(Problems(Parse({"--processes", "2", "--port", "9000", "--probe-port", "9000"}, {})),
+              (std::vector<std::string>{"--processes: 2 processes share the app port, so the probes need one of their "
+                                        "own (--probe-port 9000 is the app port)"}));
+    auto o = Parse({"--processes", "4"}, {});
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->processes, 4U);
+    EXPECT_TRUE(Parse({"--processes", "2", "--port", "9000", "--probe-port", "9000", "--no-probe"}, {}));
 }
 
 TEST(ServeOptions, DurationsAreBounded) {

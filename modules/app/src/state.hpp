@@ -54,6 +54,7 @@ struct App::State {
     std::unique_ptr<tasks::TaskClient> task_client;
     tasks::TasksSettings task_settings;  // what they were built from
     tasks::TransportOptions task_transport;
+    std::vector<ForkHooks> fork_hooks;             // run around the forks of serve --processes
     std::vector<std::string> registration_errors;  // reported by Run, so declaring a service never throws
     // Declared last: closed (and destroyed) before the settings and the metrics they were created with.
     ResourceRegistry resources;

@@ -22,10 +22,12 @@ Result<void> AddProbeRoutes(http::Router& router, const ProbeServerOptions& opti
     GALE_RETURN_IF_ERROR(probe_route(options.startup_path, Probe::kStartup));
     GALE_RETURN_IF_ERROR(probe_route(options.readiness_path, Probe::kReadiness));
     GALE_RETURN_IF_ERROR(probe_route(options.liveness_path, Probe::kLiveness));
-    if (registry != nullptr && !options.metrics_path.empty()) {
-        auto r = router.Add(http::Method::kGet, options.metrics_path, [registry](http::Request& req) {
+    if ((registry != nullptr || options.render_metrics) && !options.metrics_path.empty()) {
+        auto render = options.render_metrics;
+        if (!render) render = [registry](metrics::Format format) { return registry->Render(format); };
+        auto r = router.Add(http::Method::kGet, options.metrics_path, [render](http::Request& req) {
             auto format = metrics::NegotiateFormat(req.header("accept").value_or(""));
-            http::Response res = http::Response::Text(200, registry->Render(format), metrics::ContentType(format));
+            http::Response res = http::Response::Text(200, render(format), metrics::ContentType(format));
             res.AddHeader("Cache-Control", "no-store");
             return res;
         });
@@ -46,6 +48,7 @@ Result<std::unique_ptr<ProbeServer>> ProbeServer::Start(const ProbeServerOptions
     so.workers = 2;
     so.access_log = false;
     so.max_connections = options.max_connections;
+    if (options.listen_fd >= 0) so.listen_fds = {options.listen_fd};
     self->server_ = std::make_unique<http::Server>(so, self->router_);
     GALE_RETURN_IF_ERROR(self->server_->Listen());
     self->server_->Start();

@@ -173,13 +173,7 @@ Result<ListenerGroup> OpenListenerGroup(const std::string& name, const std::stri
             CloseAll(group.fds);
             return in_use(port, ErrnoText(err));
         }
-        if (port == 0) {
-            sockaddr_storage got{};
-            socklen_t got_len = sizeof(got);
-            getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len);
-            port = ntohs(got.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&got)->sin_port
-                                                  : reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
-        }
+        if (port == 0) port = BoundPort(fd);
         struct stat st {};
         if (fstat(fd, &st) == 0) inodes.push_back(st.st_ino);
     }
@@ -191,6 +185,15 @@ Result<ListenerGroup> OpenListenerGroup(const std::string& name, const std::stri
     }
     group.port = port;
     return group;
+}
+
+std::uint16_t BoundPort(int fd) noexcept {
+    sockaddr_storage got{};
+    socklen_t got_len = sizeof(got);
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len) != 0) return 0;
+    if (got.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&got)->sin_port);
+    if (got.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&got)->sin6_port);
+    return 0;
 }
 
 bool RefuseNewConnections(int fd) noexcept {
@@ -215,6 +218,13 @@ std::size_t DefaultMaxConnections() noexcept {
 }  // namespace gale::http::detail
 
 namespace gale::http {
+
+Result<Listeners> OpenListeners(const std::string& name, const std::string& bind, std::uint16_t port,
+                                std::size_t count) {
+    GALE_ASSIGN_OR_RETURN(detail::ListenerGroup group,
+                          detail::OpenListenerGroup(name, bind, port, count, detail::kListenBacklog));
+    return Listeners{.fds = std::move(group.fds), .port = group.port};
+}
 
 std::uint64_t RaiseOpenFileLimit() noexcept {
     rlimit limit{};

@@ -28,6 +28,12 @@ struct ListenerGroup {
 [[nodiscard]] Result<ListenerGroup> OpenListenerGroup(const std::string& name, const std::string& bind,
                                                       std::uint16_t port, std::size_t count, int backlog);
 
+/// The accept queue length of every listener.
+inline constexpr int kListenBacklog = 4096;
+
+/// The port a bound socket listens on (0 if it is not an IPv4 or IPv6 socket).
+std::uint16_t BoundPort(int fd) noexcept;
+
 /// Makes the kernel drop new connection attempts (bare SYNs) to the listener `fd`, while handshakes already under
 /// way still complete into its accept queue: the first step of closing a listener without resetting a connection
 /// the client already believes open. A dropped SYN is retried by the client and refused once the listener is

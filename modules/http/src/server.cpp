@@ -984,8 +984,19 @@ Server::~Server() { Stop(); }
 
 Result<void> Server::Listen() {
     detail::ServerImpl& s = *impl_;
-    GALE_ASSIGN_OR_RETURN(detail::ListenerGroup group,
-                          detail::OpenListenerGroup(s.opts.name, s.opts.bind, s.opts.port, s.opts.loops, 4096));
+    detail::ListenerGroup group;
+    if (!s.opts.listen_fds.empty()) {
+        if (s.opts.listen_fds.size() != s.opts.loops) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             fmt::format("{} server: {} listening sockets given for {} event loops", s.opts.name,
+                                         s.opts.listen_fds.size(), s.opts.loops));
+        }
+        group.fds = std::exchange(s.opts.listen_fds, {});
+        group.port = detail::BoundPort(group.fds.front());
+    } else {
+        GALE_ASSIGN_OR_RETURN(group, detail::OpenListenerGroup(s.opts.name, s.opts.bind, s.opts.port, s.opts.loops,
+                                                               detail::kListenBacklog));
+    }
     for (std::size_t i = 0; i < s.opts.loops; ++i) {
         auto loop = std::make_unique<Loop>();
         loop->server = &s;
@@ -1071,6 +1082,8 @@ void Server::Stop() {
     detail::ServerImpl& s = *impl_;
     if (s.stopped) return;
     s.stopped = true;
+    for (int fd : s.opts.listen_fds) ::close(fd);  // given, never adopted by Listen
+    s.opts.listen_fds.clear();
     if (s.started) {
         s.stopping.store(true, std::memory_order_release);
         for (auto& loop : s.loops) {

@@ -546,6 +546,69 @@ TEST_F(ServerTest, ASecondListenerOnTheSamePortIsRefusedGaleOrNot) {
     EXPECT_NE(r3.error().message().find(std::to_string(o.port)), std::string::npos) << r3.error().message();
 }
 
+// serve --processes: the group is opened once, each server takes its share and the kernel spreads connections
+// over all of them; nobody else may join (the in-use checks ran when the group was opened).
+TEST_F(ServerTest, ServersShareAGroupOfListenersOpenedAhead) {
+    auto group = OpenListeners("app", "127.0.0.1", 0, 4);
+    ASSERT_TRUE(group) << group.error().ToString();
+    ASSERT_EQ(group->fds.size(), 4U);
+    ASSERT_NE(group->port, 0);
+    std::atomic<int> served_by[2] = {0, 0};
+    Router routers[2];
+    std::vector<std::unique_ptr<Server>> servers;
+    for (int i = 0; i < 2; ++i) {
+        ASSERT_TRUE(routers[i].Add(Method::kGet, "/", [&served_by, i](Request&) {
+            ++served_by[i];
+            return Response::Text(200, std::to_string(i));
+        }));
+        ServerOptions o;
+        o.loops = 2;
+        o.workers = 1;
+        o.access_log = false;
+        o.port = 1;  // ignored: the sockets are given
+        o.listen_fds = {group->fds[2 * i], group->fds[2 * i + 1]};
+        servers.push_back(std::make_unique<Server>(o, routers[i]));
+        ASSERT_TRUE(servers.back()->Listen());
+        EXPECT_EQ(servers.back()->port(), group->port);
+        servers.back()->Start();
+    }
+    for (int n = 0; n < 200 && (served_by[0] == 0 || served_by[1] == 0); ++n) {
+        auto r = Fetch(group->port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        ASSERT_TRUE(r) << "request " << n;
+        EXPECT_EQ(r->status, 200);
+    }
+    EXPECT_GT(served_by[0].load(), 0) << "the kernel never picked the first server's sockets";
+    EXPECT_GT(served_by[1].load(), 0) << "the kernel never picked the second server's sockets";
+    // A third server may not join the group as a stray would: the port is taken.
+    ServerOptions stray;
+    stray.bind = "127.0.0.1";
+    stray.port = group->port;
+    stray.loops = 1;
+    Server third(stray, router_);
+    EXPECT_FALSE(third.Listen());
+    for (auto& s : servers) s->Stop();
+}
+
+TEST_F(ServerTest, GivenListenersMustBeOnePerLoopAndAreClosedUnused) {
+    auto group = OpenListeners("app", "127.0.0.1", 0, 1);
+    ASSERT_TRUE(group);
+    {
+        ServerOptions o;
+        o.loops = 2;
+        o.listen_fds = group->fds;
+        Server s(o, router_);
+        auto r = s.Listen();
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+        EXPECT_NE(r.error().message().find("1 listening sockets given for 2 event loops"), std::string::npos)
+            << r.error().message();
+    }
+    // The server closed the socket it was given: the port is free again.
+    auto again = OpenListeners("app", "127.0.0.1", group->port, 1);
+    ASSERT_TRUE(again) << again.error().ToString();
+    for (int fd : again->fds) ::close(fd);
+}
+
 TEST_F(ServerTest, AtTheConnectionLimitNewClientsWaitInTheBacklog) {
     ServerOptions o;
     o.max_connections = 3;

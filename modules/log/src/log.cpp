@@ -92,6 +92,13 @@ std::string_view ToString(Level level) noexcept {
     return "info";
 }
 
+std::string& ProcessLabel() {
+    static auto* label = new std::string();  // never destroyed: records may be written during exit
+    return *label;
+}
+
+void SetProcessLabel(std::string label) { ProcessLabel() = std::move(label); }
+
 void SetLevel(Level level) noexcept { g_level.store(level, std::memory_order_relaxed); }
 Level GetLevel() noexcept { return g_level.load(std::memory_order_relaxed); }
 void SetFormat(Format format) noexcept { g_format.store(format, std::memory_order_relaxed); }
@@ -110,6 +117,10 @@ std::string FormatRecord(Format format, Level level, std::string_view logger, st
         out += ToString(level);
         out += R"(","logger":")";
         AppendJsonEscaped(out, logger);
+        if (!ProcessLabel().empty()) {
+            out += R"(","process":")";
+            AppendJsonEscaped(out, ProcessLabel());
+        }
         out += R"(","message":")";
         AppendJsonEscaped(out, message);
         out += '"';
@@ -122,6 +133,7 @@ std::string FormatRecord(Format format, Level level, std::string_view logger, st
         out += "}\n";
     } else {
         out += fmt::format("{} {:<7} {:<14} {}", time, ToString(level), logger, message);
+        if (!ProcessLabel().empty()) out += " process=" + ProcessLabel();
         for (const Field& f : fields) {
             out += ' ';
             out += f.key;

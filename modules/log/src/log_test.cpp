@@ -37,6 +37,18 @@ TEST(Log, TextRecordIsReadable) {
     EXPECT_NE(line.find("slow ms=12"), std::string::npos);
 }
 
+TEST(Log, AProcessLabelGoesIntoEveryRecordOnceSet) {
+    EXPECT_EQ(nlohmann::json::parse(FormatRecord(Format::kJson, Level::kInfo, "gale.serve", "up", {})).count("process"),
+              0U);
+    SetProcessLabel("1");
+    auto j = nlohmann::json::parse(FormatRecord(Format::kJson, Level::kInfo, "gale.serve", "up", {{"port", 8000}}));
+    std::string text = FormatRecord(Format::kText, Level::kInfo, "gale.serve", "up", {{"port", 8000}});
+    SetProcessLabel("");
+    EXPECT_EQ(j["process"], "1");
+    EXPECT_EQ(j["port"], 8000);
+    EXPECT_NE(text.find("up process=1 port=8000"), std::string::npos) << text;
+}
+
 TEST(Log, LevelsParseAndFilter) {
     EXPECT_EQ(ParseLevel("WARN").value(), Level::kWarning);
     EXPECT_FALSE(ParseLevel("loud"));

@@ -19,9 +19,13 @@
 #include <gale/metrics/process_collector.hpp>
 #include <gale/metrics/registry.hpp>
 
+#include "promtool_test_support.hpp"
+
 namespace gale::metrics {
 namespace {
 
+using testing::FillFullRegistry;
+using testing::FillSmallRegistry;
 using ::testing::HasSubstr;
 
 constexpr int kThreads = 8;
@@ -189,23 +193,6 @@ TEST(Registry, EscapesLabelValuesAndHelp) {
     EXPECT_THAT(openmetrics, HasSubstr("escapes_total{value=\"say \\\"hi\\\"\"} 1\n"));
 }
 
-// A registry with one metric of each kind, for the exact-text tests.
-void FillSmallRegistry(Registry& registry) {
-    Family<Counter>* requests =
-        registry.AddCounter("http_requests_total", "Requests served.", {"method", "code"}).value();
-    requests->WithLabels({"GET", "200"}).Inc(3);
-    requests->WithLabels({"POST", "500"}).Inc();
-    registry.AddGauge("http_in_flight_requests", "Requests being served.").value()->WithLabels({}).Set(2.5);
-    Family<Histogram>* latency =
-        registry.AddHistogram("http_request_duration_seconds", "Latency.", {"route"}, {0.1, 1}).value();
-    Histogram& route = latency->WithLabels({"/a"});
-    route.Observe(0.0625);
-    route.Observe(0.5);
-    route.Observe(3);
-    ASSERT_TRUE(registry.AddCallbackGauge("queue_length", "Queued requests.", [] { return 7.0; }));
-    ASSERT_TRUE(registry.AddInfo("gale_build", "Build information.", {{"version", "1.2.3"}, {"compiler", "g++"}}));
-}
-
 TEST(Registry, RendersPrometheusTextExactly) {
     Registry registry;
     FillSmallRegistry(registry);
@@ -327,86 +314,22 @@ TEST(Registry, ScrapesWhileThreadsUpdateAndCreateChildren) {
     EXPECT_EQ(total, 3 * kIterations / 10);
 }
 
-// promtool comes from the Debian package `prometheus` (or GALE_PROMTOOL). Without it the tests below fail rather
-// than skip, so CI cannot silently stop checking.
-std::string Promtool() {
-    const char* env = std::getenv("GALE_PROMTOOL");
-    return env != nullptr ? env : "promtool";
-}
-
-// Runs `command` through sh; returns its exit status (-1 if it did not exit) and combined output.
-std::pair<int, std::string> RunShell(const std::string& command) {
-    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) return {-1, "popen failed"};
-    std::string output;
-    char buf[512];
-    while (std::fgets(buf, sizeof(buf), pipe) != nullptr) output += buf;
-    const int status = ::pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-std::string WriteTempFile(std::string_view name, const std::string& content) {
-    std::string path = ::testing::TempDir() + "gale_metrics_" + std::to_string(::getpid()) + "_" + std::string(name);
-    std::ofstream(path, std::ios::binary) << content;
-    return path;
-}
-
-// Every kind of metric, and the awkward cases: escapes, labelled families without children, histograms with
-// only +Inf, NaN and infinities, the process collector.
-void FillFullRegistry(Registry& registry) {
-    FillSmallRegistry(registry);
-    Family<Counter>* escapes = registry.AddCounter("escaped_total", "Escapes \\ \"and\"\nnewlines.", {"value"}).value();
-    escapes->WithLabels({"a\\b \"c\"\nd"}).Inc();
-    ASSERT_TRUE(registry.AddGauge("unused_labelled", "Labelled, never used.", {"kind"}));
-    Family<Gauge>* special = registry.AddGauge("special_values", "Special values.", {"which"}).value();
-    special->WithLabels({"nan"}).Set(std::numeric_limits<double>::quiet_NaN());
-    special->WithLabels({"minus_inf"}).Set(-std::numeric_limits<double>::infinity());
-    ASSERT_TRUE(registry.AddHistogram("only_inf_seconds", "Histogram with only +Inf.", {}, {}));
-    registry.AddHistogram("response_size_bytes", "Sizes.", {"route"}, ExponentialBuckets(100, 10, 6))
-        .value()
-        ->WithLabels({"/"})
-        .Observe(12345);
-    ASSERT_TRUE(registry.AddCallbackCounter("callback_events_total", "Events.", [] { return 5.0; }));
-    AddProcessCollector(registry);
-}
-
 // Prometheus' own text parser and linter (`promtool check metrics`, which exits non-zero on lint problems too).
 TEST(Registry, PromtoolChecksThePrometheusExposition) {
     Registry registry;
     FillFullRegistry(registry);
     const std::string text = registry.Render(Format::kPrometheus);
-    const std::string path = WriteTempFile("check.prom", text);
-    const auto [status, output] = RunShell(Promtool() + " check metrics < '" + path + "'");
-    std::remove(path.c_str());
-    ASSERT_NE(status, 127) << "promtool not found (install the Debian package 'prometheus', or set GALE_PROMTOOL): "
-                           << output;
+    const auto [status, output] = testing::PromtoolCheck(text);
+    ASSERT_NE(status, 127) << testing::kNoPromtool << output;
     EXPECT_EQ(status, 0) << output << "\n--- exposition ---\n" << text;
 }
 
-// Prometheus' OpenMetrics parser, reached through `promtool tsdb create-blocks-from openmetrics`. Backfilling needs
-// a timestamp on every sample, so the test appends one; everything else is parsed as rendered.
 TEST(Registry, PromtoolParsesTheOpenMetricsExposition) {
     Registry registry;
     FillFullRegistry(registry);
     const std::string text = registry.Render(Format::kOpenMetrics);
-    std::string stamped;
-    std::size_t begin = 0;
-    while (begin < text.size()) {
-        const std::size_t end = text.find('\n', begin);
-        ASSERT_NE(end, std::string::npos) << "exposition must end with a line feed";
-        stamped.append(text, begin, end - begin);
-        if (text[begin] != '#') stamped += " 1700000000";
-        stamped += '\n';
-        begin = end + 1;
-    }
-    const std::string path = WriteTempFile("check.om", stamped);
-    const std::string blocks = path + ".blocks";
-    const auto [status, output] =
-        RunShell(Promtool() + " tsdb create-blocks-from openmetrics '" + path + "' '" + blocks + "'");
-    std::remove(path.c_str());
-    std::filesystem::remove_all(blocks);
-    ASSERT_NE(status, 127) << "promtool not found (install the Debian package 'prometheus', or set GALE_PROMTOOL): "
-                           << output;
+    const auto [status, output] = testing::PromtoolParseOpenMetrics(text);
+    ASSERT_NE(status, 127) << testing::kNoPromtool << output;
     EXPECT_EQ(status, 0) << output << "\n--- exposition ---\n" << text;
 }
 

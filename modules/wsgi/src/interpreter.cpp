@@ -2,6 +2,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -176,6 +177,25 @@ Gil::~Gil() {
 }
 
 void RunLater(std::function<void()> fn) { TheJanitor().Post(std::move(fn)); }
+
+namespace {
+std::unique_ptr<Gil> g_fork_gil;  // held from BeforeFork to AfterFork*, on the forking thread
+}  // namespace
+
+void BeforeFork() {
+    g_fork_gil = std::make_unique<Gil>();
+    PyOS_BeforeFork();
+}
+
+void AfterForkParent() {
+    PyOS_AfterFork_Parent();
+    g_fork_gil.reset();
+}
+
+void AfterForkChild() {
+    PyOS_AfterFork_Child();
+    g_fork_gil.reset();
+}
 
 std::string TakePythonError() {
     if (PyErr_Occurred() == nullptr) return {};

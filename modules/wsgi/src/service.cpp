@@ -66,8 +66,7 @@ WsgiArgs ParseArgs(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) {
         std::string_view arg = argv[i];
         std::string_view name = arg.substr(0, arg.find('='));
-        bool own = i > 0 && (name == "--app" || name == "--pythonpath" || name == "--script-name" || name == "--name" ||
-                             name == "--processes");
+        bool own = i > 0 && (name == "--app" || name == "--pythonpath" || name == "--script-name" || name == "--name");
         if (!own || arg == "--") {
             out.rest.emplace_back(arg);
             if (arg == "--") {
@@ -91,12 +90,8 @@ WsgiArgs ParseArgs(int argc, char** argv) {
             AddPaths(cli_paths, value);
         } else if (name == "--script-name") {
             out.script_name = value;
-        } else if (name == "--name") {
-            out.name = value;
         } else {
-            out.problems.push_back(
-                "--processes is not built yet: run more replicas (one process per pod, as Kubernetes scales) and "
-                "size the Python thread pool with --workers");
+            out.name = value;
         }
     }
     out.python_path = cli_paths;
@@ -229,6 +224,14 @@ int RunGaleWsgi(int argc, char** argv) {
                          kName);
             return 2;
         }
+    }
+    if (InterpreterStarted()) {
+        // serve --processes forks after the import: CPython's fork protocol around each fork, and the app learns it
+        // is one of several processes.
+        app.OnFork({.before = BeforeFork, .after_parent = AfterForkParent, .after_child = [wsgi] {
+                        AfterForkChild();
+                        if (wsgi) wsgi->SetMultiprocess(true);
+                    }});
     }
     if (wsgi) {
         // Behind the static and media mounts (and integrated probes): the app gets every other request.

@@ -313,6 +313,8 @@ Result<std::unique_ptr<WsgiApp>> WsgiApp::Import(std::string_view spec, WsgiOpti
 
 WsgiApp::WsgiApp(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+void WsgiApp::SetMultiprocess(bool value) noexcept { impl_->shared.multiprocess = value; }
+
 WsgiApp::~WsgiApp() {
     if (impl_ && InterpreterStarted()) {
         Gil gil;

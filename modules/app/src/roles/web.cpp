@@ -27,6 +27,10 @@ public:
         so.bind = o.bind;
         so.port = o.port;
         so.loops = o.loops != 0 ? o.loops : std::max(1U, std::thread::hardware_concurrency());
+        if (!o.inherited.app.empty()) {
+            so.listen_fds = o.inherited.app;  // serve --processes: this process's share of the app port's sockets
+            so.loops = so.listen_fds.size();
+        }
         so.workers = o.workers;
         so.max_body_size = o.max_body_size;
         so.header_timeout = o.header_timeout;

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include <gale/base/error.hpp>
@@ -65,6 +67,13 @@ public:
     virtual std::size_t queue_length() const noexcept { return 0; }
     virtual std::int64_t stall_ms() const noexcept { return 0; }
     virtual std::uint64_t requests_served() const noexcept { return 0; }
+
+    /// The process's exit code after a drain, as far as this role decides it (the supervisor of --processes: 1 when
+    /// a process it ran failed). The runner exits with the highest.
+    virtual int exit_code() const noexcept { return 0; }
+    /// When set: what the probe port's metrics path serves instead of this process's registry (the supervisor of
+    /// --processes merges every process's metrics).
+    virtual std::function<std::string(metrics::Format)> MetricsRenderer() { return {}; }
 };
 
 }  // namespace gale::app

@@ -211,6 +211,34 @@ private:
 
 int ExitCodeOf(const Error& error) { return error.code() == ErrorCode::kInvalidArgument ? 2 : 1; }
 
+/// --command steps, in order, then --check-migrations. Returns the exit code to stop with (0 when a stop was asked
+/// for meanwhile), or nothing to go on.
+std::optional<int> RunStartupSteps(App::State& state, const ServeOptions& o, lifecycle::ShutdownController& shutdown,
+                                   LifecycleNotifier& notifier, std::string_view logger) {
+    for (const auto& cmd : o.commands) {
+        if (shutdown.requested()) return 0;
+        const CommandEntry* entry = state.FindCommand(cmd.front());
+        if (entry == nullptr) {
+            return notifier.FailStartup(2, "--command " + cmd.front(), "unknown command '" + cmd.front() + "'");
+        }
+        int code = RunCommand(*entry, Args(cmd.begin() + 1, cmd.end()));
+        if (code != 0) {
+            return notifier.FailStartup(code, "--command " + cmd.front(), fmt::format("exited with code {}", code));
+        }
+    }
+    if (o.check_migrations) {
+        if (!state.migrations) {
+            return notifier.FailStartup(2, "--check-migrations",
+                                        "the service declared no migrations (App::Migrations)");
+        }
+        if (!WaitForMigrations(state.migrations, shutdown, logger)) return 0;
+    }
+    // A stop asked for during the start-up steps: nobody was routed here yet, so exit without starting the roles
+    // or sitting out a drain.
+    if (shutdown.requested()) return 0;
+    return std::nullopt;
+}
+
 /// Re-executes the binary at `path` (recorded at start-up: after a rebuild /proc/self/exe names the deleted old
 /// file). A linker may still be writing the new file: ETXTBSY, ENOEXEC, ENOENT and EACCES (not executable yet)
 /// are retried for up to 10 s.
@@ -292,7 +320,11 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
                                   .startup_path = o.startup_probe,
                                   .readiness_path = o.readiness_probe,
                                   .liveness_path = o.liveness_probe,
-                                  .metrics_path = o.no_metrics ? std::string() : o.metrics_path};
+                                  .metrics_path = o.no_metrics ? std::string() : o.metrics_path,
+                                  .listen_fd = o.inherited.probe};
+    for (auto& role : roles) {
+        if (auto render = role->MetricsRenderer()) po.render_metrics = std::move(render);
+    }
     std::unique_ptr<health::ProbeServer> probe_server;
     http::Router* integrated = nullptr;
     for (auto& role : roles) integrated = integrated != nullptr ? integrated : role->ProbeRouter();
@@ -320,27 +352,7 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
     if (auto r = state.resources.CreateAtStart(); !r) {
         return notifier.FailStartup(1, "resources", r.error().ToString());
     }
-    for (const auto& cmd : o.commands) {
-        if (shutdown.requested()) return 0;
-        const CommandEntry* entry = state.FindCommand(cmd.front());
-        if (entry == nullptr) {
-            return notifier.FailStartup(2, "--command " + cmd.front(), "unknown command '" + cmd.front() + "'");
-        }
-        int code = RunCommand(*entry, Args(cmd.begin() + 1, cmd.end()));
-        if (code != 0) {
-            return notifier.FailStartup(code, "--command " + cmd.front(), fmt::format("exited with code {}", code));
-        }
-    }
-    if (o.check_migrations) {
-        if (!state.migrations) {
-            return notifier.FailStartup(2, "--check-migrations",
-                                        "the service declared no migrations (App::Migrations)");
-        }
-        if (!WaitForMigrations(state.migrations, shutdown, logger)) return 0;
-    }
-    // A stop asked for during the start-up steps: nobody was routed here yet, so exit without starting the roles
-    // or sitting out a drain.
-    if (shutdown.requested()) return 0;
+    if (auto stop = RunStartupSteps(state, o, shutdown, notifier, logger)) return *stop;
 
     // --- the roles take work ---
     std::size_t started_roles = 0;
@@ -409,7 +421,23 @@ int RunRoles(App::State& state, const ServeOptions& o, std::vector<std::unique_p
     notifier.Send(lifecycle::WebhookEvent::kShutdown, "finished");
     notifier.Finish();
     if (reload) return ReExec(self, argv, logger);
-    return 0;
+    int code = 0;
+    for (const auto& role : roles) code = std::max(code, role->exit_code());
+    return code;
+}
+
+int FailStartupBeforeRoles(const App::State& state, const ServeOptions& o, std::string_view logger, int code,
+                           const std::string& step, const std::string& error) {
+    LifecycleNotifier notifier(state, o, logger);
+    return notifier.FailStartup(code, step, error);
+}
+
+int RunStartupStepsAlone(App::State& state, const ServeOptions& o, std::string_view logger) {
+    lifecycle::ShutdownController shutdown;
+    LifecycleNotifier notifier(state, o, logger);
+    auto stop = RunStartupSteps(state, o, shutdown, notifier, logger);
+    notifier.Finish();
+    return stop.value_or(0);
 }
 
 }  // namespace gale::app

@@ -41,4 +41,14 @@ inline constexpr std::chrono::milliseconds kSentryBudget{2000};
 int RunRoles(App::State& state, const ServeOptions& options, std::vector<std::unique_ptr<Role>> roles, char** argv,
              std::string_view logger);
 
+/// A start-up failure before RunRoles could begin (serve --processes opening its sockets): logged as RunRoles logs
+/// one, and sent as startup/failed to --webhook-url. Returns `code`.
+int FailStartupBeforeRoles(const App::State& state, const ServeOptions& options, std::string_view logger, int code,
+                           const std::string& step, const std::string& error);
+
+/// Only the start-up steps of `options` (--command, --check-migrations), as RunRoles runs them, with a shutdown
+/// controller and webhooks of their own: the start-up process of `serve --processes`, so that they run once, not
+/// once per process. Returns 0 when they succeeded or a stop was asked for, else the exit code to stop with.
+int RunStartupStepsAlone(App::State& state, const ServeOptions& options, std::string_view logger);
+
 }  // namespace gale::app

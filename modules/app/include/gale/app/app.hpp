@@ -70,6 +70,14 @@ struct MigrationsDatabase {
 
 /// A log-pipe consumer run by the `consume` role, with what it needs kept alive. Members are destroyed in reverse
 /// order: the consumer before its backend, the backend before `keep_alive` (e.g. the EmbeddedLog it reads).
+/// What a library that keeps state of its own in the process (an embedded interpreter) must do around each fork of
+/// `serve --processes N` (App::OnFork). Each is optional; all run on the main thread while no other thread exists.
+struct ForkHooks {
+    std::function<void()> before;        ///< in the parent, just before fork()
+    std::function<void()> after_parent;  ///< in the parent, just after
+    std::function<void()> after_child;   ///< in the new process, first thing
+};
+
 struct ConsumerSpec {
     std::shared_ptr<void> keep_alive{};
     std::unique_ptr<pipe::ConsumerBackend> backend{};
@@ -184,6 +192,11 @@ public:
     /// Tells `serve --check-migrations` how to find pending migrations. `database`: where they are applied, when
     /// that is not gale's DATABASE_* database (see MigrationsDatabase); `deploy k8s` checks that one instead.
     App& Migrations(MigrationStatusFn fn, std::optional<MigrationsDatabase> database = std::nullopt);
+
+    /// Registers hooks run around the forks of `serve --processes N` (after Run loaded everything and before any
+    /// thread started), in the order registered (after_* in reverse). gale-wsgi uses them for CPython's
+    /// PyOS_BeforeFork/AfterFork_*.
+    App& OnFork(ForkHooks hooks);
 
     /// The service's metrics registry (exposed on the probe port's metrics path); add your own metrics here.
     metrics::Registry& metrics();

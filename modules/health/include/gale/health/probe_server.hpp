@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,7 @@
 #include <gale/health/probes.hpp>
 #include <gale/http/router.hpp>
 #include <gale/http/server.hpp>
+#include <gale/metrics/exposition.hpp>
 
 namespace gale::metrics {
 class Registry;
@@ -45,9 +47,15 @@ struct ProbeServerOptions {
     std::string liveness_path = "/alive";
     std::string metrics_path = "/metrics";
     std::size_t max_connections = 256;
+    /// A listening socket opened ahead (http::OpenListeners): used instead of bind and port, owned by the server.
+    int listen_fd = -1;
+    /// When set, the metrics route serves what this returns for the negotiated format instead of the registry's
+    /// own rendering (`serve --processes`: the metrics of every process, merged). Thread-safe; it may block.
+    std::function<std::string(metrics::Format)> render_metrics{};
 };
 
-/// Adds the three probe routes, and the metrics route when `registry` is given and metrics_path is not empty, to
+/// Adds the three probe routes, and the metrics route when `registry` (or render_metrics) is given and metrics_path
+/// is not empty, to
 /// `router` (for a server of its own, or the app's router when probes share the app port). Errors: a path that is
 /// not a valid route or is already taken.
 [[nodiscard]] Result<void> AddProbeRoutes(http::Router& router, const ProbeServerOptions& options, ProbeState& probes,

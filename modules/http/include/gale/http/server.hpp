@@ -58,7 +58,22 @@ struct ServerOptions {
     std::string server_header = "gale";
     /// Extra headers added to every response (e.g. security headers).
     std::vector<std::pair<std::string, std::string>> default_headers;
+    /// Listening sockets opened ahead (OpenListeners, in the process that forked this one): one per loop, used by
+    /// Listen instead of opening new ones (bind and port are then ignored; port() reads the sockets' own). The
+    /// server owns them from construction: it closes them when it stops, or when destroyed without Listen.
+    std::vector<int> listen_fds;
 };
+
+/// Listening sockets for servers to come: one SO_REUSEPORT group of `count` sockets on `bind`:`port`, opened with
+/// the in-use checks of Server::Listen (nothing else may listen there). `serve --processes N` opens N × loops of
+/// them before it forks, and each process's server takes its share (ServerOptions::listen_fds), so the kernel
+/// spreads connections over every loop of every process. Errors as for Server::Listen; `name` is the server's.
+struct Listeners {
+    std::vector<int> fds;  ///< non-blocking, close-on-exec; the caller owns them
+    std::uint16_t port = 0;
+};
+[[nodiscard]] Result<Listeners> OpenListeners(const std::string& name, const std::string& bind, std::uint16_t port,
+                                              std::size_t count);
 
 /// Raises this process's soft RLIMIT_NOFILE to its hard limit (what nginx's worker_rlimit_nofile lets one do;
 /// `serve` and every role call it at start) and returns the soft limit in force afterwards.
@@ -82,7 +97,8 @@ public:
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
-    /// Binds and listens (one SO_REUSEPORT socket per loop). Errors name the address and the system error.
+    /// Binds and listens (one SO_REUSEPORT socket per loop), or adopts ServerOptions::listen_fds (kInvalidArgument
+    /// unless there is one per loop). Errors name the address and the system error.
     [[nodiscard]] Result<void> Listen();
     /// The bound port (useful with port 0). Valid after Listen.
     std::uint16_t port() const noexcept;

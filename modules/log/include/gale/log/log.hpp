@@ -46,6 +46,10 @@ Format GetFormat() noexcept;
 /// Where records go; default 2 (stderr). The fd is not owned.
 void SetOutputFd(int fd) noexcept;
 
+/// Every record from now on carries `"process":"<label>"` (text format: `process=<label>`), right after the
+/// logger: which process of `serve --processes` wrote it. Call it before other threads start (not thread-safe).
+void SetProcessLabel(std::string label);
+
 inline bool Enabled(Level level) noexcept { return level >= GetLevel(); }
 
 /// Writes one record if `level` is enabled. `logger` names the source ("gale.server", "gale.access").

@@ -50,6 +50,15 @@ public:
 /// response's Python iterator). `fn` must not throw.
 void RunLater(std::function<void()> fn);
 
+/// CPython's side of a fork (os.fork's sequence): BeforeFork takes the GIL on the calling thread and runs
+/// PyOS_BeforeFork (with the `os.register_at_fork` "before" hooks); the AfterFork_* functions run PyOS_AfterFork_Parent
+/// or PyOS_AfterFork_Child (the child's Python then has this thread alone) and release the GIL. For App::OnFork:
+/// `serve --processes` forks after the app is imported. Call them on the main thread, with no other thread in
+/// Python.
+void BeforeFork();
+void AfterForkParent();
+void AfterForkChild();
+
 /// The pending Python exception as the traceback Python would print ("Traceback (most recent call last): …
 /// ValueError: x"), without a trailing newline; clears it. Requires the GIL. "" when none is pending.
 std::string TakePythonError();

@@ -28,7 +28,7 @@ namespace gale::wsgi {
 struct WsgiOptions {
     /// The mount prefix ("/app"): SCRIPT_NAME for paths under it. "" mounts the app at the root.
     std::string script_name;
-    /// wsgi.multiprocess: true when `--processes` runs several copies.
+    /// wsgi.multiprocess: true when `--processes` runs several copies (see SetMultiprocess).
     bool multiprocess = false;
     /// A response whose body ends within this many bytes is sent with Content-Length; a longer one streams.
     std::size_t buffer_bytes = 64 * 1024;
@@ -46,6 +46,9 @@ public:
     WsgiApp& operator=(const WsgiApp&) = delete;
 
     http::Response Handle(http::Request& request);
+    /// From now on wsgi.multiprocess is `value`: gale-wsgi sets it in each process `serve --processes` forks (the
+    /// app is imported before the options are read). Call it before requests are handled.
+    void SetMultiprocess(bool value) noexcept;
 
     struct Impl;
 
