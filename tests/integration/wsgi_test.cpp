@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -383,6 +384,50 @@ TEST_F(WsgiTest, FlaskAppServesJsonStreamsAndErrors) {
     EXPECT_EQ(record.value("request_id", ""), fail->header("x-request-id"));
     EXPECT_NE(record.value("traceback", "").find("KeyError: 'flask view failed'"), std::string::npos);
     EXPECT_EQ(StatusOf(app_port_, "/nothing-here"), 404);
+}
+
+TEST_F(WsgiTest, FlaskReadsALargeOrChunkedBodyAsItStreamsAndABadChunkIs400) {
+    ASSERT_NO_FATAL_FAILURE(Start(
+        {"serve", "--app", "app:app", "--pythonpath", kApps + "/flaskapp", "--bind", "127.0.0.1", "--port", "0"}, {}));
+    std::string big;
+    char line[16];
+    for (int i = 0; i < 700'000; ++i) {  // 8.4 MB, far above the 256 KiB the server reads ahead
+        std::snprintf(line, sizeof line, "line%07d\n", i);
+        big += line;
+    }
+    auto large = Post(app_port_, "/upload", big);
+    ASSERT_TRUE(large);
+    ASSERT_EQ(large->status, 200) << large->body;
+    Json l = Json::parse(large->body);
+    EXPECT_EQ(l["size"], big.size());
+    EXPECT_EQ(l["lines"], 700'000);
+    EXPECT_EQ(l["unordered"], 0);
+
+    gale::http::testing::RawClient c(app_port_, std::chrono::milliseconds(5000));
+    ASSERT_TRUE(
+        c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "c\r\nline0000000\n\r\n6\r\nline00\r\n6\r\n00001\n\r\n3\r\nend\r\n0\r\n\r\n"));
+    auto chunked = c.ReadResponse();
+    ASSERT_TRUE(chunked);
+    ASSERT_EQ(chunked->status, 200) << chunked->body;
+    Json ch = Json::parse(chunked->body);
+    EXPECT_EQ(ch["size"], 27);
+    EXPECT_EQ(ch["lines"], 2);
+    EXPECT_EQ(ch["unordered"], 0);
+    EXPECT_EQ(ch["rest"], "end");
+    ASSERT_TRUE(c.Send("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")) << "the connection goes on after a chunked body";
+    auto after = c.ReadResponse();
+    ASSERT_TRUE(after);
+    EXPECT_EQ(after->body, "Hello from Flask\n");
+
+    gale::http::testing::RawClient bad(app_port_, std::chrono::milliseconds(5000));
+    ASSERT_TRUE(
+        bad.Send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "4\r\nline\r\nzz\r\n"));
+    auto refused = bad.ReadResponse();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 400) << "a framing error is the client's, whatever the app answers";
+    EXPECT_EQ(StatusOf(app_port_, "/hello"), 200) << "and the server goes on";
 }
 
 TEST_F(WsgiTest, AutoreloadRestartsOnAPythonChangeAndNotOnOtherFiles) {

@@ -122,6 +122,7 @@ void Request::Reset() {
     head_.clear();
     headers_.clear();
     body_.clear();
+    body_stream_.reset();
     params_.clear();
     request_id_.clear();
     route_ = {};

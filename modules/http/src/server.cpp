@@ -8,6 +8,8 @@
 //   previous response was queued). A blocking handler runs on the worker pool; its result comes back through the
 //   loop's completion queue and an eventfd. While a request is on the pool the connection is not read, and it is
 //   never destroyed (a hang-up only marks it dead), so the pointer carried by the task stays valid.
+// - A route with stream_body runs as soon as the head is in; while it runs, the loop goes on reading the body into
+//   a StreamedBody (streamed_body.hpp), at most a window ahead of the handler.
 // - Timeouts are checked once a second by scanning the loop's connections (O(n), cheap even at 10k connections).
 // - Access log lines are formatted into a per-loop buffer and written once per loop turn.
 #include <arpa/inet.h>
@@ -40,12 +42,15 @@
 
 #include "exchange.hpp"
 #include "listener.hpp"
+#include "streamed_body.hpp"
 
 namespace gale::http {
 namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr std::size_t kMaxOutputBeforePause = 256 * 1024;
+// A streamed request body: how far the loop reads ahead of the handler.
+constexpr std::size_t kBodyWindow = 256 * 1024;
 constexpr const char* kLogger = "gale.server";
 // StopAccepting: how long handshakes under way get to complete into the backlog once new SYNs are dropped. Far
 // above a data-centre round trip; the drain delay before it is seconds.
@@ -93,6 +98,12 @@ struct Connection {
     ParsedHead head;
     ChunkedDecoder chunked;
     std::uint64_t body_expected = 0;
+    detail::Routed routed;                       // the route chosen when the head was complete (or the 404/405 answer)
+    std::shared_ptr<detail::StreamedBody> body;  // a streamed body while its handler or response stream runs
+    std::uint64_t body_fed = 0;                  // its bytes pushed so far
+    bool body_done = false;                      // ... and it ended or failed
+    int body_error_status = 0;                   // it failed by the client's fault: the answer is this status
+    const char* body_error_message = "";
     bool keep_alive = true;
     bool close_after_write = false;
     bool peer_closed = false;
@@ -163,7 +174,12 @@ struct Loop {
     void Process(Connection* c);
     bool ReadInto(Connection* c);
     bool Flush(Connection* c);
+    void RouteHead(Connection* c);
     void Dispatch(Connection* c);
+    void DispatchStreamingBody(Connection* c);
+    void SubmitHandler(Connection* c, const Route* route);
+    void FeedBody(Connection* c);
+    void DetachBody(Connection* c, std::string_view why);
     void StartResponse(Connection* c, Response response);
     void FinishRequest(Connection* c, int status, std::uint64_t body_bytes);
     void ArmWaitForNextRequest(Connection* c);
@@ -307,7 +323,13 @@ void Loop::OnCompletion(Completion& comp) {
         OnChunk(c, comp);
         return;
     }
-    StartResponse(c, std::move(comp.response));
+    if (c->body_error_status != 0) {
+        // The streamed body broke its framing (or grew too large): the client's fault, whatever the handler said.
+        int status = std::exchange(c->body_error_status, 0);
+        ErrorResponse(c, status, c->body_error_message);
+    } else {
+        StartResponse(c, std::move(comp.response));
+    }
     Process(c);
 }
 
@@ -445,6 +467,7 @@ void Loop::OnEvent(Connection* c, std::uint32_t events) {
         Linger(c);
         return;
     }
+    if (c->body && !c->body_done && (events & (EPOLLIN | EPOLLRDHUP)) != 0) FeedBody(c);
     if ((events & EPOLLOUT) != 0 && (c->out_pos < c->out.size() || c->file_response)) {
         if (!Flush(c)) return;
     }
@@ -519,6 +542,7 @@ void Loop::Process(Connection* c) {
                     clock_gettime(CLOCK_MONOTONIC, &ts);
                     c->request_start_ns = ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
                     s.in_flight.fetch_add(1, std::memory_order_relaxed);
+                    RouteHead(c);
                     if (c->head.body_kind == BodyKind::kNone) {
                         Dispatch(c);
                         continue;
@@ -534,8 +558,9 @@ void Loop::Process(Connection* c) {
                     c->deadline_ms = NowMs() + s.opts.body_timeout.count();
                     if (c->head.expect_continue && c->in.empty()) {
                         c->out.append("HTTP/1.1 100 Continue\r\n\r\n");
-                        Flush(c);
+                        if (!Flush(c)) return;
                     }
+                    if (c->routed.route != nullptr && c->routed.route->options.stream_body) DispatchStreamingBody(c);
                     continue;
                 }
             }
@@ -589,13 +614,10 @@ void Loop::Process(Connection* c) {
     }
 }
 
-void Loop::Dispatch(Connection* c) {
-    detail::ServerImpl& s = *server;
-    Request& r = c->request;
-    c->state = Connection::State::kHandler;
-    c->deadline_ms = 0;
+void Loop::RouteHead(Connection* c) {
     // Request id: the client's if sane, else prefix (per loop) + counter.
     // Written into the request's own buffer, whose capacity survives Reset(): no allocation per request.
+    Request& r = c->request;
     std::string& id_text = r.mutable_request_id();
     if (auto id = r.header("x-request-id"); id && IsSaneRequestId(*id)) {
         id_text.assign(*id);
@@ -604,16 +626,47 @@ void Loop::Dispatch(Connection* c) {
         AppendHex(id_text, id_prefix, 8);
         AppendHex(id_text, ++id_counter, 12);
     }
-    detail::Routed routed = detail::RouteRequest(s.router, r);
-    if (routed.route == nullptr) {
-        StartResponse(c, std::move(routed.response));
+    c->routed = detail::RouteRequest(server->router, r);
+}
+
+void Loop::Dispatch(Connection* c) {
+    c->state = Connection::State::kHandler;
+    c->deadline_ms = 0;
+    const Route* route = std::exchange(c->routed.route, nullptr);
+    if (route == nullptr) {
+        StartResponse(c, std::move(c->routed.response));
         return;
     }
-    const Route* route = routed.route;
     if (route->options.inline_handler) {
-        StartResponse(c, detail::RunHandler(*route, r));
+        StartResponse(c, detail::RunHandler(*route, c->request));
         return;
     }
+    SubmitHandler(c, route);
+}
+
+void Loop::DispatchStreamingBody(Connection* c) {
+    c->state = Connection::State::kHandler;
+    c->deadline_ms = 0;
+    const Route* route = std::exchange(c->routed.route, nullptr);
+    auto body = std::make_shared<detail::StreamedBody>(kBodyWindow, server->opts.body_timeout);
+    body->conn = c;
+    // Run by a reader that drained the window: read on, on the loop (Detach clears it before the connection goes).
+    body->SetResume([this, weak = std::weak_ptr<detail::StreamedBody>(body)] {
+        Post([this, weak] {
+            if (auto b = weak.lock(); b && b->conn != nullptr) Guarded(b->conn, [&] { FeedBody(b->conn); });
+        });
+    });
+    c->body = body;
+    c->body_fed = 0;
+    c->body_done = false;
+    c->body_error_status = 0;
+    c->request.SetBodyStream(std::move(body));
+    SubmitHandler(c, route);
+    if (c->body) FeedBody(c);
+}
+
+void Loop::SubmitHandler(Connection* c, const Route* route) {
+    detail::ServerImpl& s = *server;
     c->pool_busy = true;
     bool ok = s.pool->Submit([this, c, route] {
         Response res = detail::RunHandler(*route, c->request);
@@ -631,10 +684,68 @@ void Loop::Dispatch(Connection* c) {
     }
 }
 
+void Loop::FeedBody(Connection* c) {
+    // Decode what has come, push it to the reader, read the socket again; until the body ends or fails, the socket
+    // has nothing more (the next EPOLLIN comes here again), or the window is full (the reader resumes us).
+    detail::StreamedBody* body = c->body.get();
+    if (body == nullptr || c->body_done || c->fd < 0) return;
+    const std::uint64_t max_body = server->opts.max_body_size;
+    std::string piece;
+    while (true) {
+        bool complete = false;
+        piece.clear();
+        if (c->head.body_kind == BodyKind::kContentLength) {
+            auto take = static_cast<std::size_t>(std::min<std::uint64_t>(c->body_expected - c->body_fed, c->in.size()));
+            piece.assign(c->in, 0, take);
+            c->in.erase(0, take);
+            c->body_fed += take;
+            complete = c->body_fed == c->body_expected;
+        } else if (!c->in.empty()) {
+            std::size_t used = 0;
+            ParseStatus st = c->chunked.Feed(c->in, piece, max_body - std::min(max_body, c->body_fed), used);
+            c->in.erase(0, used);
+            c->body_fed += piece.size();
+            if (st == ParseStatus::kError) {
+                body->Push(piece);
+                c->body_error_status = c->chunked.error_status();
+                c->body_error_message = c->chunked.error_message();
+                body->Fail(Error(ErrorCode::kInvalidArgument, c->body_error_message));
+                c->body_done = true;
+                c->in.clear();
+                return;
+            }
+            complete = st == ParseStatus::kComplete;
+        }
+        bool full = body->Push(piece);
+        if (complete) {
+            body->End();
+            c->body_done = true;
+            return;
+        }
+        if (full) return;
+        if (c->peer_closed) {
+            body->Fail(Error(ErrorCode::kCancelled, "the client closed the connection before the body ended"));
+            c->body_done = true;
+            return;
+        }
+        std::size_t old = c->in.size();
+        ReadInto(c);
+        if (c->in.size() == old && !c->peer_closed) return;
+    }
+}
+
+void Loop::DetachBody(Connection* c, std::string_view why) {
+    if (!c->body) return;
+    c->body->Detach(why);
+    c->body.reset();
+}
+
 void Loop::StartResponse(Connection* c, Response res) {
     detail::ServerImpl& s = *server;
     const Request& r = c->request;
     if (s.draining.load(std::memory_order_relaxed)) c->keep_alive = false;
+    // A streamed body not read to its end: what follows on the connection is not a request head.
+    if (c->body && !c->body_done) c->keep_alive = false;
     int status = res.status();
     if (status == 400 || status == 413 || status == 414 || status == 431 || status == 408 || status == 505 ||
         status == 501) {
@@ -676,6 +787,7 @@ void Loop::StartResponse(Connection* c, Response res) {
     }
     if (!c->keep_alive) c->close_after_write = true;
     FinishRequest(c, f.status, body_bytes);
+    DetachBody(c, "the response was complete before the request body was read");
     c->state = Connection::State::kHead;
     ArmWaitForNextRequest(c);
     Flush(c);
@@ -718,6 +830,7 @@ void Loop::OnChunk(Connection* c, Completion& comp) {
     if (comp.failed) {
         c->stream = nullptr;
         FinishRequest(c, 500, c->stream_bytes);
+        DetachBody(c, "the response failed before the request body was read");
         c->state = Connection::State::kHead;
         Close(c);  // no terminating chunk: the client must not take a truncated body as complete
         return;
@@ -743,6 +856,8 @@ void Loop::OnChunk(Connection* c, Completion& comp) {
     if (c->stream_chunked) o.append("0\r\n\r\n");
     c->stream = nullptr;
     FinishRequest(c, c->stream_status, c->stream_bytes);
+    if (c->body && !c->body_done) c->keep_alive = false;  // the head said keep-alive; closing is still right
+    DetachBody(c, "the response was complete before the request body was read");
     c->state = Connection::State::kHead;
     if (!c->keep_alive) c->close_after_write = true;
     ArmWaitForNextRequest(c);
@@ -896,6 +1011,7 @@ void Loop::Linger(Connection* c) {
 
 void Loop::Close(Connection* c) {
     if (c->fd < 0) return;
+    DetachBody(c, "the connection closed before the request body ended");
     if (c->pool_busy) {
         c->dead = true;  // the worker still holds it; finish closing on completion
         return;

@@ -2,7 +2,9 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -700,6 +702,194 @@ TEST_F(ServerTest, SlowClientsDoNotHoldTheShutdownForTheGracefulTimeout) {
     auto b = body.ReadResponse();
     ASSERT_TRUE(b);
     EXPECT_EQ(b->status, 408);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Streamed request bodies (RouteOptions::stream_body)
+
+/// A route that reads its body as it arrives: what it read, and how it ended, for the test to look at.
+class StreamedBodyTest : public ServerTest {
+protected:
+    void SetUp() override {
+        ServerTest::SetUp();
+        ASSERT_TRUE(router_.Add(Method::kPost, "/upload",
+                                [this](Request& r) {
+                                    {
+                                        std::unique_lock lock(mu_);
+                                        cv_.wait(lock, [&] { return !hold_; });
+                                    }
+                                    std::string all;
+                                    std::optional<ErrorCode> failed;
+                                    std::string message;
+                                    if (r.body_stream()) {
+                                        while (!stop_after_ || all.size() < stop_after_) {
+                                            auto n = r.body_stream()->Read(all, 64 * 1024);
+                                            if (!n) {
+                                                failed = n.error().code();
+                                                message = n.error().message();
+                                                break;
+                                            }
+                                            read_.store(all.size());
+                                            if (*n == 0) break;
+                                        }
+                                    }
+                                    {
+                                        std::lock_guard lock(mu_);
+                                        error_ = failed;
+                                        error_message_ = message;
+                                        done_ = true;
+                                    }
+                                    cv_.notify_all();
+                                    if (failed) return Response::Text(422, message);
+                                    return Response::Text(200, std::to_string(all.size()) + ":" + all.substr(0, 16));
+                                },
+                                {.stream_body = true}));
+    }
+    void Release() {
+        {
+            std::lock_guard lock(mu_);
+            hold_ = false;
+        }
+        cv_.notify_all();
+    }
+    /// The handler's end: nullopt when it read the body to its end, else the error's code.
+    std::optional<ErrorCode> WaitHandlerDone() {
+        std::unique_lock lock(mu_);
+        EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return done_; })) << "the handler hung";
+        return error_;
+    }
+    static bool Eventually(const std::function<bool()>& f) {
+        for (int i = 0; i < 500; ++i) {
+            if (f()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool hold_ = false;
+    bool done_ = false;
+    std::optional<ErrorCode> error_;
+    std::string error_message_;
+    std::size_t stop_after_ = 0;
+    std::atomic<std::size_t> read_{0};
+};
+
+TEST_F(StreamedBodyTest, TheHandlerReadsTheBodyAsItArrivesAndTheConnectionGoesOn) {
+    StartServer();
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello"));
+    ASSERT_TRUE(Eventually([&] { return read_.load() == 5; })) << "the handler did not get the first half alone";
+    ASSERT_TRUE(c.Send("world"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "10:helloworld");
+    EXPECT_EQ(WaitHandlerDone(), std::nullopt);
+    EXPECT_TRUE(r->header("connection").empty()) << "a body read to its end keeps the connection";
+
+    done_ = false;
+    read_ = 0;
+    ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
+    ASSERT_TRUE(Eventually([&] { return read_.load() == 3; })) << "the first chunk was not handed on alone";
+    ASSERT_TRUE(c.Send("4;ext=1\r\ndefg\r\n0\r\n\r\nGET /items/9 HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto chunked = c.ReadResponse();
+    ASSERT_TRUE(chunked);
+    EXPECT_EQ(chunked->body, "7:abcdefg");
+    auto next = c.ReadResponse();  // pipelined after the chunked body
+    ASSERT_TRUE(next);
+    EXPECT_EQ(next->body, "9");
+}
+
+TEST_F(StreamedBodyTest, AClientFasterThanTheHandlerIsHeldBackNotBuffered) {
+    ServerOptions o;
+    o.max_body_size = 64ULL << 20;
+    StartServer(o);
+    hold_ = true;  // the handler reads nothing until released
+    const std::size_t total = 48U << 20;
+    std::atomic<bool> sent{false};
+    RawClient c(port());
+    std::thread sender([&] {
+        std::string head = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(total) + "\r\n\r\n";
+        EXPECT_TRUE(c.Send(head + std::string(total, 'u')));
+        sent = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_FALSE(sent.load()) << "the server took 48 MiB while its handler read nothing";
+    Release();
+    sender.join();
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, std::to_string(total) + ":" + std::string(16, 'u'));
+}
+
+TEST_F(StreamedBodyTest, AMalformedChunkFailsTheReadAndTheClientGets400) {
+    StartServer();
+    auto r = Fetch(port(), "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << "the handler's 422 stood instead of the framing error";
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_EQ(WaitHandlerDone(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(StreamedBodyTest, AChunkedBodyOverTheLimitIs413) {
+    ServerOptions o;
+    o.max_body_size = 16;
+    StartServer(o);
+    auto r = Fetch(port(),
+                   "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "8\r\n12345678\r\n9\r\n123456789\r\n0\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(WaitHandlerDone(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(StreamedBodyTest, AClientGoneMidBodyCancelsTheReadAtOnce) {
+    StartServer();
+    {
+        RawClient c(port());
+        ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"));
+        ASSERT_TRUE(Eventually([&] { return read_.load() == 3; }));
+    }  // closed
+    auto t = std::chrono::steady_clock::now();
+    EXPECT_EQ(WaitHandlerDone(), ErrorCode::kCancelled);
+    EXPECT_LT(std::chrono::steady_clock::now() - t, std::chrono::seconds(5)) << "the read waited for its timeout";
+    EXPECT_TRUE(Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")) << "the server is still serving";
+}
+
+TEST_F(StreamedBodyTest, AStalledClientTimesTheReadOut) {
+    ServerOptions o;
+    o.body_timeout = std::chrono::milliseconds(300);
+    StartServer(o);
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc"));
+    EXPECT_EQ(WaitHandlerDone(), ErrorCode::kTimeout);
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 422);  // the handler's own answer to its failed read
+    EXPECT_EQ(r->header("connection"), "close");
+}
+
+TEST_F(StreamedBodyTest, ABodyTheHandlerDidNotReadClosesTheConnectionAfterTheResponse) {
+    StartServer();
+    stop_after_ = 4;  // reads a first piece, then answers
+    RawClient c(port());
+    ASSERT_TRUE(c.Send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabcd"));
+    auto r = c.ReadResponse();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "4:abcd");
+    EXPECT_EQ(r->header("connection"), "close") << "the rest of the body would be read as the next request";
+    ASSERT_TRUE(c.Send("efghij"));  // the rest, discarded by the lingering close
+    EXPECT_FALSE(c.ReadResponse());
+}
+
+TEST_F(StreamedBodyTest, ARequestWithoutABodyHasNoStream) {
+    StartServer();
+    auto r = Fetch(port(), "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "0:");
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <gale/base/strings.hpp>
 #include <gale/wsgi/interpreter.hpp>
 
+#include "input.hpp"
+
 namespace gale::wsgi {
 namespace {
 
@@ -80,12 +82,9 @@ Result<Ref> BuildEnviron(const http::Request& request, const EnvironShared& shar
         if (!Put(e, key.c_str(), std::move(value))) return failed();
     }
 
-    const std::string& body = request.body();
-    Ref bytes = Ref::Adopt(PyBytes_FromStringAndSize(body.data(), static_cast<Py_ssize_t>(body.size())));
-    Ref input = bytes ? Ref::Adopt(PyObject_CallOneArg(shared.bytes_io.get(), bytes.get())) : Ref();
-    ok = Put(e, "wsgi.input", std::move(input)) && Put(e, "wsgi.version", Ref::Borrow(shared.version.get())) &&
-         Put(e, "wsgi.url_scheme", Latin1("http")) && Put(e, "wsgi.errors", Ref::Borrow(shared.errors.get())) &&
-         Put(e, "wsgi.multithread", Ref::Borrow(Py_True)) &&
+    ok = Put(e, "wsgi.input", NewInput(shared.input_type, request.body(), request.body_stream())) &&
+         Put(e, "wsgi.version", Ref::Borrow(shared.version.get())) && Put(e, "wsgi.url_scheme", Latin1("http")) &&
+         Put(e, "wsgi.errors", Ref::Borrow(shared.errors.get())) && Put(e, "wsgi.multithread", Ref::Borrow(Py_True)) &&
          Put(e, "wsgi.multiprocess", Ref::Borrow(shared.multiprocess ? Py_True : Py_False)) &&
          Put(e, "wsgi.run_once", Ref::Borrow(Py_False)) && Put(e, "wsgi.input_terminated", Ref::Borrow(Py_True)) &&
          Put(e, "wsgi.file_wrapper", Ref::Borrow(shared.file_wrapper.get()));

@@ -19,7 +19,7 @@ struct EnvironShared {
     Ref version;       ///< (1, 0)
     Ref errors;        ///< wsgi.errors: lines go to gale's log with the request id
     Ref file_wrapper;  ///< wsgi.file_wrapper: the class whose instances are sent with sendfile
-    Ref bytes_io;      ///< io.BytesIO, the type of wsgi.input
+    Ref input_type;    ///< gale_wsgi.Input, the type of wsgi.input (input.hpp)
 };
 
 /// Builds the environ dict. CGI variables are str decoded as Latin-1 (PEP 3333's "native strings"): PATH_INFO is

@@ -235,7 +235,8 @@ int RunGaleWsgi(int argc, char** argv) {
     }
     if (wsgi) {
         // Behind the static and media mounts (and integrated probes): the app gets every other request.
-        app.Fallback([wsgi](http::Request& request) { return wsgi->Handle(request); });
+        // The body streams: the app reads wsgi.input as the client sends it.
+        app.Fallback([wsgi](http::Request& request) { return wsgi->Handle(request); }, {.stream_body = true});
     }
     // --autoreload watches the Python path (and the working directory) as well as the binary.
     if (std::getenv("GALE_WATCH") == nullptr) {

@@ -18,6 +18,7 @@
 #include <gale/wsgi/wsgi_app.hpp>
 
 #include "environ.hpp"
+#include "input.hpp"
 #include "python_ref.hpp"
 #include "request_context.hpp"
 
@@ -295,15 +296,14 @@ Result<std::unique_ptr<WsgiApp>> WsgiApp::Import(std::string_view spec, WsgiOpti
     Ref log_errors = Ref::Adopt(PyCFunction_New(&kLogErrorsDef, nullptr));
     Ref helpers =
         impl->start_response_type ? ModuleFromSource("gale_wsgi", kHelpers, {{"log_errors", log_errors.get()}}) : Ref();
-    Ref io = helpers ? Ref::Adopt(PyImport_ImportModule("io")) : Ref();
-    if (io) {
-        impl->shared.bytes_io = Ref::Adopt(PyObject_GetAttrString(io.get(), "BytesIO"));
+    if (helpers) {
+        impl->shared.input_type = NewInputType();
         impl->shared.file_wrapper = Ref::Borrow(ModuleMember(helpers, "FileWrapper"));
         PyObject* error_stream = ModuleMember(helpers, "ErrorStream");
         impl->shared.errors = error_stream ? Ref::Adopt(PyObject_CallNoArgs(error_stream)) : Ref();
         impl->shared.version = Ref::Adopt(Py_BuildValue("(ii)", 1, 0));
     }
-    if (!impl->shared.bytes_io || !impl->shared.file_wrapper || !impl->shared.errors || !impl->shared.version) {
+    if (!impl->shared.input_type || !impl->shared.file_wrapper || !impl->shared.errors || !impl->shared.version) {
         return MakeError(ErrorCode::kInternal, "setting up the WSGI bridge failed:\n" + TakePythonError());
     }
     impl->shared.script_name = impl->options.script_name;

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -42,6 +45,32 @@ std::string Drain(http::Response& response) {
         if (!more) return body;
     }
 }
+
+// A request body that comes in pieces, as the server's streamed body does, then ends or fails.
+class PieceStream : public http::BodyStream {
+public:
+    explicit PieceStream(std::deque<std::string> pieces, std::optional<Error> failure = std::nullopt)
+        : pieces_(std::move(pieces)), failure_(std::move(failure)) {}
+    Result<std::size_t> Read(std::string& out, std::size_t max) override {
+        if (PyGILState_Check() != 0) gil_held_ = true;
+        if (pieces_.empty()) {
+            if (failure_) return tl::unexpected(*failure_);
+            return 0;
+        }
+        std::string& front = pieces_.front();
+        std::size_t n = std::min(max, front.size());
+        out.append(front, 0, n);
+        front.erase(0, n);
+        if (front.empty()) pieces_.pop_front();
+        return n;
+    }
+    bool gil_held() const { return gil_held_; }
+
+private:
+    std::deque<std::string> pieces_;
+    std::optional<Error> failure_;
+    bool gil_held_ = false;
+};
 
 std::vector<std::string> Closed() {
     Gil gil;
@@ -269,6 +298,42 @@ TEST(WsgiApp, ImportErrorsNameWhatIsWrong) {
     auto malformed = WsgiApp::Import("wsgi_apps:");
     ASSERT_FALSE(malformed);
     EXPECT_THAT(malformed.error().message(), HasSubstr("expected 'package.module:attribute'"));
+}
+
+TEST(WsgiApp, InputReadsAStreamedBodyByBytesLinesAndIteration) {
+    auto app = Load("input_ops");
+    TestRequest req(http::Method::kPost, "/", {{"Transfer-Encoding", "chunked"}});
+    auto stream = std::make_shared<PieceStream>(std::deque<std::string>{"a", "b\ncd", "ef\ngh", "i\njk\nla", "st"});
+    req.get().SetBodyStream(stream);
+    http::Response res = app->Handle(req.get());
+    ASSERT_EQ(res.status(), 200) << res.body();
+    EXPECT_EQ(res.body(), "b'a'\nb'b\\n'\nb'cd'\nb'ef\\n'\nb'gh'\nb'i\\n'\n[b'jk\\n', b'last']\nb''\nb''\n[]");
+    EXPECT_FALSE(stream->gil_held()) << "a read waiting for the body must let other Python threads run";
+}
+
+TEST(WsgiApp, InputOfABufferedBodyReadsTheSameWay) {
+    auto app = Load("input_ops");
+    TestRequest req(http::Method::kPost, "/", {{"Content-Length", "20"}}, "ab\ncdef\nghi\njk\nlast");
+    EXPECT_EQ(app->Handle(req.get()).body(),
+              "b'a'\nb'b\\n'\nb'cd'\nb'ef\\n'\nb'gh'\nb'i\\n'\n[b'jk\\n', b'last']\nb''\nb''\n[]");
+}
+
+TEST(WsgiApp, ABodyThatCannotBeReadRaisesOSErrorNamingWhy) {
+    auto app = Load("input_error");
+    TestRequest req(http::Method::kPost, "/", {{"Transfer-Encoding", "chunked"}});
+    req.get().SetBodyStream(std::make_shared<PieceStream>(std::deque<std::string>{"abc"},
+                                                          Error(ErrorCode::kInvalidArgument, "malformed chunk size")));
+    http::Response res = app->Handle(req.get());
+    EXPECT_EQ(res.status(), 422);
+    EXPECT_EQ(res.body(), "request body: malformed chunk size");
+}
+
+TEST(WsgiApp, AnUncaughtBodyErrorIsA500NotACrash) {
+    auto app = Load("echo");
+    TestRequest req(http::Method::kPost, "/", {{"Transfer-Encoding", "chunked"}});
+    req.get().SetBodyStream(
+        std::make_shared<PieceStream>(std::deque<std::string>{}, Error(ErrorCode::kTimeout, "no bytes for 1 ms")));
+    EXPECT_EQ(app->Handle(req.get()).status(), 500);
 }
 
 TEST(WsgiApp, FactoryIsCalled) {

@@ -25,6 +25,26 @@ def echo(environ, start_response):
     return [out]
 
 
+def input_ops(environ, start_response):
+    """Every way PEP 3333 reads wsgi.input, in turn; the results as their repr, one per line."""
+    f = environ["wsgi.input"]
+    seen = [f.read(1), f.readline(), f.readline(2), f.readline(), f.read(2), next(iter(f)), f.readlines(),
+            f.read(), f.readline(), list(f)]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return ["\n".join(repr(x) for x in seen).encode()]
+
+
+def input_error(environ, start_response):
+    """Reads wsgi.input to its end; a body that cannot be read is a 422 naming why."""
+    try:
+        got = environ["wsgi.input"].read()
+    except OSError as e:
+        start_response("422 Unprocessable Entity", [("Content-Type", "text/plain")])
+        return [str(e).encode()]
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [got]
+
+
 class Tracked:
     """An iterable with close(), as Django's responses are."""
 

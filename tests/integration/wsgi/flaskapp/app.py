@@ -14,6 +14,20 @@ def echo():
     return jsonify(received=request.get_json(), path=request.path, args=request.args)
 
 
+@app.post("/upload")
+def upload():
+    """Reads the body in pieces as it arrives (wsgi.input streamed): its size, lines and the lines out of order."""
+    size, lines, tail, unordered = 0, 0, b"", 0
+    while piece := request.stream.read(65536):
+        size += len(piece)
+        data = tail + piece
+        *complete, tail = data.split(b"\n")
+        for line in complete:
+            unordered += line != b"line%07d" % lines
+            lines += 1
+    return jsonify(size=size, lines=lines, unordered=unordered, rest=tail.decode("latin-1"))
+
+
 @app.get("/stream")
 def stream():
     return Response((b"chunk%03d\n" % i for i in range(10000)), mimetype="text/plain")

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
+
+#include <gale/base/error.hpp>
 
 namespace gale::http {
 
@@ -39,6 +42,22 @@ std::optional<std::string> PercentDecode(std::string_view text);
 /// name is matched as sent (not decoded).
 std::optional<std::string> FormValue(std::string_view form, std::string_view name);
 
+/// The body of a request whose route streams it (RouteOptions::stream_body), read as it arrives from the client.
+/// Read blocks, so it is called on a worker thread (the handler's, or a response stream's), never on an event
+/// loop. Thread-safe; the object may outlive the request (a reader that kept it gets kCancelled).
+class BodyStream {
+public:
+    virtual ~BodyStream() = default;
+    /// Appends up to `max` bytes of the body to `out`, waiting until some arrive; returns how many, 0 once the body
+    /// has ended. The server reads ahead at most a small window, so a client sending faster than the handler reads
+    /// is held back by TCP, and the server's memory per request stays bounded. Errors (each final; the connection
+    /// closes after the response): kInvalidArgument for a malformed chunked coding or a body over the server's
+    /// max_body_size (the client is answered 400 or 413 whatever the handler returns); kTimeout when no byte came
+    /// for the server's body_timeout; kCancelled when the client went away, or the response was complete before the
+    /// body was read.
+    virtual Result<std::size_t> Read(std::string& out, std::size_t max) = 0;
+};
+
 class Request {
 public:
     Method method() const noexcept { return method_; }
@@ -54,7 +73,11 @@ public:
     const std::vector<Header>& headers() const noexcept { return headers_; }
     /// First header with this name (case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const noexcept;
+    /// The whole body, read before the handler runs; empty when the route streams the body (body_stream()).
     const std::string& body() const noexcept { return body_; }
+    /// For a route with RouteOptions::stream_body and a request with a body: the body as it arrives. Null when the
+    /// request has no body or its route does not stream it.
+    const std::shared_ptr<BodyStream>& body_stream() const noexcept { return body_stream_; }
     /// A path parameter captured by the route pattern ("{id}"), percent-decoded; empty if absent.
     std::string_view param(std::string_view name) const noexcept;
     /// The value of a query parameter (first occurrence), percent-decoded with '+' as space.
@@ -72,6 +95,7 @@ public:
     void SetLine(Method m, std::string_view method_name, std::string_view target, int version_minor);
     void AddHeader(std::string_view name, std::string_view value) { headers_.push_back({name, value}); }
     std::string& mutable_body() noexcept { return body_; }
+    void SetBodyStream(std::shared_ptr<BodyStream> stream) { body_stream_ = std::move(stream); }
     void SetParams(std::vector<std::pair<std::string_view, std::string>> params) { params_ = std::move(params); }
     void AddParam(std::string_view name, std::string value) { params_.emplace_back(name, std::move(value)); }
     void SetRequestId(std::string id) { request_id_ = std::move(id); }
@@ -89,6 +113,7 @@ private:
     std::string head_;
     std::vector<Header> headers_;
     std::string body_;
+    std::shared_ptr<BodyStream> body_stream_;
     std::vector<std::pair<std::string_view, std::string>> params_;
     std::string request_id_;
     std::string_view route_;

@@ -39,6 +39,10 @@ struct RouteOptions {
     /// True if the handler never blocks (no I/O, no locks held long): it then runs on the event loop, skipping the
     /// worker pool. Default false: handlers run on the bounded worker pool.
     bool inline_handler = false;
+    /// True to stream the request body: the handler runs as soon as the head is in, and reads the body from
+    /// Request::body_stream() as it arrives (bounded by the server's max_body_size and body_timeout). Implies the
+    /// worker pool (inline_handler is ignored). Default false: the whole body is read into Request::body() first.
+    bool stream_body = false;
 };
 
 struct Route {
