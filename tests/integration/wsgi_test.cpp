@@ -163,6 +163,17 @@ def application(environ, start_response):
     std::uint16_t probe_port_ = 0;
 };
 
+/// `n` lines b"line%07d\n", numbered from 0: a body whose order the apps' upload views check.
+std::string NumberedLines(int n) {
+    std::string text;
+    char line[16];
+    for (int i = 0; i < n; ++i) {
+        std::snprintf(line, sizeof line, "line%07d\n", i);
+        text += line;
+    }
+    return text;
+}
+
 // The csrftoken cookie's value from a Set-Cookie header, and the form's hidden csrfmiddlewaretoken.
 std::string Between(const std::string& text, const std::string& start, char end) {
     auto at = text.find(start);
@@ -389,12 +400,7 @@ TEST_F(WsgiTest, FlaskAppServesJsonStreamsAndErrors) {
 TEST_F(WsgiTest, FlaskReadsALargeOrChunkedBodyAsItStreamsAndABadChunkIs400) {
     ASSERT_NO_FATAL_FAILURE(Start(
         {"serve", "--app", "app:app", "--pythonpath", kApps + "/flaskapp", "--bind", "127.0.0.1", "--port", "0"}, {}));
-    std::string big;
-    char line[16];
-    for (int i = 0; i < 700'000; ++i) {  // 8.4 MB, far above the 256 KiB the server reads ahead
-        std::snprintf(line, sizeof line, "line%07d\n", i);
-        big += line;
-    }
+    std::string big = NumberedLines(700'000);  // 8.4 MB, far above the 256 KiB the server reads ahead
     auto large = Post(app_port_, "/upload", big);
     ASSERT_TRUE(large);
     ASSERT_EQ(large->status, 200) << large->body;
@@ -428,6 +434,62 @@ TEST_F(WsgiTest, FlaskReadsALargeOrChunkedBodyAsItStreamsAndABadChunkIs400) {
     ASSERT_TRUE(refused);
     EXPECT_EQ(refused->status, 400) << "a framing error is the client's, whatever the app answers";
     EXPECT_EQ(StatusOf(app_port_, "/hello"), 200) << "and the server goes on";
+}
+
+TEST_F(WsgiTest, TheAppReadsTheBodysStartWhileTheClientStillHoldsTheRestBack) {
+    // Streamed end to end: the app answers after one line of a 1 MB body of which the client has sent that line
+    // only. A server that read the body first would answer nothing until --body-timeout, and then a 408.
+    ASSERT_NO_FATAL_FAILURE(Start({"serve", "--app", "app:app", "--pythonpath", kApps + "/flaskapp", "--bind",
+                                   "127.0.0.1", "--port", "0", "--body-timeout", "2s"},
+                                  {}));
+    RawClient c(app_port_, std::chrono::milliseconds(3000));
+    ASSERT_TRUE(c.Send("POST /first-line HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nthe first line\n"));
+    auto first = c.ReadResponse();
+    ASSERT_TRUE(first) << "no answer within 3 s while the rest of the body was held back";
+    EXPECT_EQ(first->status, 200);
+    EXPECT_EQ(first->body, "the first line\n");
+    EXPECT_EQ(Lower(first->header("connection")), "close") << "the body was not read to its end";
+
+    // A chunked body the same way: one chunk in, the rest held back.
+    RawClient chunked(app_port_, std::chrono::milliseconds(3000));
+    ASSERT_TRUE(
+        chunked.Send("POST /first-line HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "6\r\nfirst\n\r\n4\r\nmore"));
+    auto one = chunked.ReadResponse();
+    ASSERT_TRUE(one) << "no answer within 3 s to the first chunk";
+    EXPECT_EQ(one->body, "first\n");
+
+    // A client that stops sending for --body-timeout: 408, whatever the app made of its OSError.
+    RawClient stalled(app_port_, std::chrono::milliseconds(6000));
+    auto t0 = Clock::now();
+    ASSERT_TRUE(stalled.Send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nline0000000\n"));
+    auto timed_out = stalled.ReadResponse();
+    ASSERT_TRUE(timed_out) << "no answer to a stalled body";
+    EXPECT_EQ(timed_out->status, 408) << timed_out->body;
+    EXPECT_GE(Clock::now() - t0, 1900ms) << "the --body-timeout of 2 s applies";
+    EXPECT_EQ(StatusOf(app_port_, "/hello"), 200);
+}
+
+TEST_F(WsgiTest, DjangoTakesAMultipartUploadOfSeveralMegabytes) {
+    ASSERT_NO_FATAL_FAILURE(StartDjango());
+    const std::string file = NumberedLines(500'000) + "tail";  // 6 MB: above FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+    const std::string boundary = "gale-test-7d3f9b";
+    std::string body = "--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nquarterly report\r\n--" + boundary +
+                       "\r\nContent-Disposition: form-data; name=\"report\"; filename=\"report.txt\"\r\n"
+                       "Content-Type: text/plain\r\n\r\n" +
+                       file + "\r\n--" + boundary + "--\r\n";
+    auto r = Post(app_port_, "/upload/", body, "Content-Type: multipart/form-data; boundary=" + boundary + "\r\n");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    Json got = Json::parse(r->body);
+    EXPECT_EQ(got["fields"]["title"], "quarterly report");
+    Json report = got["files"]["report"];
+    EXPECT_EQ(report["size"], file.size());
+    EXPECT_EQ(report["lines"], 500'000);
+    EXPECT_EQ(report["unordered"], 0);
+    EXPECT_EQ(report["rest"], "tail");
+    EXPECT_EQ(report["on_disk"], true) << "Django spools a file this large to a temporary file";
 }
 
 TEST_F(WsgiTest, AutoreloadRestartsOnAPythonChangeAndNotOnOtherFiles) {

@@ -183,6 +183,8 @@ const std::vector<OptionSpec>& ServeOptionSpecs() {
         {"--drain-delay", "after SIGTERM: keep serving this long with readiness failing", "5s", "", Kind::kValue},
         {"--graceful-timeout", "then: wait this long for in-flight work", "20s", "", Kind::kValue},
         {"--header-timeout", "a client must send a request's head within this", "10s", "", Kind::kValue},
+        {"--body-timeout", "a client must send a request's body within this (streamed: no byte for this long)", "60s",
+         "", Kind::kValue},
         {"--keep-alive-timeout", "idle keep-alive connections close after this", "75s", "", Kind::kValue},
         {"--watchdog-timeout", "liveness fails when an event loop has not turned for this long", "10s", "",
          Kind::kValue},
@@ -399,6 +401,7 @@ Result<ServeOptions> ServeOptionParser::Resolve(const std::map<std::string, std:
     duration("--drain-delay", o.drain_delay, /*positive=*/false);
     duration("--graceful-timeout", o.graceful_timeout, /*positive=*/false);
     duration("--header-timeout", o.header_timeout, /*positive=*/true);
+    duration("--body-timeout", o.body_timeout, /*positive=*/true);
     duration("--keep-alive-timeout", o.keep_alive_timeout, /*positive=*/true);
     duration("--watchdog-timeout", o.watchdog_timeout, /*positive=*/true);
     flag("--autoreload", o.autoreload);

@@ -48,6 +48,7 @@ struct ServeOptions {
     std::chrono::milliseconds drain_delay{5000};
     std::chrono::milliseconds graceful_timeout{20000};
     std::chrono::milliseconds header_timeout{10000};
+    std::chrono::milliseconds body_timeout{60000};
     std::chrono::milliseconds keep_alive_timeout{75000};
     std::chrono::milliseconds watchdog_timeout{10000};
     bool autoreload = false;

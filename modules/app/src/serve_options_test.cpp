@@ -99,6 +99,7 @@ TEST(ServeOptions, TheTableStatesEachDefaultOnce) {
     EXPECT_EQ(o->drain_delay, d.drain_delay);
     EXPECT_EQ(o->graceful_timeout, d.graceful_timeout);
     EXPECT_EQ(o->header_timeout, d.header_timeout);
+    EXPECT_EQ(o->body_timeout, d.body_timeout);
     EXPECT_EQ(o->keep_alive_timeout, d.keep_alive_timeout);
     EXPECT_EQ(o->watchdog_timeout, d.watchdog_timeout);
     EXPECT_EQ(o->autoreload, d.autoreload);
@@ -227,17 +228,21 @@ TEST(ServeOptions, ProcessesAreCountedAndNeedAProbePortOfTheirOwn) {
 TEST(ServeOptions, DurationsAreBounded) {
     EXPECT_EQ(
         Problems(Parse({"--drain-delay", "25h", "--graceful-timeout", "99999999999h", "--keep-alive-timeout", "0ms"},
-                       {{"GALE_HEADER_TIMEOUT", "0"}, {"GALE_WATCHDOG_TIMEOUT", "-1s"}})),
+                       {{"GALE_HEADER_TIMEOUT", "0"}, {"GALE_WATCHDOG_TIMEOUT", "-1s"}, {"GALE_BODY_TIMEOUT", "0s"}})),
         (std::vector<std::string>{
             "--drain-delay: '25h' is longer than the maximum, 24h",
             "--graceful-timeout: '99999999999h' is too long",
             "GALE_HEADER_TIMEOUT: '0' must be greater than 0",
+            "GALE_BODY_TIMEOUT: '0s' must be greater than 0",
             "--keep-alive-timeout: '0ms' must be greater than 0",
             "GALE_WATCHDOG_TIMEOUT: '-1s' is not a duration (e.g. 500ms, 30s, 2m)",
         }));
     auto edge = Parse({"--drain-delay", "0", "--graceful-timeout", "24h", "--header-timeout", "1ms"});
     ASSERT_TRUE(edge) << edge.error().message();
     EXPECT_EQ(edge->graceful_timeout, std::chrono::hours(24));
+    auto body = Parse({"--body-timeout", "5m"});
+    ASSERT_TRUE(body) << body.error().message();
+    EXPECT_EQ(body->body_timeout, std::chrono::minutes(5));
 }
 
 TEST(ServeOptions, MountDirectoriesMustExistAndBeReadable) {

@@ -327,6 +327,11 @@ void Loop::OnCompletion(Completion& comp) {
         // The streamed body broke its framing (or grew too large): the client's fault, whatever the handler said.
         int status = std::exchange(c->body_error_status, 0);
         ErrorResponse(c, status, c->body_error_message);
+    } else if (c->body && c->body->timed_out()) {
+        // The client stopped sending the body for body_timeout: as for a buffered body, its fault.
+        ErrorResponse(c, 408,
+                      "request timeout: no request body bytes came for " +
+                          std::to_string(server->opts.body_timeout.count()) + " ms");
     } else {
         StartResponse(c, std::move(comp.response));
     }

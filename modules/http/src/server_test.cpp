@@ -858,7 +858,7 @@ TEST_F(StreamedBodyTest, AClientGoneMidBodyCancelsTheReadAtOnce) {
     EXPECT_TRUE(Fetch(port(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n")) << "the server is still serving";
 }
 
-TEST_F(StreamedBodyTest, AStalledClientTimesTheReadOut) {
+TEST_F(StreamedBodyTest, AStalledClientTimesTheReadOutAndGets408) {
     ServerOptions o;
     o.body_timeout = std::chrono::milliseconds(300);
     StartServer(o);
@@ -867,7 +867,8 @@ TEST_F(StreamedBodyTest, AStalledClientTimesTheReadOut) {
     EXPECT_EQ(WaitHandlerDone(), ErrorCode::kTimeout);
     auto r = c.ReadResponse();
     ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 422);  // the handler's own answer to its failed read
+    EXPECT_EQ(r->status, 408) << "the handler's 422 stood instead of the client's timeout";
+    EXPECT_NE(r->body.find("no request body bytes came for 300 ms"), std::string::npos) << r->body;
     EXPECT_EQ(r->header("connection"), "close");
 }
 

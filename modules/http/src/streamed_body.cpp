@@ -86,4 +86,9 @@ bool StreamedBody::finished() const {
     return ended_ || error_.has_value();
 }
 
+bool StreamedBody::timed_out() const {
+    std::lock_guard lock(mu_);
+    return error_ && error_->code() == ErrorCode::kTimeout;
+}
+
 }  // namespace gale::http::detail

@@ -48,6 +48,8 @@ public:
     void Detach(std::string_view why);
     /// End or Fail was called.
     bool finished() const;
+    /// A Read gave up waiting for a byte (kTimeout): the client's fault, whatever the handler answered.
+    bool timed_out() const;
 
     /// The connection feeding this body; read and written on its loop's thread only (null once detached).
     Connection* conn = nullptr;

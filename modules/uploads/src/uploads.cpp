@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <system_error>
@@ -15,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include <gale/http/message.hpp>
 #include <gale/storage/storage.hpp>
 #include <gale/uploads/uploads.hpp>
 
@@ -23,6 +25,7 @@ namespace {
 
 constexpr std::size_t kMaxBaseBytes = 200;
 constexpr int kNameAttempts = 20;
+constexpr std::size_t kStreamPiece = 64 * 1024;  // bytes asked of a streamed body per read
 
 std::string RandomSuffix() {
     static constexpr std::string_view kChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -199,18 +202,32 @@ std::string SanitizeFilename(std::string_view client_filename) {
     return out;
 }
 
-Result<UploadedForm> SaveUploads(std::string_view content_type, std::string_view body, storage::Storage& storage,
-                                 const UploadOptions& options) {
+namespace {
+
+/// Parses the form whose body `feed(parser)` gives the parser (its Feed calls, then Finish), saving the files; a form
+/// that fails leaves nothing behind.
+template <typename FeedBody>
+Result<UploadedForm> Save(std::string_view content_type, storage::Storage& storage, const UploadOptions& options,
+                          FeedBody&& feed) {
     GALE_ASSIGN_OR_RETURN(std::string boundary, http::MultipartBoundary(content_type));
     UploadSink sink(storage, options);
     http::MultipartParser parser(std::move(boundary), sink, options.limits);
-    Result<void> r = parser.Feed(body);
-    if (r) r = parser.Finish();
+    Result<void> r = feed(parser);
     if (!r) {
         sink.Undo();
         return tl::unexpected(r.error());
     }
     return sink.Take();
+}
+
+}  // namespace
+
+Result<UploadedForm> SaveUploads(std::string_view content_type, std::string_view body, storage::Storage& storage,
+                                 const UploadOptions& options) {
+    return Save(content_type, storage, options, [&](http::MultipartParser& parser) -> Result<void> {
+        GALE_RETURN_IF_ERROR(parser.Feed(body));
+        return parser.Finish();
+    });
 }
 
 Result<UploadedForm> SaveUploads(const http::Request& request, storage::Storage& storage,
@@ -219,7 +236,18 @@ Result<UploadedForm> SaveUploads(const http::Request& request, storage::Storage&
     if (!content_type) {
         return MakeError(ErrorCode::kInvalidArgument, "uploads: the request has no Content-Type (multipart/form-data)");
     }
-    return SaveUploads(*content_type, request.body(), storage, options);
+    const std::shared_ptr<http::BodyStream>& stream = request.body_stream();
+    if (!stream) return SaveUploads(*content_type, request.body(), storage, options);
+    // A streamed body (RouteOptions::stream_body): parsed as it arrives, a piece at a time.
+    return Save(*content_type, storage, options, [&](http::MultipartParser& parser) -> Result<void> {
+        std::string piece;
+        while (true) {
+            piece.clear();
+            GALE_ASSIGN_OR_RETURN(std::size_t n, stream->Read(piece, kStreamPiece));
+            if (n == 0) return parser.Finish();
+            GALE_RETURN_IF_ERROR(parser.Feed(piece));
+        }
+    });
 }
 
 }  // namespace gale::uploads

@@ -34,6 +34,7 @@ public:
         so.workers = o.workers;
         so.max_body_size = o.max_body_size;
         so.header_timeout = o.header_timeout;
+        so.body_timeout = o.body_timeout;
         so.keep_alive_timeout = o.keep_alive_timeout;
         so.access_log = o.access_log;
         if (o.security_headers) {

@@ -28,6 +28,12 @@ def upload():
     return jsonify(size=size, lines=lines, unordered=unordered, rest=tail.decode("latin-1"))
 
 
+@app.post("/first-line")
+def first_line():
+    """Answers with the body's first line, read from wsgi.input before the rest of the body has come."""
+    return request.environ["wsgi.input"].readline()
+
+
 @app.get("/stream")
 def stream():
     return Response((b"chunk%03d\n" % i for i in range(10000)), mimetype="text/plain")

@@ -34,6 +34,24 @@ def download(request):
                         filename="download.bin")
 
 
+@csrf_exempt
+def upload(request):
+    """A multipart upload as Django's upload handlers saw it: per file its size, its lines (b"line%07d\\n" each) and
+    how many were out of place, and whether Django spooled it to disk; and the form's fields."""
+    files = {}
+    for name, f in request.FILES.items():
+        size, lines, tail, unordered = 0, 0, b"", 0
+        for chunk in f.chunks():
+            size += len(chunk)
+            *complete, tail = (tail + chunk).split(b"\n")
+            for line in complete:
+                unordered += line != b"line%07d" % lines
+                lines += 1
+        files[name] = {"size": size, "lines": lines, "unordered": unordered, "rest": tail.decode("latin-1"),
+                       "on_disk": hasattr(f, "temporary_file_path")}
+    return JsonResponse({"files": files, "fields": request.POST.dict()})
+
+
 def boom(request):
     raise RuntimeError("the view broke on purpose")
 

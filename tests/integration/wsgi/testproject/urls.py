@@ -7,6 +7,7 @@ urlpatterns = [
     path("form/", views.form),
     path("stream/", views.stream),
     path("download/", views.download),
+    path("upload/", views.upload),
     path("boom/", views.boom),
     path("slow/", views.slow),
     path("spin/", views.spin),

@@ -79,7 +79,9 @@ struct UploadedForm {
 [[nodiscard]] Result<UploadedForm> SaveUploads(std::string_view content_type, std::string_view body,
                                                storage::Storage& storage, const UploadOptions& options = {});
 
-/// The same for a request: its Content-Type header (kInvalidArgument when missing) and body().
+/// The same for a request: its Content-Type header (kInvalidArgument when missing) and body(), or, on a route
+/// registered with RouteOptions::stream_body, its body_stream() parsed as it arrives (memory bounded by the server's
+/// read-ahead and memory_threshold, whatever the upload's size; a broken or stalled body is the stream's error).
 [[nodiscard]] Result<UploadedForm> SaveUploads(const http::Request& request, storage::Storage& storage,
                                                const UploadOptions& options = {});
 
