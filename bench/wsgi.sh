@@ -19,6 +19,9 @@
 #   WSGI_BENCH_APPS="django bare"
 #   WSGI_BENCH_SERVERS="gale-wsgi gunicorn-sync-1 gunicorn-sync-3 gunicorn-gthread uwsgi-processes uwsgi-threads
 #                       tornado"
+#   WSGI_BENCH_CEILINGS="gale-hello nginx"   with the bare app, servers that run no Python at all, measured the same
+#                                way as the HTTP ceiling (not peers: no target counts them); empty: none
+#   GALE_HELLO_BIN=build/release/examples/hello/hello   gale's C++ hello example, the gale-hello ceiling
 #   WSGI_BENCH_DURATION=10 WSGI_BENCH_WARMUP=2 WSGI_BENCH_CONNS=32   wrk's measured run, warm-up, connections
 #   WSGI_BENCH_PROBE_INTERVAL=0.02   seconds between two /ready probes (50 a second)
 #   WSGI_BENCH_TORNADO_PROBE=integrated   /ready on the Tornado app's own port (hurricane with --probe-port equal to
@@ -43,6 +46,9 @@ GALE_WSGI_LOOPS=${GALE_WSGI_LOOPS-1}
 GALE_WSGI_ARGS=${GALE_WSGI_ARGS:-}
 APPS=${WSGI_BENCH_APPS:-django bare}
 SERVERS=${WSGI_BENCH_SERVERS:-gale-wsgi gunicorn-sync-1 gunicorn-sync-3 gunicorn-gthread uwsgi-processes uwsgi-threads tornado}
+CEILINGS=${WSGI_BENCH_CEILINGS-gale-hello nginx}
+GALE_HELLO_BIN=${GALE_HELLO_BIN:-$ROOT/build/release/examples/hello/hello}
+NGINX_BIN=/usr/sbin/nginx
 DURATION=${WSGI_BENCH_DURATION:-10}
 WARMUP=${WSGI_BENCH_WARMUP:-2}
 CONNS=${WSGI_BENCH_CONNS:-32}
@@ -78,6 +84,15 @@ for s in $SERVERS; do
 done
 gale_ran=
 [[ " ${servers[*]} " == *" gale-wsgi "* ]] && gale_ran=1
+ceilings=()
+for s in $CEILINGS; do
+    case $s in
+        gale-hello) [[ -x $GALE_HELLO_BIN ]] || { log "gale-hello skipped: no executable at $GALE_HELLO_BIN"; continue; } ;;
+        nginx) [[ -x $NGINX_BIN ]] || { log "nginx skipped: no $NGINX_BIN (Debian's nginx-light)"; continue; } ;;
+        *) die "unknown ceiling $s (gale-hello, nginx)" ;;
+    esac
+    ceilings+=("$s")
+done
 
 # gale-wsgi takes gale's serve options (modules/app/src/serve_options.cpp): loopback only, no access log (as every
 # other server here: gunicorn's is off by default, uWSGI gets --disable-logging, Tornado's is disabled), one event loop
@@ -135,6 +150,35 @@ server_cmd() {
         uwsgi-threads)
             CMD=("${uwsgi[@]}" --processes 1 --threads 4 --enable-threads)
             CONFIG='`--http-socket --master --processes 1 --threads 4 --enable-threads`' ;;
+        gale-hello)
+            CMD=("$GALE_HELLO_BIN" serve --bind 127.0.0.1 --port "$port" --probe-port "$pport" --loops 1 --no-access-log)
+            CONFIG='gale `hello serve --loops 1 --no-access-log`: its `/` is a C++ handler run on the event loop, no Python' ;;
+        nginx)
+            local ndir=$TMP/nginx-$port
+            mkdir -p "$ndir"
+            cat >"$ndir/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $ndir/nginx.pid;
+error_log $ndir/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    client_body_temp_path $ndir/client_body;
+    proxy_temp_path $ndir/proxy;
+    fastcgi_temp_path $ndir/fastcgi;
+    uwsgi_temp_path $ndir/uwsgi;
+    scgi_temp_path $ndir/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location = / { default_type text/plain; return 200 "Hello, world!\n"; }
+    }
+}
+EOF
+            CMD=("$NGINX_BIN" -p "$ndir/" -c "$ndir/nginx.conf" -e "$ndir/error.log")
+            CONFIG='nginx, 1 worker, `return 200`, no Python' ;;
         tornado)
             CMD=("$PY" "$BENCH_DIR/wsgi_apps/tornado_wsgi.py" --app "$spec" --pythonpath "$dir" --port "$port")
             if [[ $TORNADO_PROBE == separate ]]; then CMD+=(--probe-port "$pport"); fi
@@ -169,6 +213,14 @@ start_server() {
     ((i < 120)) || { tail -n 30 "$dir/server.log" >&2; die "$server ($app) did not answer within 30 s"; }
     [[ $(ps -o pgid= -p "$SPID" | tr -d ' ') == "$SPID" ]] || die "$server is not its own process group"
     log "$server ($app) up on 127.0.0.1:$PORT, pid $SPID, $(ps -o pid= --sid "$SPID" | wc -l) processes"
+}
+
+# start_and_warm_up SERVER APP: start_server, then wrk's warm-up run (not counted).
+start_and_warm_up() {
+    start_server "$1" "$2"
+    log "$1 ($2): warm-up ${WARMUP} s, then ${DURATION} s at $CONNS connections"
+    taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:$PORT/" >"$RAW/warmup-$1-$2.txt" 2>&1 ||
+        die "wrk warm-up against $1 failed: $(tail -n 5 "$RAW/warmup-$1-$2.txt")"
 }
 
 stop_server() {
@@ -245,10 +297,7 @@ for app in $APPS; do
         "$floor" "$app" >>"$RECORDS"
     log "  $floor"
     for server in "${servers[@]}"; do
-        start_server "$server" "$app"
-        log "$server ($app): warm-up ${WARMUP} s, then ${DURATION} s at $CONNS connections"
-        taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" "http://127.0.0.1:$PORT/" >"$RAW/warmup-$server-$app.txt" 2>&1 ||
-            die "wrk warm-up against $server failed: $(tail -n 5 "$RAW/warmup-$server-$app.txt")"
+        start_and_warm_up "$server" "$app"
         measure load "$server" "$app"
         case $server in
             gale-wsgi)
@@ -262,6 +311,12 @@ for app in $APPS; do
                     measure probe "$server" "$app" "$PORT" "app port (integrated)"
                 fi ;;
         esac
+        stop_server
+    done
+    [[ $app == bare ]] || continue
+    for server in "${ceilings[@]}"; do
+        start_and_warm_up "$server" "$app"
+        measure ceiling "$server" "$app"
         stop_server
     done
 done

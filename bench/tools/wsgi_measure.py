@@ -153,6 +153,7 @@ def report(a: argparse.Namespace) -> int:
     loads = [r for r in recs if r.get("kind") == "load"]
     probes = [r for r in recs if r.get("kind") == "probe"]
     floors = {r["app"]: r for r in recs if r.get("kind") == "floor"}
+    ceilings = [r for r in recs if r.get("kind") == "ceiling"]
     gale = a.gale_label
     out, missed, targets = [], [], []
     if meta:
@@ -203,6 +204,27 @@ def report(a: argparse.Namespace) -> int:
                 line += (f": that bound is {f['calls_per_cpu_s'] / per_cpu(best):.2f}× {best['server']}, the most "
                          f"any server could reach against it (target ≥ {TARGET_RATIO[app]}×)")
             out.append(line + ".")
+        app_ceilings = [r for r in ceilings if r["app"] == app]
+        if app_ceilings:
+            out.append("")
+            out.append("No Python at all, measured the same way in the same run (the HTTP ceiling on this core; not "
+                       "peers, no target counts them):")
+            out.append("")
+            out.append("| server | configuration | req/s | p50 ms | p99 ms | errors (wrk) | server CPU s "
+                       "| req per server CPU-s | " + (f"{gale} / this |" if g else "") )
+            out.append("|---|---|---:|---:|---:|---|---:|---:|" + ("---:|" if g else ""))
+            for r in app_ceilings:
+                ratio = f" {per_cpu(g) / per_cpu(r):.2f} |" if g and per_cpu(r) else ""
+                out.append(f"| {r['server']} | {r['config']} | {_n(r['req_s'])} | {r['p50_us'] / 1000:.3f} | "
+                           f"{r['p99_us'] / 1000:.3f} | {_errors(r)} | {r['server_cpu_s']:.2f} | "
+                           f"{_n(per_cpu(r))} |{ratio}")
+            top = max(app_ceilings, key=per_cpu)
+            if best and per_cpu(best) and per_cpu(top):
+                asked = TARGET_RATIO[app] * per_cpu(best)
+                out.append("")
+                out.append(f"The target asks {TARGET_RATIO[app]}× {best['server']} = {_n(asked)} requests per server "
+                           f"CPU-second of a server running Python; {top['server']}, with no Python, answered "
+                           f"{_n(per_cpu(top))}: the target is {asked / per_cpu(top):.2f}× that ceiling.")
         out.append("")
     if probes:
         out.append("### `/ready` with the app port saturated")

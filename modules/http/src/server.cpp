@@ -8,6 +8,9 @@
 //   previous response was queued). A blocking handler runs on the worker pool; its result comes back through the
 //   loop's completion queue and an eventfd. While a request is on the pool the connection is not read, and it is
 //   never destroyed (a hang-up only marks it dead), so the pointer carried by the task stays valid.
+// - Hand-offs are batched: what a loop turn queues on the pool wakes the workers once, at the turn's end, and the
+//   completions of a turn's worth of requests write the loop's eventfd once (wake_pending), so on a busy core the
+//   loop and the workers are not switched once per request.
 // - A route with stream_body runs as soon as the head is in; while it runs, the loop goes on reading the body into
 //   a StreamedBody (streamed_body.hpp), at most a window ahead of the handler.
 // - Timeouts are checked once a second by scanning the loop's connections (O(n), cheap even at 10k connections).
@@ -150,6 +153,10 @@ struct Loop {
     std::vector<std::function<void()>> tasks;
     std::atomic<std::int64_t> last_turn_ms{0};
     std::atomic<bool> in_epoll_wait{false};
+    // Set by the first Wake since the loop last took its completions and tasks (cleared under mu as it takes them):
+    // later ones need not write the eventfd again.
+    std::atomic<bool> wake_pending{false};
+    std::size_t unwoken = 0;  // tasks this turn queued on the pool without waking a worker (woken at the turn's end)
     std::atomic<std::size_t> open{0};
     std::string access_buf;
     char date[40] = {};
@@ -243,6 +250,7 @@ void Loop::Post(std::function<void()> fn) {
 }
 
 void Loop::Wake() {
+    if (wake_pending.exchange(true, std::memory_order_acq_rel)) return;
     std::uint64_t one = 1;
     ssize_t n = ::write(wake_fd, &one, sizeof(one));
     (void)n;
@@ -284,12 +292,14 @@ void Loop::Run() {
                 Guarded(nullptr, [&] { OnAccept(); });
             } else if (ptr == &wake_fd) {
                 std::uint64_t v;
-                while (::read(wake_fd, &v, sizeof(v)) > 0) {
-                }
+                ssize_t got = ::read(wake_fd, &v, sizeof(v));  // resets the counter: one read is enough
+                (void)got;
                 std::vector<Completion> done;
                 std::vector<std::function<void()>> todo;
                 {
                     std::lock_guard lock(mu);
+                    // Under mu: a Wake whose push comes after this swap sees false and writes the eventfd again.
+                    wake_pending.store(false, std::memory_order_relaxed);
                     done.swap(completions);
                     todo.swap(tasks);
                 }
@@ -300,6 +310,11 @@ void Loop::Run() {
                 std::uint32_t ev = events[i].events;
                 Guarded(c, [&] { OnEvent(c, ev); });
             }
+        }
+        if (unwoken != 0) {
+            // One wake-up for what this turn queued, after the turn: a worker woken for each would, on a busy core,
+            // preempt the loop once per request.
+            server->pool->Wake(std::exchange(unwoken, 0));
         }
         FlushAccessLog();
         for (Connection* c : graveyard) delete c;
@@ -673,14 +688,17 @@ void Loop::DispatchStreamingBody(Connection* c) {
 void Loop::SubmitHandler(Connection* c, const Route* route) {
     detail::ServerImpl& s = *server;
     c->pool_busy = true;
-    bool ok = s.pool->Submit([this, c, route] {
-        Response res = detail::RunHandler(*route, c->request);
-        {
-            std::lock_guard lock(mu);
-            completions.push_back(Completion{c, std::move(res)});
-        }
-        Wake();
-    });
+    bool ok = s.pool->Submit(
+        [this, c, route] {
+            Response res = detail::RunHandler(*route, c->request);
+            {
+                std::lock_guard lock(mu);
+                completions.push_back(Completion{c, std::move(res)});
+            }
+            Wake();
+        },
+        /*wake=*/false);
+    if (ok) ++unwoken;
     if (!ok) {
         c->pool_busy = false;
         Response res = Response::Text(503, "Service Unavailable: request queue full\n");
@@ -802,25 +820,28 @@ void Loop::PullStream(Connection* c) {
     // One pull at a time, on the pool: the producer may block. Backpressure: the next pull is scheduled only when
     // the output buffer has drained below kMaxOutputBeforePause (see OnEvent).
     c->pool_busy = true;
-    bool ok = server->pool->Submit([this, c] {
-        Completion comp{c, Response(), true, {}, false, false};
-        try {
-            comp.more = c->stream(comp.chunk);
-        } catch (const std::exception& e) {
-            comp.failed = true;
-            log::Error("gale.handler", "stream producer threw; aborting the response",
-                       {{"request_id", c->request.request_id()}, {"error", e.what()}});
-        } catch (...) {
-            comp.failed = true;
-            log::Error("gale.handler", "stream producer threw; aborting the response",
-                       {{"request_id", c->request.request_id()}});
-        }
-        {
-            std::lock_guard lock(mu);
-            completions.push_back(std::move(comp));
-        }
-        Wake();
-    });
+    bool ok = server->pool->Submit(
+        [this, c] {
+            Completion comp{c, Response(), true, {}, false, false};
+            try {
+                comp.more = c->stream(comp.chunk);
+            } catch (const std::exception& e) {
+                comp.failed = true;
+                log::Error("gale.handler", "stream producer threw; aborting the response",
+                           {{"request_id", c->request.request_id()}, {"error", e.what()}});
+            } catch (...) {
+                comp.failed = true;
+                log::Error("gale.handler", "stream producer threw; aborting the response",
+                           {{"request_id", c->request.request_id()}});
+            }
+            {
+                std::lock_guard lock(mu);
+                completions.push_back(std::move(comp));
+            }
+            Wake();
+        },
+        /*wake=*/false);
+    if (ok) ++unwoken;
     if (!ok) {
         c->pool_busy = false;
         log::Warning(kLogger, "request queue full: aborting a streamed response",

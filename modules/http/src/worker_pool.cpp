@@ -14,15 +14,23 @@ WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queue) : max_queue_(
 
 WorkerPool::~WorkerPool() { Stop(); }
 
-bool WorkerPool::Submit(Task task) {
+bool WorkerPool::Submit(Task task, bool wake) {
     {
         std::lock_guard lock(mu_);
         if (stopping_ || tasks_.size() >= max_queue_) return false;
         tasks_.push_back(std::move(task));
         queued_.store(tasks_.size(), std::memory_order_relaxed);
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
     return true;
+}
+
+void WorkerPool::Wake(std::size_t n) {
+    if (n >= threads_.size()) {
+        cv_.notify_all();
+        return;
+    }
+    for (std::size_t i = 0; i < n; ++i) cv_.notify_one();
 }
 
 void WorkerPool::Stop() {

@@ -28,8 +28,11 @@ public:
     WorkerPool& operator=(const WorkerPool&) = delete;
 
     /// Queues a task. Returns false (and drops the task) if the queue is full or the pool is stopping.
-    /// Tasks must not throw; an escaping exception is caught and logged.
-    bool Submit(Task task);
+    /// Tasks must not throw; an escaping exception is caught and logged. With `wake` false no sleeping worker is woken
+    /// for it (a worker that finishes a task still takes it): the caller queues a batch, then calls Wake once.
+    bool Submit(Task task, bool wake = true);
+    /// Wakes up to `n` sleeping workers for tasks queued with Submit(task, false).
+    void Wake(std::size_t n);
     /// Tasks waiting for a worker (the "request queue").
     std::size_t queued() const noexcept { return queued_.load(std::memory_order_relaxed); }
     /// Tasks running now.
