@@ -6,12 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <gale/base/testing/gate.hpp>
 #include <gale/http/worker_pool.hpp>
 
 namespace gale::http {
 namespace {
 
 using namespace std::chrono_literals;
+using gale::testing::Gate;
 
 /// A count the test can wait for.
 class Counter {
@@ -44,21 +46,14 @@ TEST(WorkerPool, TasksQueuedWithoutAWakeRunOnceWoken) {
 
 TEST(WorkerPool, AWorkerThatFinishesATaskTakesTheNextWithoutAWake) {
     WorkerPool pool(1, 16);
-    std::mutex mu;
-    std::condition_variable cv;
-    bool release = false;
+    Gate gate;
     Counter ran;
     ASSERT_TRUE(pool.Submit([&] {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return release; });
+        gate.Wait();
         ran.Add();
     }));
     ASSERT_TRUE(pool.Submit([&] { ran.Add(); }, /*wake=*/false));
-    {
-        std::lock_guard lock(mu);
-        release = true;
-    }
-    cv.notify_all();
+    gate.Open();
     EXPECT_TRUE(ran.WaitFor(2)) << "the queued task waited for a wake-up that never came";
 }
 
@@ -66,14 +61,11 @@ TEST(WorkerPool, AFullQueueRefusesAndStopRunsWhatIsQueued) {
     std::atomic<int> ran{0};
     {
         WorkerPool pool(1, 2);
-        std::mutex mu;
-        std::condition_variable cv;
-        bool release = false;
+        Gate gate;
         Counter started;
         ASSERT_TRUE(pool.Submit([&] {
             started.Add();
-            std::unique_lock lock(mu);
-            cv.wait(lock, [&] { return release; });
+            gate.Wait();
             ++ran;
         }));
         ASSERT_TRUE(started.WaitFor(1));
@@ -81,11 +73,7 @@ TEST(WorkerPool, AFullQueueRefusesAndStopRunsWhatIsQueued) {
         EXPECT_TRUE(pool.Submit([&] { ++ran; }));
         EXPECT_FALSE(pool.Submit([&] { ++ran; })) << "a third task waiting over max_queue 2";
         EXPECT_EQ(pool.queued(), 2u);
-        {
-            std::lock_guard lock(mu);
-            release = true;
-        }
-        cv.notify_all();
+        gate.Open();
         pool.Stop();
         EXPECT_FALSE(pool.Submit([&] { ++ran; })) << "accepted after Stop";
     }

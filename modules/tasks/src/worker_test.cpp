@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <gale/base/testing/gate.hpp>
 #include <gale/metrics/registry.hpp>
 #include <gale/tasks/embedded_broker.hpp>
 #include <gale/tasks/testing/memory_broker.hpp>
@@ -21,30 +22,10 @@ namespace gale::tasks {
 namespace {
 
 using namespace std::chrono_literals;
+using gale::testing::Gate;
 using testing::MemoryBroker;
 using testing::TempDir;
 using testing::WaitFor;
-
-/// A gate a test opens to let blocked tasks go on.
-class Gate {
-public:
-    void Open() {
-        {
-            std::lock_guard lock(mu_);
-            open_ = true;
-        }
-        cv_.notify_all();
-    }
-    void Wait() {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return open_; });
-    }
-
-private:
-    std::mutex mu_;
-    std::condition_variable cv_;
-    bool open_ = false;
-};
 
 /// A worker on a fresh embedded queue, with everything it needs.
 struct Fixture {
