@@ -351,9 +351,8 @@ int main(int argc, char** argv) {
     // The type is the uploader's: nosniff and a sandbox keep an uploaded page or script from running as this site's.
     app.Get("/files/{name...}", [files](Request& req) -> gale::Result<Response> {
         GALE_ASSIGN_OR_RETURN(auto storage, files.get());
-        GALE_ASSIGN_OR_RETURN(auto info, storage->Stat(req.param("name")));
-        GALE_ASSIGN_OR_RETURN(auto bytes, storage->Read(req.param("name")));
-        Response response = Response::Text(200, std::move(bytes), info.content_type);
+        GALE_ASSIGN_OR_RETURN(auto object, storage->ReadObject(req.param("name")));  // one request, one version
+        Response response = Response::Text(200, std::move(object.bytes), object.info.content_type);
         response.SetHeader("X-Content-Type-Options", "nosniff");
         response.SetHeader("Content-Security-Policy", "default-src 'none'; sandbox");
         return response;

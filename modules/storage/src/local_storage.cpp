@@ -348,10 +348,26 @@ Result<std::string> LocalStorage::ReadRange(std::string_view name, std::uint64_t
     return bytes;
 }
 
+Result<StoredObject> LocalStorage::ReadObject(std::string_view name) {
+    const std::string storage = Describe();
+    GALE_ASSIGN_OR_RETURN(auto opened, OpenObject(root_fd_, storage, name, "read"));
+    StoredObject object;
+    object.info = InfoOf(std::string(name), opened.second);
+    object.info.content_type = kDefaultContentType;
+    // From the file opened once: a Save that replaces the name meanwhile renames a new file over it, this one stays.
+    auto bytes = ReadAt(opened.first.get(), 0, object.info.size);
+    if (!bytes) {
+        return MakeError(bytes.error().code(),
+                         fmt::format("{}: read '{}': {}", storage, name, bytes.error().message()));
+    }
+    object.bytes = std::move(*bytes);
+    return object;
+}
+
 Result<ObjectInfo> LocalStorage::Stat(std::string_view name) {
     GALE_ASSIGN_OR_RETURN(auto opened, OpenObject(root_fd_, Describe(), name, "stat"));
     ObjectInfo info = InfoOf(std::string(name), opened.second);
-    info.content_type = "application/octet-stream";
+    info.content_type = kDefaultContentType;
     return info;
 }
 

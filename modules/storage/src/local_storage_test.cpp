@@ -69,6 +69,12 @@ TEST_F(LocalStorageTest, SavesReadsStatsAndDeletes) {
     EXPECT_EQ(info->size, 11u);
     EXPECT_FALSE(info->etag.empty());
     EXPECT_LT(std::chrono::system_clock::now() - info->modified, std::chrono::minutes(1));
+    auto object = storage_->ReadObject("uploads/2026/a.txt");
+    ASSERT_TRUE(object) << object.error().ToString();
+    EXPECT_EQ(object->bytes, "hello world");
+    EXPECT_EQ(object->info.size, 11u);
+    EXPECT_EQ(object->info.etag, info->etag);
+    EXPECT_EQ(object->info.content_type, kDefaultContentType);
 
     EXPECT_TRUE(storage_->Exists("uploads/2026/a.txt").value());
     EXPECT_TRUE(storage_->Delete("uploads/2026/a.txt").value());
@@ -95,6 +101,8 @@ TEST_F(LocalStorageTest, MissingObjectsAreNotFoundAndNamed) {
     EXPECT_NE(r.error().message().find("read 'dir/nope.txt': no such object"), std::string::npos)
         << r.error().message();
     EXPECT_EQ(storage_->Stat("nope").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(storage_->ReadObject("dir/nope").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(storage_->ReadObject("../x").error().code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(storage_->LocalPath("nope").error().code(), ErrorCode::kNotFound);
 }
 

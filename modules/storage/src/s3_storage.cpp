@@ -58,6 +58,28 @@ std::string_view HeaderOf(const http::ClientResponse& response, std::string_view
     return {};
 }
 
+/// An object's info from the answer to a HEAD of it (its size from Content-Length) or a GET (the body's size, as the
+/// client framed it); `storage`, `op` and `name` for the error.
+Result<ObjectInfo> InfoFromHeaders(const std::string& storage, std::string_view op, std::string_view name,
+                                   const http::ClientResponse& response, bool size_from_body) {
+    ObjectInfo info;
+    info.name = std::string(name);
+    if (size_from_body) {
+        info.size = response.body.size();
+    } else {
+        auto size = ParseInt("Content-Length", HeaderOf(response, "Content-Length"), 0, INT64_MAX);
+        if (!size) {
+            return MakeError(ErrorCode::kInternal,
+                             fmt::format("{}: {} '{}': {}", storage, op, name, size.error().message()));
+        }
+        info.size = static_cast<std::uint64_t>(*size);
+    }
+    info.content_type = std::string(HeaderOf(response, "Content-Type"));
+    if (auto modified = detail::ParseHttpDate(HeaderOf(response, "Last-Modified"))) info.modified = *modified;
+    info.etag = detail::Unquote(HeaderOf(response, "ETag"));
+    return info;
+}
+
 bool DnsCompatible(std::string_view bucket) {
     if (bucket.size() < 3 || bucket.size() > 63) return false;
     for (const char c : bucket) {
@@ -210,7 +232,8 @@ struct S3Storage::Impl {
     }
 
     Headers UploadHeaders(const SaveOptions& save) const {
-        Headers headers{{"Content-Type", save.content_type.empty() ? "application/octet-stream" : save.content_type}};
+        Headers headers{
+            {"Content-Type", save.content_type.empty() ? std::string(kDefaultContentType) : save.content_type}};
         if (!save.cache_control.empty()) headers.emplace_back("Cache-Control", save.cache_control);
         const Visibility visibility =
             save.visibility == Visibility::kDefault ? options.default_visibility : save.visibility;
@@ -442,22 +465,21 @@ Result<std::string> S3Storage::ReadRange(std::string_view name, std::uint64_t of
     return std::move(response.body);
 }
 
+Result<StoredObject> S3Storage::ReadObject(std::string_view name) {
+    GALE_RETURN_IF_ERROR(ValidateName(name));
+    GALE_ASSIGN_OR_RETURN(auto response,
+                          impl_->Expect("read", name, impl_->Send("read", name, "GET", impl_->ObjectUrl(name))));
+    StoredObject object;
+    GALE_ASSIGN_OR_RETURN(object.info, InfoFromHeaders(Describe(), "read", name, response, /*size_from_body=*/true));
+    object.bytes = std::move(response.body);
+    return object;
+}
+
 Result<ObjectInfo> S3Storage::Stat(std::string_view name) {
     GALE_RETURN_IF_ERROR(ValidateName(name));
     GALE_ASSIGN_OR_RETURN(auto response,
                           impl_->Expect("stat", name, impl_->Send("stat", name, "HEAD", impl_->ObjectUrl(name))));
-    ObjectInfo info;
-    info.name = std::string(name);
-    auto size = ParseInt("Content-Length", HeaderOf(response, "Content-Length"), 0, INT64_MAX);
-    if (!size) {
-        return MakeError(ErrorCode::kInternal,
-                         fmt::format("{}: stat '{}': {}", Describe(), name, size.error().message()));
-    }
-    info.size = static_cast<std::uint64_t>(*size);
-    info.content_type = std::string(HeaderOf(response, "Content-Type"));
-    if (auto modified = detail::ParseHttpDate(HeaderOf(response, "Last-Modified"))) info.modified = *modified;
-    info.etag = detail::Unquote(HeaderOf(response, "ETag"));
-    return info;
+    return InfoFromHeaders(Describe(), "stat", name, response, /*size_from_body=*/false);
 }
 
 Result<bool> S3Storage::Exists(std::string_view name) {

@@ -116,6 +116,14 @@ TEST_F(S3AgainstMoto, SavesReadsStatsListsAndDeletes) {
     EXPECT_EQ(info->content_type, "text/plain; charset=utf-8");
     EXPECT_EQ(info->etag.size(), 32u);  // S3's ETag of a single PUT: the MD5 in hex
     EXPECT_LT(std::chrono::system_clock::now() - info->modified, std::chrono::minutes(5));
+    auto object = s3->ReadObject("docs/a b+c.txt");  // one GET: the bytes and the same info
+    ASSERT_TRUE(object) << object.error().ToString();
+    EXPECT_EQ(object->bytes, "hello s3");
+    EXPECT_EQ(object->info.name, "docs/a b+c.txt");
+    EXPECT_EQ(object->info.size, 8u);
+    EXPECT_EQ(object->info.content_type, "text/plain; charset=utf-8");
+    EXPECT_EQ(object->info.etag, info->etag);
+    EXPECT_EQ(s3->ReadObject("docs/b.bin").value().bytes, std::string("\0\x01\x02", 3));
 
     // The key carries the prefix; the name does not.
     auto raw = SignedSend({.method = "HEAD", .url = server_->url() + "/gale-bucket/app/media/docs/b.bin"});
@@ -141,6 +149,7 @@ TEST_F(S3AgainstMoto, SavesReadsStatsListsAndDeletes) {
               std::string::npos)
         << gone.error().message();
     EXPECT_EQ(s3->Stat("other.txt").error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(s3->ReadObject("other.txt").error().code(), ErrorCode::kNotFound);
     EXPECT_EQ(s3->Read("../x").error().code(), ErrorCode::kInvalidArgument);
 }
 

@@ -91,6 +91,7 @@ Result<std::string> UniqueStorage::SaveFile(std::string_view name, const std::fi
 }
 
 Result<std::string> UniqueStorage::Read(std::string_view name) { return inner_->Read(name); }
+Result<StoredObject> UniqueStorage::ReadObject(std::string_view name) { return inner_->ReadObject(name); }
 Result<std::string> UniqueStorage::ReadRange(std::string_view name, std::uint64_t offset,
                                              std::optional<std::uint64_t> length) {
     return inner_->ReadRange(name, offset, length);

@@ -53,6 +53,7 @@ TEST_F(UniqueStorageTest, SavesUnderTheHashedNameAndSameContentIsANoOp) {
     ASSERT_TRUE(first) << first.error().ToString();
     EXPECT_EQ(*first, "css/app." + ContentHash("body{}") + ".css");
     EXPECT_EQ(storage_->Read(*first).value(), "body{}");
+    EXPECT_EQ(storage_->ReadObject(*first).value().bytes, "body{}");  // passed to the inner storage
     EXPECT_FALSE(storage_->Exists("css/app.css").value());
     const auto before = local_->Stat(*first).value();
 

@@ -63,6 +63,9 @@ struct SaveOptions {
 };
 
 /// What a storage knows of one object. Plain value.
+/// The type of an object saved without one (SaveOptions::content_type empty), and of every local object.
+inline constexpr std::string_view kDefaultContentType = "application/octet-stream";
+
 struct ObjectInfo {
     /// The name, as given to Save (without the storage's root or key prefix).
     std::string name{};
@@ -75,6 +78,12 @@ struct ObjectInfo {
     /// An opaque version tag that changes when the content does (S3: the ETag without quotes; local: derived from
     /// size and mtime, not a content hash).
     std::string etag{};
+};
+
+/// An object's content with its ObjectInfo, both of one version of it (Storage::ReadObject). Plain value.
+struct StoredObject {
+    ObjectInfo info{};
+    std::string bytes{};
 };
 
 /// How to build a URL. Plain value.
@@ -143,6 +152,9 @@ public:
 
     /// The whole content. kNotFound when there is no such object.
     [[nodiscard]] virtual Result<std::string> Read(std::string_view name) = 0;
+    /// The whole content and its info (as Stat gives it), of the same version: one request (S3: one GET), not a
+    /// Stat and a Read that a writer in between could make disagree. kNotFound when there is no such object.
+    [[nodiscard]] virtual Result<StoredObject> ReadObject(std::string_view name) = 0;
     /// Up to `length` bytes from `offset`: fewer at the end of the object, "" when `offset` is at or past the end
     /// (not an error), the rest of the object when `length` is std::nullopt. kNotFound when there is no such object.
     [[nodiscard]] virtual Result<std::string> ReadRange(std::string_view name, std::uint64_t offset,

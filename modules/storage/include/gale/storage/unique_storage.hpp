@@ -60,6 +60,7 @@ public:
     [[nodiscard]] Result<std::string> SaveFile(std::string_view name, const std::filesystem::path& source,
                                                const SaveOptions& options = {}) override;
     [[nodiscard]] Result<std::string> Read(std::string_view name) override;
+    [[nodiscard]] Result<StoredObject> ReadObject(std::string_view name) override;
     [[nodiscard]] Result<std::string> ReadRange(std::string_view name, std::uint64_t offset,
                                                 std::optional<std::uint64_t> length) override;
     [[nodiscard]] Result<ObjectInfo> Stat(std::string_view name) override;
