@@ -400,7 +400,10 @@ until [ "$(http GET "http://127.0.0.1:$app_port/states/NY")" = '{"code":"NY","na
     sleep 0.5
 done
 echo "GET /states/NY after consume: {\"code\":\"NY\",\"name\":\"New York\"} 200"
-curl -fsS --max-time 5 "http://127.0.0.1:$consume_port/metrics" | grep -qE '^gale_pipe_messages_total\{[^}]*processed[^}]*\} [1-9]' ||
+# Read whole first: `curl | grep -q` under pipefail fails when grep stops reading before curl has written it all.
+consume_metrics=$(curl -fsS --max-time 5 "http://127.0.0.1:$consume_port/metrics") ||
+    fail "consume's /metrics on :$consume_port did not answer"
+grep -qE '^gale_pipe_messages_total\{[^}]*processed[^}]*\} [1-9]' <<<"$consume_metrics" ||
     fail "consume's metrics show no processed message"
 
 step "SIGTERM"
