@@ -382,29 +382,27 @@ int main(int argc, char** argv) {
                                           "\"><input name=name placeholder=name><button>log in</button></form>\n",
                                       "text/html; charset=utf-8");
             }));
-    app.Post("/login", gale::sessions::csrf::Protect(csrf, [sessions](Request& req, Csrf& c) -> gale::Result<Response> {
-                 const std::string name = gale::http::FormValue(req.body(), "name").value_or("");
-                 if (name.empty() || name.size() > kMaxNameBytes) {
-                     return Response::Text(400, "the form needs a name of 1 to 100 bytes\n");
-                 }
-                 return gale::sessions::WithSession(sessions, [&](Request&, Session& s) -> gale::Result<Response> {
-                     s.Rotate();  // Django's login(): a new session key and a new CSRF secret
-                     c.Rotate();
-                     s.Set("user", name);
-                     return Response::Json(200, nlohmann::ordered_json{{"user", name}});
-                 })(req);
-             }));
+    app.Post("/login", gale::sessions::csrf::ProtectWithSession(
+                           csrf, sessions, [](Request& req, Session& s, Csrf& c) -> gale::Result<Response> {
+                               const std::string name = gale::http::FormValue(req.body(), "name").value_or("");
+                               if (name.empty() || name.size() > kMaxNameBytes) {
+                                   return Response::Text(400, "the form needs a name of 1 to 100 bytes\n");
+                               }
+                               s.Rotate();  // Django's login(): a new session key and a new CSRF secret
+                               c.Rotate();
+                               s.Set("user", name);
+                               return Response::Json(200, nlohmann::ordered_json{{"user", name}});
+                           }));
     app.Get("/me", gale::sessions::WithSession(sessions, [](Request&, Session& s) -> gale::Result<Response> {
                 auto user = s.Get<std::string>("user", "");
                 if (user.empty()) return Response::Text(401, "not logged in: GET /login, then POST its form\n");
                 return Response::Json(200, nlohmann::ordered_json{{"user", user}});
             }));
-    app.Post("/logout", gale::sessions::csrf::Protect(csrf, [sessions](Request& req, Csrf&) -> gale::Result<Response> {
-                 return gale::sessions::WithSession(sessions, [](Request&, Session& s) -> gale::Result<Response> {
-                     s.Flush();  // the stored session deleted, the cookie with it
-                     return Response::Text(200, "logged out\n");
-                 })(req);
-             }));
+    app.Post("/logout", gale::sessions::csrf::ProtectWithSession(
+                            csrf, sessions, [](Request&, Session& s, Csrf&) -> gale::Result<Response> {
+                                s.Flush();  // the stored session deleted, the cookie with it
+                                return Response::Text(200, "logged out\n");
+                            }));
 
     // The `serve` side of the pipe, a resource like the database (a health check of its own is not needed: the
     // database's covers the file system, and a failure to open the log fails the requests that need it).

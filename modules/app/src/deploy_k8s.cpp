@@ -774,6 +774,17 @@ void ValidateTasks(const K8sInputs& in, std::vector<std::string>& problems) {
     }
 }
 
+/// Why a service that keeps tables cannot have its database in a file of each pod: the problem for ValidateK8sInputs.
+/// `what`: the setting and its value; `database`: how to name that database; `fix`: what to render with instead.
+std::string PerPodDatabase(std::string_view what, std::string_view database, std::string_view data_dir,
+                           std::string_view fix) {
+    return fmt::format(
+        "{}, but the service keeps tables (it declares migrations) and {} is a file in each pod's own emptyDir "
+        "volume ({}): a TASK Job would migrate only its own copy while WEB and CONSUME pods wait for it forever, and "
+        "no two pods would share data, all of it lost with the pod; render {}",
+        what, database, data_dir, fix);
+}
+
 }  // namespace
 
 std::int64_t TerminationGracePeriodSeconds(const K8sInputs& in) {
@@ -847,19 +858,13 @@ std::vector<std::string> ValidateK8sInputs(const K8sInputs& in) {
     if (in.database_engine != "sqlite" && in.database_engine != "postgresql") {
         problems.push_back(fmt::format("database engine: '{}' is not sqlite or postgresql", in.database_engine));
     } else if (own_database && in.declares_migrations && in.migrations_database_is_file) {
-        problems.push_back(fmt::format(
-            "{}: {}, but the service keeps tables (it declares migrations) and that database is a file in each "
-            "pod's own emptyDir volume ({}): a TASK Job would migrate only its own copy while WEB and CONSUME pods "
-            "wait for it forever, and no two pods would share data, all of it lost with the pod; render with "
-            "settings that point it at a database server (e.g. django.db.backends.postgresql)",
-            in.migrations_database_setting, in.migrations_database, in.data_dir));
+        problems.push_back(PerPodDatabase(
+            fmt::format("{}: {}", in.migrations_database_setting, in.migrations_database), "that database", in.data_dir,
+            "with settings that point it at a database server (e.g. django.db.backends.postgresql)"));
     } else if (!own_database && in.database_engine == "sqlite" && in.declares_migrations) {
-        problems.push_back(fmt::format(
-            "DATABASE_ENGINE: sqlite, but the service keeps tables (it declares migrations) and a SQLite database is "
-            "a file in each pod's own emptyDir volume ({}): a TASK Job would migrate only its own copy while WEB and "
-            "CONSUME pods wait for it forever, and no two pods would share data, all of it lost with the pod; render "
-            "for a database server: DATABASE_ENGINE=postgresql (or DATABASE_URL=postgresql://...)",
-            in.data_dir));
+        problems.push_back(
+            PerPodDatabase("DATABASE_ENGINE: sqlite", "a SQLite database", in.data_dir,
+                           "for a database server: DATABASE_ENGINE=postgresql (or DATABASE_URL=postgresql://...)"));
     }
     if (in.replicas < 0) problems.push_back(fmt::format("replicas: {} is negative", in.replicas));
     if (!in.namespace_name.empty() && !IsDns1035Label(in.namespace_name)) {

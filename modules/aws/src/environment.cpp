@@ -6,13 +6,9 @@
 #include <fmt/format.h>
 
 #include <gale/aws/environment.hpp>
+#include <gale/base/environment.hpp>
 
 namespace gale::aws {
-namespace {
-
-std::optional<std::string> NonEmpty(const EnvLookup& env, std::string_view name) { return LookupEnv(env, name); }
-
-}  // namespace
 
 EnvLookup ProcessEnvironment() {
     return [](std::string_view name) -> std::optional<std::string> {
@@ -25,12 +21,12 @@ EnvLookup ProcessEnvironment() {
 Result<Credentials> CredentialsFromEnvironment(const EnvLookup& env) {
     Credentials credentials;
     std::vector<std::string_view> missing;
-    if (auto v = NonEmpty(env, "AWS_ACCESS_KEY_ID")) {
+    if (auto v = LookupEnv(env, "AWS_ACCESS_KEY_ID")) {
         credentials.access_key_id = std::move(*v);
     } else {
         missing.push_back("AWS_ACCESS_KEY_ID");
     }
-    if (auto v = NonEmpty(env, "AWS_SECRET_ACCESS_KEY")) {
+    if (auto v = LookupEnv(env, "AWS_SECRET_ACCESS_KEY")) {
         credentials.secret_access_key = std::move(*v);
     } else {
         missing.push_back("AWS_SECRET_ACCESS_KEY");
@@ -40,13 +36,13 @@ Result<Credentials> CredentialsFromEnvironment(const EnvLookup& env) {
                          fmt::format("AWS credentials: {} {} not set", fmt::join(missing, " and "),
                                      missing.size() == 1 ? "is" : "are"));
     }
-    if (auto v = NonEmpty(env, "AWS_SESSION_TOKEN")) credentials.session_token = std::move(*v);
+    if (auto v = LookupEnv(env, "AWS_SESSION_TOKEN")) credentials.session_token = std::move(*v);
     return credentials;
 }
 
 Result<std::string> RegionFromEnvironment(const EnvLookup& env) {
-    if (auto v = NonEmpty(env, "AWS_REGION")) return std::move(*v);
-    if (auto v = NonEmpty(env, "AWS_DEFAULT_REGION")) return std::move(*v);
+    if (auto v = LookupEnv(env, "AWS_REGION")) return std::move(*v);
+    if (auto v = LookupEnv(env, "AWS_DEFAULT_REGION")) return std::move(*v);
     return MakeError(ErrorCode::kNotFound, "AWS region: neither AWS_REGION nor AWS_DEFAULT_REGION is set");
 }
 
@@ -61,8 +57,8 @@ std::optional<std::string> EndpointFromEnvironment(std::string_view service_id, 
             name += c;
         }
     }
-    std::optional<std::string> value = NonEmpty(env, name);
-    if (!value) value = NonEmpty(env, "AWS_ENDPOINT_URL");
+    std::optional<std::string> value = LookupEnv(env, name);
+    if (!value) value = LookupEnv(env, "AWS_ENDPOINT_URL");
     while (value && !value->empty() && value->back() == '/') value->pop_back();
     if (value && value->empty()) return std::nullopt;
     return value;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <gale/base/environment.hpp>
 #include <gale/base/strings.hpp>
 #include <gale/db/database.hpp>
 #include <gale/db/pool.hpp>
@@ -24,8 +25,6 @@ std::string Lower(std::string s) {
 tl::unexpected<Error> Invalid(std::string message) {
     return MakeError(ErrorCode::kInvalidArgument, std::move(message));
 }
-
-std::optional<std::string> Get(const EnvLookup& lookup, std::string_view name) { return LookupEnv(lookup, name); }
 
 }  // namespace
 
@@ -52,7 +51,7 @@ std::string ConnectionOptions::Describe() const {
 
 Result<Engine> EngineFromEnvironment(const EnvLookup& lookup) {
     Engine engine = Engine::kSqlite;
-    auto engine_var = Get(lookup, "DATABASE_ENGINE");
+    auto engine_var = LookupEnv(lookup, "DATABASE_ENGINE");
     if (engine_var) {
         std::string e = Lower(*engine_var);
         if (e == "sqlite") {
@@ -63,7 +62,7 @@ Result<Engine> EngineFromEnvironment(const EnvLookup& lookup) {
             return Invalid(fmt::format("DATABASE_ENGINE: '{}' is not one of sqlite, postgresql", *engine_var));
         }
     }
-    if (auto url = Get(lookup, "DATABASE_URL")) {
+    if (auto url = LookupEnv(lookup, "DATABASE_URL")) {
         std::size_t colon = url->find(':');
         std::string scheme = colon == std::string::npos ? "" : Lower(url->substr(0, colon));
         Engine from_url;
@@ -84,7 +83,7 @@ Result<Engine> EngineFromEnvironment(const EnvLookup& lookup) {
 }
 
 Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
-    auto get = [&](std::string_view name) { return Get(lookup, name); };
+    auto get = [&](std::string_view name) { return LookupEnv(lookup, name); };
 
     ConnectionOptions opts;
     GALE_ASSIGN_OR_RETURN(opts.engine, EngineFromEnvironment(lookup));
@@ -140,7 +139,7 @@ Result<ConnectionOptions> OptionsFromEnvironment(const EnvLookup& lookup) {
 
 Result<PoolOptions> PoolOptionsFromEnvironment(const EnvLookup& lookup) {
     PoolOptions options;
-    if (auto size = Get(lookup, "DATABASE_POOL_SIZE")) {
+    if (auto size = LookupEnv(lookup, "DATABASE_POOL_SIZE")) {
         GALE_ASSIGN_OR_RETURN(auto n, ParseInt("DATABASE_POOL_SIZE", *size, 1, 1000));
         options.size = static_cast<std::size_t>(n);
     }

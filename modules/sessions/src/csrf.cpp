@@ -12,6 +12,7 @@
 #include <gale/sessions/csrf.hpp>
 
 #include "crypto.hpp"
+#include "with_session.hpp"
 
 namespace gale::sessions::csrf {
 namespace {
@@ -306,6 +307,16 @@ http::Handler Protect(std::shared_ptr<const Options> options, CsrfHandler handle
     return Protect(
         OptionsSource([options = std::move(options)]() -> Result<std::shared_ptr<const Options>> { return options; }),
         std::move(handler));
+}
+
+http::Handler ProtectWithSession(OptionsSource csrf, ManagerSource sessions, SessionCsrfHandler handler) {
+    return Protect(std::move(csrf),
+                   [sessions = std::move(sessions), handler = std::move(handler)](
+                       http::Request& request, Csrf& token) -> Result<http::Response> {
+                       return detail::RunWithSession(sessions, request, [&](http::Request& r, Session& session) {
+                           return handler(r, session, token);
+                       });
+                   });
 }
 
 }  // namespace gale::sessions::csrf

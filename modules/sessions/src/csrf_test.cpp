@@ -5,6 +5,9 @@
 
 #include <gale/log/testing/captured_log.hpp>
 #include <gale/sessions/csrf.hpp>
+#include <gale/sessions/manager.hpp>
+
+#include "test_support.hpp"
 
 namespace gale::sessions::csrf {
 namespace {
@@ -218,6 +221,43 @@ TEST(Protect, FindsItsOptionsForEachRequestAndAnswers503WithoutThem) {
     auto set_cookie = ok.header("Set-Cookie");
     ASSERT_TRUE(set_cookie);
     EXPECT_EQ(set_cookie->rfind("xsrf=", 0), 0u) << *set_cookie;
+}
+
+TEST(ProtectWithSession, ChecksTheTokenBeforeLoadingTheSessionThenSetsBothCookies) {
+    log::testing::CapturedLog captured;
+    auto manager = std::make_shared<SessionManager>(SessionOptions{}, SigningKeys{.secret = "test-secret"});
+    int loads = 0;
+    int ran = 0;
+    http::Handler handler = ProtectWithSession(
+        OptionsSource([]() -> Result<std::shared_ptr<const Options>> { return std::make_shared<Options>(); }),
+        ManagerSource([&]() -> Result<std::shared_ptr<SessionManager>> {
+            ++loads;
+            return manager;
+        }),
+        [&](http::Request&, Session& session, Csrf& token) -> Result<http::Response> {
+            ++ran;
+            session.Set("user", "ann");
+            token.Rotate();  // as Django's login()
+            return http::Response::Text(200, "logged in\n");
+        });
+
+    sessions::testing::OwnedRequest forged(http::Method::kPost, {{"Host", "example.com"}});
+    EXPECT_EQ(handler(forged.request).status(), 403);
+    EXPECT_EQ(loads, 0) << "a request the CSRF check refuses loaded the session";
+    EXPECT_EQ(ran, 0);
+
+    const std::string cookie = MaskSecret(NewSecret());
+    sessions::testing::OwnedRequest good(http::Method::kPost, {{"Host", "example.com"},
+                                                               {"Cookie", "csrftoken=" + cookie},
+                                                               {"X-CSRFToken", MaskSecret(*UnmaskToken(cookie))}});
+    http::Response ok = handler(good.request);
+    EXPECT_EQ(ok.status(), 200) << ok.body();
+    EXPECT_EQ(loads, 1);
+    EXPECT_EQ(ran, 1);
+    EXPECT_NE(sessions::testing::SetCookieFor(ok, "sessionid"), "") << "the session was not saved onto the response";
+    const std::string rotated = sessions::testing::CookieValue(sessions::testing::SetCookieFor(ok, "csrftoken"));
+    ASSERT_NE(rotated, "") << "the CSRF cookie was not set";
+    EXPECT_NE(UnmaskToken(rotated), UnmaskToken(cookie)) << "Rotate kept the secret";
 }
 
 TEST(OptionsFromEnvironment, ReadsDjangosNames) {

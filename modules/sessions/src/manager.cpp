@@ -7,6 +7,8 @@
 #include <gale/base/strings.hpp>
 #include <gale/sessions/manager.hpp>
 
+#include "with_session.hpp"
+
 namespace gale::sessions {
 namespace {
 
@@ -108,19 +110,27 @@ Result<void> SessionManager::Save(Session& session, const http::Request& request
     return http::AddSetCookie(response, cookie);
 }
 
+namespace detail {
+
+http::Response RunWithSession(const ManagerSource& source, http::Request& request, const SessionHandler& handler) {
+    auto manager = source();
+    if (!manager) return http::ErrorResponse(manager.error(), request);
+    auto session = (*manager)->Load(request);
+    if (!session) return http::ErrorResponse(session.error(), request);
+    Result<http::Response> response = handler(request, *session);
+    if (!response) return http::ErrorResponse(response.error(), request);
+    if (response->status() == 500) return std::move(*response);
+    if (auto saved = (*manager)->Save(*session, request, *response); !saved) {
+        return http::ErrorResponse(saved.error(), request);
+    }
+    return std::move(*response);
+}
+
+}  // namespace detail
+
 http::Handler WithSession(ManagerSource source, SessionHandler handler) {
     return [source = std::move(source), handler = std::move(handler)](http::Request& request) -> http::Response {
-        auto manager = source();
-        if (!manager) return http::ErrorResponse(manager.error(), request);
-        auto session = (*manager)->Load(request);
-        if (!session) return http::ErrorResponse(session.error(), request);
-        Result<http::Response> response = handler(request, *session);
-        if (!response) return http::ErrorResponse(response.error(), request);
-        if (response->status() == 500) return std::move(*response);
-        if (auto saved = (*manager)->Save(*session, request, *response); !saved) {
-            return http::ErrorResponse(saved.error(), request);
-        }
-        return std::move(*response);
+        return detail::RunWithSession(source, request, handler);
     };
 }
 

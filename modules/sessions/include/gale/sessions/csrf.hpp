@@ -10,6 +10,13 @@
 ///                             "text/html; charset=utf-8");
 ///   }));
 ///   app.Post("/form", csrf::Protect(csrf, [](Request& req, csrf::Csrf&) -> Result<Response> { ... }));
+///   // A form that logs in: the CSRF check, then the session (ProtectWithSession).
+///   app.Post("/login", csrf::ProtectWithSession(csrf, sessions,
+///                                               [](Request& req, Session& s, csrf::Csrf& c) -> Result<Response> {
+///       s.Rotate();  // as Django's login()
+///       c.Rotate();
+///       ...
+///   }));
 /// @endcode
 ///
 /// Tokens: the secret is 32 characters of [A-Za-z0-9]; a token is 64: a fresh random mask, then the secret with each
@@ -51,6 +58,7 @@
 #include <gale/http/cookie.hpp>
 #include <gale/http/message.hpp>
 #include <gale/http/router.hpp>
+#include <gale/sessions/manager.hpp>
 
 namespace gale::sessions::csrf {
 
@@ -159,6 +167,24 @@ requires requires(const R& r) {
                        return resource.get();
                    }),
                    std::move(handler));
+}
+
+/// A handler that uses the session and the CSRF token.
+using SessionCsrfHandler = std::function<Result<http::Response>(http::Request&, Session&, Csrf&)>;
+
+/// Protect around WithSession (gale/sessions/manager.hpp) around `handler`, in that order: a request the CSRF check
+/// refuses (403) never loads a session; the session is saved onto the response, then the CSRF cookie set.
+[[nodiscard]] http::Handler ProtectWithSession(OptionsSource csrf, ManagerSource sessions, SessionCsrfHandler handler);
+/// The same from two resources (gale::app::Resource<Options> and gale::app::Resource<SessionManager>).
+template <typename C, typename S>
+requires requires(const C& c, const S& s) {
+    { c.get() } -> std::convertible_to<Result<std::shared_ptr<const Options>>>;
+    { s.get() } -> std::same_as<Result<std::shared_ptr<SessionManager>>>;
+}
+[[nodiscard]] http::Handler ProtectWithSession(C csrf, S sessions, SessionCsrfHandler handler) {
+    return ProtectWithSession(
+        OptionsSource([csrf = std::move(csrf)]() -> Result<std::shared_ptr<const Options>> { return csrf.get(); }),
+        ManagerSource([sessions = std::move(sessions)] { return sessions.get(); }), std::move(handler));
 }
 
 }  // namespace gale::sessions::csrf
